@@ -1,0 +1,199 @@
+"""The DataArts connection, validated once, before any request is sent."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from airflow_provider_dataarts.exceptions import DataArtsConfigError
+
+AUTH_TYPES = ("aksk", "password", "token")
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_MAX_RETRIES = 5
+DEFAULT_RETRY_WAIT = 1.0
+DEFAULT_CONSOLE_URL = (
+    "https://console.huaweicloud.com/dataartsstudio/?region={region}#/dq/taskMonitor"
+    "?projectId={project_id}&workspace={workspace}&instanceId={instance_id}"
+)
+# dayu.cn-north-4.myhuaweicloud.com -> region cn-north-4, domain myhuaweicloud.com
+_DAYU_HOST = re.compile(r"^dayu(?:-dlf)?\.(?P<region>[a-z0-9-]+)\.(?P<domain>.+)$")
+
+
+@dataclass(frozen=True)
+class DataArtsConfig:
+    """Everything a DataArts call needs, read from an Airflow connection (secrets hidden from repr)."""
+
+    endpoint: str
+    factory_endpoint: str
+    iam_endpoint: str
+    project_id: str
+    workspace: str | None
+    auth_type: str
+    login: str | None
+    secret: str | None = field(repr=False)
+    domain_name: str | None = None
+    region: str | None = None
+    security_token: str | None = field(default=None, repr=False)
+    verify: bool | str = True
+    timeout: float = DEFAULT_TIMEOUT
+    max_retries: int = DEFAULT_MAX_RETRIES
+    retry_wait: float = DEFAULT_RETRY_WAIT
+    console_url: str = DEFAULT_CONSOLE_URL
+
+    @property
+    def secrets(self) -> list[str]:
+        """Values that must never appear in a log, an error or XCom."""
+        return [s for s in (self.secret, self.security_token) if s]
+
+    def require_workspace(self) -> str:
+        if not self.workspace:
+            raise DataArtsConfigError(
+                "The DataArts connection has no workspace: set extra.workspace to the DataArts Studio "
+                "workspace id (DataArts Quality calls require it)."
+            )
+        return self.workspace
+
+    @classmethod
+    def from_connection(
+        cls,
+        *,
+        conn_id: str,
+        host: str | None,
+        login: str | None,
+        password: str | None,
+        extra: dict[str, Any] | str | None,
+    ) -> DataArtsConfig:
+        extra = _extra_dict(conn_id, extra)
+
+        def fail(field_name: str, problem: str) -> DataArtsConfigError:
+            return DataArtsConfigError(f"Connection {conn_id!r}: {field_name} {problem}")
+
+        project_id = _text(extra.get("project_id"))
+        if not project_id:
+            raise fail("extra.project_id", "is required (the Huawei Cloud project id).")
+        auth_type = (_text(extra.get("auth_type")) or "aksk").lower()
+        if auth_type not in AUTH_TYPES:
+            raise fail("extra.auth_type", f"must be one of {', '.join(AUTH_TYPES)}, not {auth_type!r}.")
+        domain_name = _text(extra.get("domain_name"))
+        _check_credentials(auth_type, login, password, domain_name, fail)
+
+        host_url = _endpoint(host, "host", fail) if _text(host) else None
+        match = _DAYU_HOST.match(urlsplit(host_url).hostname or "") if host_url else None
+        region = _text(extra.get("region")) or (match["region"] if match else None)
+        domain = match["domain"] if match else "myhuaweicloud.com"
+        if host_url is None:
+            if not region:
+                raise fail("host", "is empty: give the DataArts endpoint or set extra.region.")
+            host_url = f"https://dayu.{region}.{domain}"
+
+        factory = _text(extra.get("factory_endpoint"))
+        iam = _text(extra.get("iam_endpoint"))
+        return cls(
+            endpoint=host_url,
+            factory_endpoint=(
+                _endpoint(factory, "extra.factory_endpoint", fail)
+                if factory
+                else (f"https://dayu-dlf.{region}.{domain}" if region else host_url)
+            ),
+            iam_endpoint=(
+                _endpoint(iam, "extra.iam_endpoint", fail)
+                if iam
+                else (f"https://iam.{region}.{domain}" if region else host_url)
+            ),
+            project_id=project_id,
+            workspace=_text(extra.get("workspace")),
+            auth_type=auth_type,
+            login=_text(login),
+            secret=password or None,
+            domain_name=domain_name,
+            region=region,
+            security_token=_text(extra.get("security_token")),
+            verify=_verify(extra.get("verify", True)),
+            timeout=_number(extra, "timeout", DEFAULT_TIMEOUT, fail, minimum=0.001),
+            max_retries=int(_number(extra, "max_retries", DEFAULT_MAX_RETRIES, fail, minimum=0)),
+            retry_wait=_number(extra, "retry_wait", DEFAULT_RETRY_WAIT, fail, minimum=0),
+            console_url=_text(extra.get("console_url")) or DEFAULT_CONSOLE_URL,
+        )
+
+
+def _extra_dict(conn_id: str, extra: dict[str, Any] | str | None) -> dict[str, Any]:
+    if isinstance(extra, dict):
+        return extra
+    if not extra:
+        return {}
+    try:
+        parsed = json.loads(extra)
+    except ValueError as err:
+        raise DataArtsConfigError(f"Connection {conn_id!r}: extra is not valid JSON ({err}).") from None
+    if not isinstance(parsed, dict):
+        raise DataArtsConfigError(f"Connection {conn_id!r}: extra must be a JSON object.")
+    return parsed
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _check_credentials(
+    auth_type: str, login: str | None, password: str | None, domain_name: str | None, fail: Any
+) -> None:
+    if auth_type == "aksk":
+        if not _text(login):
+            raise fail("login", "must hold the access key (AK) for auth_type 'aksk'.")
+        if not password:
+            raise fail("password", "must hold the secret key (SK) for auth_type 'aksk'.")
+    elif auth_type == "password":
+        if not _text(login):
+            raise fail("login", "must hold the IAM user name for auth_type 'password'.")
+        if not password:
+            raise fail("password", "must hold the IAM user's password for auth_type 'password'.")
+        if not domain_name:
+            raise fail("extra.domain_name", "is required for auth_type 'password' (the account name).")
+    elif not password:
+        raise fail("password", "must hold the IAM token for auth_type 'token'.")
+
+
+def _endpoint(value: str | None, field_name: str, fail: Any) -> str:
+    text = (value or "").strip().rstrip("/")
+    if "://" not in text:
+        text = "https://" + text
+    parts = urlsplit(text)
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise fail(field_name, f"has a malformed port: {value!r}.") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise fail(field_name, f"must be an http(s) endpoint like https://host[:port], not {value!r}.")
+    if parts.path not in ("", "/") or any(c.isspace() for c in text):
+        raise fail(field_name, f"must be a bare endpoint without a path, not {value!r}.")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _verify(value: Any) -> bool | str:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip()
+    if text.lower() in ("true", "1", "yes", ""):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    return text
+
+
+def _number(extra: dict[str, Any], key: str, default: float, fail: Any, *, minimum: float) -> float:
+    raw = extra.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        number = float(raw)
+    except (TypeError, ValueError):
+        raise fail(f"extra.{key}", f"must be a number, not {raw!r}.") from None
+    if number < minimum:
+        raise fail(f"extra.{key}", f"must be at least {minimum}, not {raw!r}.")
+    return number

@@ -1,0 +1,356 @@
+"""
+The DataArts API client without I/O: requests, signing, answers, retry policy, IAM tokens.
+
+The sync transport (``requests``, used by the hook) and the async one (``httpx``, used by the
+triggers) both build every request and read every answer through this module, so auth, error
+mapping and retry decisions exist once.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+from airflow_provider_dataarts.client import signer
+from airflow_provider_dataarts.exceptions import DataArtsAPIError, DataArtsConfigError
+
+if TYPE_CHECKING:
+    from airflow_provider_dataarts.client.config import DataArtsConfig
+
+USER_AGENT = "airflow-provider-dataarts"
+CONTENT_TYPE = "application/json;charset=UTF-8"
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+# Codes with which the gateway says the token (not a signature) must be renewed.
+TOKEN_RENEW_CODES = frozenset({"APIG.0301", "APIG.0307"})
+MAX_RETRY_AFTER = 60.0
+MAX_BACKOFF = 30.0
+# The SDK renews temporary credentials 40 minutes early; never wait past half a token's life.
+TOKEN_RENEW_MARGIN = 40 * 60.0
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    """One call to a DataArts service; ``replayable`` says whether sending it twice is harmless."""
+
+    method: str
+    service: str  # "quality", "factory" or "iam"
+    path: str  # percent-encoded, from path()
+    query: tuple[tuple[str, str], ...] = ()
+    body: Any = None
+    replayable: bool = True
+    # Only these auth failures of the IAM call itself need the caller's attention.
+    authenticated: bool = True
+
+    def describe(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def path(*segments: str) -> str:
+    """Join path segments, each percent-encoded whole: a segment can never change the path."""
+    return "/" + "/".join(quote(segment, safe="") for segment in segments)
+
+
+def segment(value: Any, name: str) -> str:
+    """Validate one caller-given path segment (an id, a script name) and return it as text."""
+    text = "" if value is None else str(value)
+    if not text.strip():
+        raise DataArtsConfigError(f"{name} must not be empty.")
+    if text in (".", "..") or any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise DataArtsConfigError(f"{name} {text!r} is not a valid DataArts name or id.")
+    return text
+
+
+def query(**params: Any) -> tuple[tuple[str, str], ...]:
+    """Query pairs, leaving out unset values; numbers and booleans as the API spells them."""
+    pairs = []
+    for key, value in params.items():
+        if value is None or value == "":
+            continue
+        pairs.append((key, str(value).lower() if isinstance(value, bool) else str(value)))
+    return tuple(pairs)
+
+
+def base_url(config: DataArtsConfig, service: str) -> str:
+    return {"quality": config.endpoint, "factory": config.factory_endpoint, "iam": config.iam_endpoint}[
+        service
+    ]
+
+
+@dataclass(frozen=True)
+class PreparedRequest:
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+
+def encode_body(body: Any) -> bytes:
+    if body is None:
+        return b""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def prepare(config: DataArtsConfig, request: ApiRequest, token: str | None) -> PreparedRequest:
+    """Build the exact bytes to send: URL with canonical query, headers, auth, body."""
+    base = base_url(config, request.service)
+    query_string = signer.canonical_query(request.query)
+    url = base + request.path + (f"?{query_string}" if query_string else "")
+    body = encode_body(request.body)
+    headers = {"Content-Type": CONTENT_TYPE, "User-Agent": USER_AGENT}
+    if not request.authenticated:
+        return PreparedRequest(request.method, url, headers, body)
+    if config.workspace:
+        headers["workspace"] = config.workspace
+    if config.auth_type == "aksk":
+        headers["X-Project-Id"] = config.project_id
+        if config.security_token:
+            headers["X-Security-Token"] = config.security_token
+        headers["Host"] = urlsplit(base).netloc
+        headers[signer.DATE_HEADER] = time.strftime(signer.DATE_FORMAT, time.gmtime())
+        headers = signer.sign(
+            request.method,
+            request.path,
+            request.query,
+            headers,
+            body,
+            config.login or "",
+            config.secret or "",
+        )
+    else:
+        headers["X-Auth-Token"] = token or ""
+    return PreparedRequest(request.method, url, headers, body)
+
+
+def read_answer(request: ApiRequest, status: int, headers: Mapping[str, str], body: bytes) -> Any:
+    """Parse a 2xx answer as JSON (19-digit ids stay exact ints) or raise ``DataArtsAPIError``."""
+    request_id = headers.get("X-Request-Id") or headers.get("x-request-id")
+    if 200 <= status < 300:
+        if not body.strip():
+            return None
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise DataArtsAPIError(
+                f"the answer is not valid JSON: {_excerpt(body)!r}",
+                status_code=status,
+                method=request.method,
+                path=request.path,
+                request_id=request_id,
+                malformed=True,
+            ) from None
+    error_code, error_msg = _error_fields(headers, body)
+    raise DataArtsAPIError(
+        error_msg,
+        status_code=status,
+        error_code=error_code,
+        method=request.method,
+        path=request.path,
+        request_id=request_id,
+        retry_after=_retry_after(headers),
+    )
+
+
+def _error_fields(headers: Mapping[str, str], body: bytes) -> tuple[str | None, str]:
+    try:
+        data = json.loads(body) if body.strip() else None
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        if isinstance(data.get("error"), dict):  # IAM's own error shape
+            data = data["error"]
+        code = data.get("error_code") or data.get("errorCode") or data.get("code")
+        message = data.get("error_msg") or data.get("errorMsg") or data.get("message")
+        if code is not None or message is not None:
+            return (str(code) if code is not None else None), str(message or "")
+    kind = headers.get("Content-Type") or headers.get("content-type") or "no content type"
+    if not body.strip():
+        return None, "empty answer"
+    return None, f"non-JSON answer ({kind}): {_excerpt(body)!r}"
+
+
+def _excerpt(body: bytes, limit: int = 200) -> str:
+    text = body.decode("utf-8", "replace")
+    return " ".join(text.split())[:limit]
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    raw = headers.get("Retry-After") or headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(raw) if raw.strip() else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def should_retry(error: BaseException, request: ApiRequest) -> bool:
+    """
+    Whether a failed call may be sent again.
+
+    A call that is not replayable (a rerun, a script execution) is sent again only when it surely
+    did not reach the service: a connection that never opened, a 429, or a 503 from the gateway.
+    """
+    from airflow_provider_dataarts.exceptions import DataArtsConnectionError
+
+    if isinstance(error, DataArtsConnectionError):
+        return request.replayable or not error.may_have_arrived
+    if not isinstance(error, DataArtsAPIError):
+        return False
+    if error.malformed:
+        return request.replayable
+    if error.status_code not in RETRYABLE_STATUS:
+        return False
+    if request.replayable:
+        return True
+    from_gateway = (error.error_code or "").startswith("APIG.")
+    return error.status_code == 429 or (error.status_code == 503 and from_gateway)
+
+
+def retry_wait(config: DataArtsConfig) -> Callable[[Any], float]:
+    """Exponential backoff with full jitter, or the service's ``Retry-After`` when it gives one."""
+
+    def wait(state: Any) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            return min(retry_after, MAX_RETRY_AFTER)
+        ceiling = min(MAX_BACKOFF, config.retry_wait * 2 ** (state.attempt_number - 1))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    return wait
+
+
+def retry_kwargs(config: DataArtsConfig, request: ApiRequest, log: Any) -> dict[str, Any]:
+    """Arguments for ``tenacity.Retrying``/``AsyncRetrying``: the one retry policy of both transports."""
+    import tenacity
+
+    def before_sleep(state: Any) -> None:
+        error = state.outcome.exception()
+        log.warning(
+            "DataArts %s failed (attempt %d of %d): %s; retrying in %.1f s",
+            request.describe(),
+            state.attempt_number,
+            config.max_retries + 1,
+            error,
+            state.upcoming_sleep,
+        )
+
+    return {
+        "stop": tenacity.stop_after_attempt(config.max_retries + 1),
+        "wait": retry_wait(config),
+        "retry": tenacity.retry_if_exception(lambda error: should_retry(error, request)),
+        "before_sleep": before_sleep,
+        "reraise": True,
+    }
+
+
+def needs_token_renewal(config: DataArtsConfig, error: BaseException) -> bool:
+    return (
+        config.auth_type == "password"
+        and isinstance(error, DataArtsAPIError)
+        and error.status_code == 401
+        and error.error_code in TOKEN_RENEW_CODES
+    )
+
+
+# --- IAM tokens (auth_type "password") ------------------------------------------------------------
+
+
+@dataclass
+class IamToken:
+    value: str = field(repr=False)
+    expires_at: float
+    renew_at: float
+
+
+def token_request(config: DataArtsConfig) -> ApiRequest:
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {
+                        "name": config.login,
+                        "password": config.secret,
+                        "domain": {"name": config.domain_name},
+                    }
+                },
+            },
+            "scope": {"project": {"id": config.project_id}},
+        }
+    }
+    return ApiRequest(
+        "POST",
+        "iam",
+        "/v3/auth/tokens",
+        query=(("nocatalog", "true"),),
+        body=body,
+        authenticated=False,
+    )
+
+
+def read_token(request: ApiRequest, status: int, headers: Mapping[str, str], body: bytes) -> IamToken:
+    try:
+        answer = read_answer(request, status, headers, body)
+    except DataArtsAPIError as error:
+        if error.status_code == 401:
+            error.error_msg = (
+                f"IAM rejected the connection's user name, password or extra.domain_name: {error.error_msg}"
+            )
+            error.args = (error._describe(),)
+        raise
+    value = headers.get("X-Subject-Token") or headers.get("x-subject-token")
+    if not value:
+        raise DataArtsAPIError(
+            "IAM answered without an X-Subject-Token header",
+            status_code=status,
+            method=request.method,
+            path=request.path,
+        )
+    now = time.time()
+    expires_at = now + 24 * 3600.0
+    expires = (answer or {}).get("token", {}).get("expires_at") if isinstance(answer, dict) else None
+    if isinstance(expires, str):
+        import pendulum
+
+        expires_at = pendulum.parse(expires).timestamp()  # type: ignore[union-attr]
+    margin = min(TOKEN_RENEW_MARGIN, max(0.0, expires_at - now) / 2)
+    return IamToken(value=value, expires_at=expires_at, renew_at=expires_at - margin)
+
+
+class TokenCache:
+    """IAM tokens shared by every hook and trigger of a process, one per set of credentials."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, IamToken] = {}
+        self.guard = threading.Lock()
+
+    @staticmethod
+    def key(config: DataArtsConfig) -> str:
+        parts = (config.iam_endpoint, config.domain_name, config.login, config.secret, config.project_id)
+        return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+    def get(self, config: DataArtsConfig) -> str | None:
+        token = self._tokens.get(self.key(config))
+        return token.value if token and time.time() < token.renew_at else None
+
+    def put(self, config: DataArtsConfig, token: IamToken) -> None:
+        self._tokens[self.key(config)] = token
+
+    def discard(self, config: DataArtsConfig, value: str | None) -> None:
+        key = self.key(config)
+        token = self._tokens.get(key)
+        if token and token.value == value:
+            del self._tokens[key]
+
+
+TOKENS = TokenCache()

@@ -1,0 +1,246 @@
+"""
+The DataArts calls as generator operations: each yields ``ApiRequest``s and returns a result.
+
+A transport (sync or async) drives them, so pagination, lookups and answer checking are written
+once for the hook and the triggers. Answers are normalised here: ids become strings (the service
+sends 19-digit JSON numbers that a float would corrupt), field-name variants are unified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from functools import partial
+from typing import Any, TypeVar
+
+from airflow_provider_dataarts.client.core import ApiRequest, path, query, segment
+from airflow_provider_dataarts.exceptions import DataArtsAPIError, DataArtsConfigError
+
+T = TypeVar("T")
+Operation = Generator[ApiRequest, Any, T]
+
+PAGE_SIZE = 100
+MAX_PAGES = 10_000
+RULE_TYPES = {"quality": 1, "comparison": 2, "1": 1, "2": 2, "quality_task": 1, "consistency_task": 2}
+TASK_TYPES = {1: "QUALITY_TASK", 2: "CONSISTENCY_TASK"}
+INSTANCE_ID_FIELDS = ("id", "task_id")
+SUB_RULE_ID_FIELDS = ("sub_rule_id", "sub_instance_instance_id")
+
+
+def rule_type_code(rule_type: Any) -> int:
+    """``quality``/``comparison`` (or 1/2) as the API's integer; anything else is a clear error."""
+    code = RULE_TYPES.get(str(rule_type).strip().lower())
+    if code is None:
+        raise DataArtsConfigError(
+            f"rule_type must be 'quality' or 'comparison' (or 1 / 2), not {rule_type!r}."
+        )
+    return code
+
+
+def _quality_path(project_id: str, *segments: str) -> str:
+    return path("v2", project_id, "quality", *segments)
+
+
+def _scripts_path(project_id: str, script_name: str, *segments: str) -> str:
+    return path("v1", project_id, "scripts", segment(script_name, "script_name"), *segments)
+
+
+def _object(answer: Any, request: ApiRequest, what: str) -> dict[str, Any]:
+    if not isinstance(answer, dict):
+        raise DataArtsAPIError(
+            f"expected a JSON object with {what}, got {type(answer).__name__}",
+            method=request.method,
+            path=request.path,
+            malformed=True,
+        )
+    return answer
+
+
+def _field(answer: Any, request: ApiRequest, *names: str) -> Any:
+    data = _object(answer, request, names[0])
+    for name in names:
+        if data.get(name) not in (None, ""):
+            return data[name]
+    raise DataArtsAPIError(
+        f"the answer has no {names[0]!r}: {str(data)[:200]}",
+        method=request.method,
+        path=request.path,
+        malformed=True,
+    )
+
+
+def id_text(value: Any) -> str:
+    """An id as text, exactly: never through a float."""
+    if isinstance(value, float):
+        raise ValueError(f"id {value!r} arrived as a float and has lost digits")
+    return str(value)
+
+
+def _with_string_ids(item: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    return {key: (id_text(val) if key in fields and val is not None else val) for key, val in item.items()}
+
+
+def normalize_instance(raw: dict[str, Any]) -> dict[str, Any]:
+    """An instance overview with string ids and ``notify_status`` (older docs spell it ``notity_status``)."""
+    item = _with_string_ids(raw, INSTANCE_ID_FIELDS)
+    if "notify_status" not in item and "notity_status" in item:
+        item["notify_status"] = item.pop("notity_status")
+    return item
+
+
+def normalize_sub_rule(raw: dict[str, Any]) -> dict[str, Any]:
+    item = _with_string_ids(raw, SUB_RULE_ID_FIELDS)
+    item["results"] = list(item.get("results") or [])
+    return item
+
+
+def paginate(
+    make_request: Callable[[int], ApiRequest],
+    stop: Callable[[list[dict[str, Any]]], bool] = lambda page: False,
+) -> Operation[list[dict[str, Any]]]:
+    """Every page of a ``{count, resources}`` list, ``PAGE_SIZE`` at a time, until ``stop(page)``."""
+    items: list[dict[str, Any]] = []
+    for _ in range(MAX_PAGES):
+        request = make_request(len(items))
+        answer = _object((yield request), request, "resources")
+        page = answer.get("resources") or []
+        if not isinstance(page, list):
+            raise DataArtsAPIError(
+                "'resources' is not a list", method=request.method, path=request.path, malformed=True
+            )
+        items.extend(page)
+        count = answer.get("count")
+        done = len(page) < PAGE_SIZE or (isinstance(count, int) and len(items) >= count)
+        if done or stop(page):
+            return items
+    raise DataArtsAPIError(f"more than {MAX_PAGES} pages", method=request.method, path=request.path)
+
+
+# --- DataArts Quality -------------------------------------------------------------------------------
+
+
+def rerun_quality_job(project_id: str, rule_id: Any, rule_type: Any) -> Operation[str]:
+    request = ApiRequest(
+        "POST",
+        "quality",
+        _quality_path(project_id, "instances", "restart"),
+        body={"rule_type": rule_type_code(rule_type), "rule_id": segment(rule_id, "rule_id")},
+        replayable=False,
+    )
+    return id_text(_field((yield request), request, "instance_id"))
+
+
+def instances_request(project_id: str, offset: int, **filters: Any) -> ApiRequest:
+    return ApiRequest(
+        "GET",
+        "quality",
+        _quality_path(project_id, "instances"),
+        query=query(**filters, limit=PAGE_SIZE, offset=offset),
+    )
+
+
+def list_quality_instances(project_id: str, **filters: Any) -> Operation[list[dict[str, Any]]]:
+    items = yield from paginate(lambda offset: instances_request(project_id, offset, **filters))
+    return [normalize_instance(item) for item in items]
+
+
+def find_quality_instance(
+    project_id: str,
+    instance_id: Any,
+    *,
+    name: str | None = None,
+    task_type: str | None = None,
+    started_after: int | None = None,
+) -> Operation[dict[str, Any] | None]:
+    """
+    The instance overview with ``instance_id``, through the list call (there is no get-by-id call).
+
+    The hints narrow the list so that a recent instance is on the first page: one request. If the
+    hints were wrong, the whole list is searched once more without them.
+    """
+    target = segment(instance_id, "instance_id")
+
+    def match(page: list[dict[str, Any]]) -> bool:
+        return any(str(item.get("id")) == target for item in page)
+
+    hinted: dict[str, Any] = {"name": name, "task_type": task_type, "start_time": started_after}
+    searches: list[dict[str, Any]] = [hinted, {}] if any(v is not None for v in hinted.values()) else [{}]
+    for filters in searches:
+        items = yield from paginate(partial(instances_request, project_id, **filters), match)
+        for item in items:
+            if str(item.get("id")) == target:
+                return normalize_instance(item)
+    return None
+
+
+def quality_instance_results(project_id: str, instance_id: Any) -> Operation[list[dict[str, Any]]]:
+    target = segment(instance_id, "instance_id")
+    items = yield from paginate(
+        lambda offset: ApiRequest(
+            "GET",
+            "quality",
+            _quality_path(project_id, "instances", target, "result"),
+            query=query(limit=PAGE_SIZE, offset=offset),
+        )
+    )
+    return [normalize_sub_rule(item) for item in items]
+
+
+def list_jobs(project_id: str, kind: str, **filters: Any) -> Operation[list[dict[str, Any]]]:
+    """Quality jobs (``quality-tasks``) or comparison jobs (``consistency-tasks``)."""
+    collection = "quality-tasks" if rule_type_code(kind) == 1 else "consistency-tasks"
+    items = yield from paginate(
+        lambda offset: ApiRequest(
+            "GET",
+            "quality",
+            _quality_path(project_id, collection),
+            query=query(**filters, limit=PAGE_SIZE, offset=offset),
+        )
+    )
+    return [_with_string_ids(item, ("id", "category_id")) for item in items]
+
+
+def resolve_job_id(project_id: str, job_name: str, rule_type: Any) -> Operation[str]:
+    """The id of the job named exactly ``job_name`` (the list's ``name`` filter is not exact)."""
+    jobs = yield from list_jobs(project_id, rule_type, name=job_name)
+    exact = [job for job in jobs if job.get("name") == job_name]
+    kind = "quality" if rule_type_code(rule_type) == 1 else "comparison"
+    if len(exact) != 1:
+        found = ", ".join(sorted({str(job.get("name")) for job in jobs})[:10]) or "none"
+        problem = "no" if not exact else f"{len(exact)}"
+        raise DataArtsConfigError(
+            f"job_name {job_name!r}: {problem} {kind} job has exactly that name (similar names: {found})."
+        )
+    return id_text(exact[0]["id"])
+
+
+# --- DataArts Factory scripts ------------------------------------------------------------------------
+
+
+def execute_script(project_id: str, script_name: str, params: dict[str, Any] | None) -> Operation[str]:
+    request = ApiRequest(
+        "POST",
+        "factory",
+        _scripts_path(project_id, script_name, "execute"),
+        body={"params": {str(k): str(v) for k, v in (params or {}).items()}},
+        replayable=False,
+    )
+    return id_text(_field((yield request), request, "instanceId", "instance_id"))
+
+
+def get_script_instance(project_id: str, script_name: str, instance_id: Any) -> Operation[dict[str, Any]]:
+    request = ApiRequest(
+        "GET",
+        "factory",
+        _scripts_path(project_id, script_name, "instances", segment(instance_id, "instance_id")),
+    )
+    answer = _object((yield request), request, "status")
+    results = answer.get("results", answer.get("result")) or []
+    return {**{k: v for k, v in answer.items() if k != "result"}, "results": list(results)}
+
+
+def stop_script_instance(project_id: str, script_name: str, instance_id: Any) -> Operation[None]:
+    yield ApiRequest(
+        "POST",
+        "factory",
+        _scripts_path(project_id, script_name, "instances", segment(instance_id, "instance_id"), "stop"),
+    )

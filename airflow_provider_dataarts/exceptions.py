@@ -1,0 +1,70 @@
+"""Errors raised by the DataArts provider: one type carrying what the service said."""
+
+from __future__ import annotations
+
+from airflow.providers.common.compat.sdk import AirflowException
+
+
+class DataArtsAPIError(AirflowException):
+    """
+    A DataArts call failed: the service answered with an error, or could not be reached.
+
+    Carries what the service said (``status_code``, ``error_code``, ``error_msg``, ``request_id``) and
+    which call it was (``method``, ``path``); never a credential.
+    """
+
+    def __init__(
+        self,
+        error_msg: str,
+        *,
+        status_code: int | None = None,
+        error_code: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+        malformed: bool = False,
+    ) -> None:
+        self.error_msg = error_msg
+        self.status_code = status_code  # type: ignore[assignment]
+        self.error_code = error_code
+        self.method = method
+        self.path = path
+        self.request_id = request_id
+        self.retry_after = retry_after
+        self.malformed = malformed
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        call = f"{self.method} {self.path}" if self.method else "DataArts call"
+        status = f"HTTP {self.status_code}" if self.status_code is not None else "no answer"
+        code = f" {self.error_code}" if self.error_code else ""
+        request = f" (request id {self.request_id})" if self.request_id else ""
+        return f"{call} failed: {status}{code}: {self.error_msg}{request}"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild, (type(self), self.error_msg, dict(self.__dict__)))
+
+
+def _rebuild(cls: type[DataArtsAPIError], error_msg: str, state: dict[str, object]) -> DataArtsAPIError:
+    error = cls.__new__(cls)
+    error.__dict__.update(state)
+    Exception.__init__(error, error._describe())
+    return error
+
+
+class DataArtsConnectionError(DataArtsAPIError):
+    """
+    The service could not be reached, or the connection broke before an answer came.
+
+    ``may_have_arrived`` is False only when the request surely never reached the service (connection
+    refused, connect timeout): only then may a call that starts a run be sent again.
+    """
+
+    def __init__(self, error_msg: str, *, may_have_arrived: bool, method: str, path: str) -> None:
+        self.may_have_arrived = may_have_arrived
+        super().__init__(error_msg, method=method, path=path)
+
+
+class DataArtsConfigError(AirflowException, ValueError):
+    """The connection or a parameter is wrong; raised before any request is sent."""

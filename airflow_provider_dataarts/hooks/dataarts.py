@@ -1,0 +1,239 @@
+"""Hook for Huawei Cloud DataArts Studio: DataArts Quality jobs and DataArts Factory scripts."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections.abc import Iterator
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import BaseHook
+
+from airflow_provider_dataarts.client import operations as ops
+from airflow_provider_dataarts.client.config import DataArtsConfig
+from airflow_provider_dataarts.exceptions import (
+    DataArtsAPIError,
+    DataArtsConfigError,
+    DataArtsConnectionError,
+)
+
+if TYPE_CHECKING:
+    from airflow_provider_dataarts.client.sync import SyncTransport
+
+
+class DataArtsInstanceNotFound(DataArtsAPIError):
+    """The list of quality instances has no instance with that id (yet)."""
+
+
+def config_from_connection(conn: Any, extra: dict[str, Any] | None = None) -> DataArtsConfig:
+    """Read an Airflow connection into a validated ``DataArtsConfig`` (``extra`` if already parsed)."""
+    host = (conn.host or "").strip()
+    if host and conn.port and ":" not in host.split("://")[-1]:
+        host = f"{host}:{conn.port}"
+    return DataArtsConfig.from_connection(
+        conn_id=conn.conn_id,
+        host=host,
+        login=conn.login,
+        password=conn.password,
+        extra=extra if extra is not None else conn.extra_dejson,
+    )
+
+
+def mask_config_secrets(config: DataArtsConfig) -> None:
+    """Hand every secret of the connection to Airflow's secrets masker (AK too: it names the account)."""
+    from airflow.providers.common.compat.sdk import mask_secret
+
+    for secret in [*config.secrets, config.login if config.auth_type == "aksk" else None]:
+        if secret:
+            mask_secret(secret)
+
+
+def epoch_millis(value: Any) -> int | None:
+    """A time hint as the API's 13-digit millisecond timestamp (datetime, ISO text or a number)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime.datetime):
+        return int(value.timestamp() * 1000)
+    if isinstance(value, int | float):
+        return int(value if value > 1e11 else value * 1000)
+    text = str(value).strip()
+    if text.isdigit():
+        return epoch_millis(int(text))
+    import pendulum
+
+    try:
+        return int(pendulum.parse(text).timestamp() * 1000)  # type: ignore[union-attr]
+    except (ValueError, pendulum.parsing.exceptions.ParserError):
+        raise DataArtsConfigError(f"started_after must be a time, not {value!r}.") from None
+
+
+class DataArtsHook(BaseHook):
+    """
+    Talk to DataArts Studio: rerun quality and comparison jobs, read their instances and sub-rule
+    results, execute DataArts Factory scripts.
+
+    Auth (AK/SK signing, IAM password to token, static token), retries, pagination and error mapping
+    live in ``airflow_provider_dataarts.client``, shared with the async triggers.
+
+    :param dataarts_conn_id: The Airflow connection of type ``dataarts``.
+    """
+
+    conn_name_attr = "dataarts_conn_id"
+    default_conn_name = "dataarts_default"
+    conn_type = "dataarts"
+    hook_name = "DataArts Studio"
+
+    def __init__(self, dataarts_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dataarts_conn_id = dataarts_conn_id
+
+    @cached_property
+    def config(self) -> DataArtsConfig:
+        config = config_from_connection(self.get_connection(self.dataarts_conn_id))
+        mask_config_secrets(config)
+        return config
+
+    @cached_property
+    def transport(self) -> SyncTransport:
+        from airflow_provider_dataarts.client.sync import SyncTransport
+
+        return SyncTransport(self.config, self.log)
+
+    @property
+    def _project(self) -> str:
+        return self.config.project_id
+
+    def _quality_project(self) -> str:
+        self.config.require_workspace()
+        return self.config.project_id
+
+    # --- DataArts Quality ---------------------------------------------------------------------------
+
+    def rerun_quality_job(self, rule_id: str | int, rule_type: str | int = "quality") -> str:
+        """
+        Rerun a quality job (``rule_type="quality"``/1) or comparison job (``"comparison"``/2).
+
+        Sent once: a 5xx after the request reached the service is not retried, since a second
+        request would start a second run.
+
+        :return: the new instance id.
+        """
+        instance_id = self.transport.run(ops.rerun_quality_job(self._quality_project(), rule_id, rule_type))
+        self.log.info("Rerun of DataArts %s job %s started instance %s", rule_type, rule_id, instance_id)
+        return instance_id
+
+    def list_quality_instances(self, **filters: Any) -> Iterator[dict[str, Any]]:
+        """
+        Every quality instance overview matching the filters, newest first, all pages.
+
+        :param filters: ``name``, ``task_type``, ``run_status``, ``notify_status``, ``start_time``,
+            ``end_time`` as in the API.
+        """
+        return iter(self.transport.run(ops.list_quality_instances(self._quality_project(), **filters)))
+
+    def get_quality_instance(
+        self,
+        instance_id: str | int,
+        *,
+        name: str | None = None,
+        task_type: str | None = None,
+        started_after: Any = None,
+    ) -> dict[str, Any]:
+        """
+        The overview of one quality instance, found through the list call.
+
+        :param name: The job name, to narrow the lookup.
+        :param task_type: ``QUALITY_TASK`` or ``CONSISTENCY_TASK``, to narrow the lookup.
+        :param started_after: A time no later than the instance's start, to narrow the lookup.
+        """
+        found = self.transport.run(
+            ops.find_quality_instance(
+                self._quality_project(),
+                instance_id,
+                name=name,
+                task_type=task_type,
+                started_after=epoch_millis(started_after),
+            )
+        )
+        if found is None:
+            raise not_found(instance_id, self.config)
+        return found
+
+    def get_quality_instance_results(self, instance_id: str | int) -> list[dict[str, Any]]:
+        """Every sub-rule result of a quality instance (all pages, 100 a page)."""
+        return self.transport.run(ops.quality_instance_results(self._quality_project(), instance_id))
+
+    def list_quality_jobs(self, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Every quality job matching the filters (``name``, ``category_id``, ``schedule_status``...)."""
+        return iter(self.transport.run(ops.list_jobs(self._quality_project(), "quality", **filters)))
+
+    def list_comparison_jobs(self, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Every comparison job matching the filters."""
+        return iter(self.transport.run(ops.list_jobs(self._quality_project(), "comparison", **filters)))
+
+    def resolve_job_id(self, job_name: str, rule_type: str | int = "quality") -> str:
+        """The id of the quality or comparison job with exactly this name."""
+        return self.transport.run(ops.resolve_job_id(self._quality_project(), job_name, rule_type))
+
+    # --- DataArts Factory scripts ------------------------------------------------------------------
+
+    def execute_script(self, script_name: str, params: dict[str, Any] | None = None) -> str:
+        """
+        Execute a DataArts Factory script once; not retried once it may have reached the service.
+
+        :param params: The script's parameters (sent as the body's ``params``).
+        :return: the script instance id.
+        """
+        instance_id = self.transport.run(ops.execute_script(self._project, script_name, params))
+        self.log.info("DataArts script %s started instance %s", script_name, instance_id)
+        return instance_id
+
+    def get_script_instance(self, script_name: str, instance_id: str) -> dict[str, Any]:
+        """Status and results of a script instance (``results``; older services say ``result``)."""
+        return self.transport.run(ops.get_script_instance(self._project, script_name, instance_id))
+
+    def stop_script_instance(self, script_name: str, instance_id: str) -> None:
+        """Stop a running script instance."""
+        self.transport.run(ops.stop_script_instance(self._project, script_name, instance_id))
+        self.log.info("Asked DataArts to stop script %s instance %s", script_name, instance_id)
+
+    # --- UI ----------------------------------------------------------------------------------------
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Try one cheap quality call; the message tells credentials, workspace and network apart."""
+        from airflow_provider_dataarts.client.sync import SyncTransport
+
+        try:
+            config = dataclasses.replace(self.config, max_retries=0)
+            request = ops.instances_request(config.project_id, 0)
+            probe = dataclasses.replace(request, query=(("limit", "1"), ("offset", "0")))
+            config.require_workspace()
+            SyncTransport(config, self.log).call(probe)
+        except DataArtsConfigError as error:
+            return False, str(error)
+        except DataArtsConnectionError as error:
+            return False, f"Cannot reach {self.config.endpoint}: {error.error_msg}"
+        except DataArtsAPIError as error:
+            return False, _explain(error, self.config)
+        return True, f"Connected to DataArts workspace {self.config.workspace} at {self.config.endpoint}."
+
+
+def not_found(instance_id: Any, config: DataArtsConfig) -> DataArtsInstanceNotFound:
+    return DataArtsInstanceNotFound(
+        f"no quality instance {instance_id} in workspace {config.workspace} of project {config.project_id}",
+        status_code=404,
+    )
+
+
+def _explain(error: DataArtsAPIError, config: DataArtsConfig) -> str:
+    if error.status_code == 401:
+        what = {
+            "aksk": "the access key / secret key",
+            "password": "the IAM user, password or domain name",
+            "token": "the token (expired?)",
+        }[config.auth_type]
+        return f"Credentials rejected: check {what}. {error}"
+    if "workspace" in (error.error_msg or "").lower():
+        return f"Unknown workspace {config.workspace!r} in project {config.project_id}: {error}"
+    return str(error)
