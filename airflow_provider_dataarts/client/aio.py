@@ -94,7 +94,7 @@ class AsyncTransport:
             if cached:
                 return cached
             token = await self._fetch_token()
-            await _amask_secret(token.value)
+            await amask_secret(token.value)
             core.TOKENS.put(self.config, token)
             return token.value
 
@@ -136,12 +136,12 @@ def _retrying(config: DataArtsConfig, request: core.ApiRequest, log: Any) -> Any
     return AsyncRetrying(**core.retry_kwargs(config, request, log))
 
 
-async def _amask_secret(value: str) -> None:
+async def amask_secret(value: str) -> None:
     try:
-        from airflow.sdk.log import amask_secret
+        from airflow.sdk.log import amask_secret as sdk_amask_secret
     except ImportError:  # Airflow before 3.1
         from airflow.providers.common.compat.sdk import mask_secret
 
         mask_secret(value)
     else:
-        await amask_secret(value)
+        await sdk_amask_secret(value)

@@ -1,0 +1,127 @@
+"""Provider metadata for Airflow's providers manager (entry point ``apache_airflow_provider``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_STRING = {"type": ["string", "null"]}
+
+
+def _field(label: str, description: str, **schema: Any) -> dict[str, Any]:
+    return {"label": label, "description": description, "schema": {**_STRING, **schema}}
+
+
+CONN_FIELDS = {
+    "project_id": _field("Project ID", "Huawei Cloud project id (required)."),
+    "workspace": _field(
+        "Workspace ID",
+        "DataArts Studio workspace id; required by DataArts Quality, sent as header workspace.",
+    ),
+    "auth_type": _field(
+        "Auth type",
+        "aksk: AK/SK request signing; password: IAM user password exchanged for a token; "
+        "token: a static IAM token in the password field.",
+        enum=["aksk", "password", "token"],
+        default="aksk",
+    ),
+    "domain_name": _field("Account (domain) name", "Huawei Cloud account name, for auth type password."),
+    "region": _field(
+        "Region", "Region id such as cn-north-4; derives the endpoints that are not given explicitly."
+    ),
+    "factory_endpoint": _field(
+        "DataArts Factory endpoint",
+        "Endpoint of the DataArts Factory v1 script APIs; default https://dayu-dlf.{region}.myhuaweicloud.com.",
+    ),
+    "iam_endpoint": _field(
+        "IAM endpoint", "IAM endpoint for auth type password; default https://iam.{region}.myhuaweicloud.com."
+    ),
+    "security_token": _field(
+        "Security token", "Temporary-credential token sent with AK/SK as X-Security-Token.", format="password"
+    ),
+    "verify": _field("TLS verification", "true (default), false, or the path of a CA bundle."),
+    "timeout": {
+        "label": "Timeout (seconds)",
+        "description": "Per-request timeout in seconds.",
+        "schema": {"type": ["number", "null"], "default": 60},
+    },
+    "max_retries": {
+        "label": "Max retries",
+        "description": "Retries of retryable failures (throttling, 5xx, connection errors).",
+        "schema": {"type": ["integer", "null"], "default": 5},
+    },
+    "console_url": _field(
+        "Console URL template",
+        "Link to an instance in the DataArts console; placeholders {region}, {project_id}, {workspace}, "
+        "{instance_id}.",
+    ),
+}
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "airflow-provider-dataarts",
+        "name": "Huawei Cloud DataArts Studio",
+        "description": "Rerun and wait for DataArts Quality jobs; execute DataArts Factory scripts.",
+        "integrations": [
+            {
+                "integration-name": "Huawei Cloud DataArts Studio",
+                "external-doc-url": "https://support.huaweicloud.com/intl/en-us/dataartsstudio/",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "Huawei Cloud DataArts Studio",
+                "python-modules": ["airflow_provider_dataarts.hooks.dataarts"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": "Huawei Cloud DataArts Studio",
+                "python-modules": [
+                    "airflow_provider_dataarts.operators.quality",
+                    "airflow_provider_dataarts.operators.script",
+                ],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": "Huawei Cloud DataArts Studio",
+                "python-modules": [
+                    "airflow_provider_dataarts.sensors.quality",
+                    "airflow_provider_dataarts.sensors.script",
+                ],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Huawei Cloud DataArts Studio",
+                "python-modules": [
+                    "airflow_provider_dataarts.triggers.quality",
+                    "airflow_provider_dataarts.triggers.script",
+                ],
+            }
+        ],
+        "extra-links": ["airflow_provider_dataarts.links.dataarts.DataArtsQualityInstanceLink"],
+        "connection-types": [
+            {
+                "hook-class-name": "airflow_provider_dataarts.hooks.dataarts.DataArtsHook",
+                "hook-name": "DataArts Studio",
+                "connection-type": "dataarts",
+                "conn-fields": CONN_FIELDS,
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port"],
+                    "relabeling": {
+                        "host": "DataArts endpoint",
+                        "login": "Access key (AK) / IAM user",
+                        "password": "Secret key (SK) / password / token",
+                    },
+                    "placeholders": {
+                        "host": "https://dayu.cn-north-4.myhuaweicloud.com",
+                        "project_id": "0123456789abcdef0123456789abcdef",
+                        "region": "cn-north-4",
+                    },
+                },
+            }
+        ],
+    }

@@ -1,0 +1,125 @@
+"""Sensor that waits for a DataArts Quality instance and gates the pipeline on its result."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import (
+    AirflowSkipException,
+    BaseSensorOperator,
+    PokeReturnValue,
+    conf,
+)
+
+from airflow_provider_dataarts.exceptions import DataArtsAPIError
+from airflow_provider_dataarts.hooks.dataarts import DataArtsHook, DataArtsInstanceNotFound, epoch_millis
+from airflow_provider_dataarts.results import finish_quality, validate_event
+from airflow_provider_dataarts.statuses import is_quality_terminal, not_listed_too_long
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class DataArtsQualityInstanceSensor(BaseSensorOperator):
+    """
+    Wait for a DataArts Quality instance to finish, then pass or fail on its result.
+
+    As soon as the instance is terminal, pushes XCom ``quality_result`` (the instance and every
+    sub-rule result, all pages), then: ``SUCCESS`` passes, ``FAILED`` fails, ``ALARMING`` fails unless
+    ``fail_on_alarm=False`` (then passes with a warning). Works in poke, reschedule and deferrable
+    mode; ``timeout`` and ``soft_fail`` behave the same in all three.
+
+    :param instance_id: The quality instance id. (templated)
+    :param job_name: Optional job name, to find the instance with one request. (templated)
+    :param started_after: Optional time no later than the instance's start (datetime, ISO text or
+        epoch milliseconds), to narrow the lookup. (templated)
+    :param dataarts_conn_id: The Airflow connection of type ``dataarts``.
+    :param fail_on_alarm: Fail when the instance ends ``ALARMING``.
+    :param deferrable: Wait in the triggerer instead of a worker slot.
+    """
+
+    template_fields: Sequence[str] = ("instance_id", "job_name", "started_after")
+    ui_color = "#c7e6f9"
+
+    def __init__(
+        self,
+        *,
+        instance_id: str | int,
+        job_name: str | None = None,
+        started_after: Any = None,
+        dataarts_conn_id: str = DataArtsHook.default_conn_name,
+        fail_on_alarm: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.instance_id = instance_id
+        self.job_name = job_name
+        self.started_after = started_after
+        self.dataarts_conn_id = dataarts_conn_id
+        self.fail_on_alarm = fail_on_alarm
+        self.deferrable = deferrable
+        # Reschedule mode builds a new sensor per poke, so the grace restarts there (timeout still holds).
+        self._waiting_since = time.time()
+
+    @cached_property
+    def hook(self) -> DataArtsHook:
+        return DataArtsHook(dataarts_conn_id=self.dataarts_conn_id)
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        from airflow_provider_dataarts.triggers.quality import DataArtsQualityInstanceTrigger
+
+        self.defer(
+            trigger=DataArtsQualityInstanceTrigger(
+                instance_id=str(self.instance_id),
+                dataarts_conn_id=self.dataarts_conn_id,
+                poll_interval=self.poke_interval,
+                end_time=time.time() + self.timeout,
+                job_name=self.job_name,
+                started_after=epoch_millis(self.started_after),
+            ),
+            method_name="execute_complete",
+            # A backstop only: the trigger itself sends a "timeout" event at end_time.
+            timeout=timedelta(seconds=self.timeout + 60),
+        )
+        return None
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        instance_id = str(self.instance_id)
+        started_after = epoch_millis(self.started_after)
+        try:
+            instance = self.hook.get_quality_instance(
+                instance_id, name=self.job_name, started_after=started_after
+            )
+        except DataArtsInstanceNotFound as error:
+            if not_listed_too_long(self._waiting_since, started_after, time.time()):
+                self._skip_if_soft_fail(error)
+                raise
+            self.log.info("DataArts quality instance %s is not listed yet", instance_id)
+            return False
+        except DataArtsAPIError as error:
+            self._skip_if_soft_fail(error)
+            raise
+        status = instance.get("run_status")
+        if not is_quality_terminal(status):
+            self.log.info("DataArts quality instance %s is %s", instance_id, status)
+            return False
+        result = finish_quality(self.hook, context, instance, fail_on_alarm=self.fail_on_alarm, log=self.log)
+        return PokeReturnValue(is_done=True, xcom_value=result)
+
+    def _skip_if_soft_fail(self, error: DataArtsAPIError) -> None:
+        """With ``soft_fail``, an API error skips the task, exactly as it does for a deferred sensor."""
+        if self.soft_fail:
+            raise AirflowSkipException(f"Skipping due to soft_fail: {error}") from error
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after the trigger: validate its event, fetch the sub-rule results, decide."""
+        event = validate_event(event, str(self.instance_id))
+        instance = event.get("instance") or self.hook.get_quality_instance(str(self.instance_id))
+        return finish_quality(self.hook, context, instance, fail_on_alarm=self.fail_on_alarm, log=self.log)

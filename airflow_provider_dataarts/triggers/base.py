@@ -1,0 +1,107 @@
+"""What the DataArts triggers share: connection loading, the deadline, one event per run."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from abc import abstractmethod
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+if TYPE_CHECKING:
+    from airflow_provider_dataarts.client.aio import AsyncTransport
+    from airflow_provider_dataarts.client.config import DataArtsConfig
+
+
+async def load_config(conn_id: str) -> DataArtsConfig:
+    """The connection, read without blocking the triggerer's loop, with its secrets masked."""
+    from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
+
+    from airflow_provider_dataarts.client.aio import amask_secret
+    from airflow_provider_dataarts.hooks.dataarts import DataArtsHook, config_from_connection
+
+    conn = await get_async_connection(conn_id, DataArtsHook)
+    config = config_from_connection(conn, await get_async_extra_dejson(conn))
+    for secret in [*config.secrets, config.login if config.auth_type == "aksk" else None]:
+        if secret:
+            await amask_secret(secret)
+    return config
+
+
+class DataArtsPollingTrigger(BaseTrigger):
+    """
+    Polls one DataArts instance until ``poll()`` says it is done, or until ``end_time``.
+
+    Yields exactly one event, ``{"status": "success"|"error"|"timeout", "instance_id", "message",
+    ...}``, and never dies with an exception: the task decides what the event means.
+
+    :param instance_id: The instance to wait for.
+    :param dataarts_conn_id: The Airflow connection of type ``dataarts``.
+    :param poll_interval: Seconds between polls.
+    :param end_time: Absolute deadline (epoch seconds); ``None`` waits for ever.
+    """
+
+    def __init__(
+        self,
+        *,
+        instance_id: str,
+        dataarts_conn_id: str = "dataarts_default",
+        poll_interval: float = 30.0,
+        end_time: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.instance_id = str(instance_id)
+        self.dataarts_conn_id = dataarts_conn_id
+        self.poll_interval = float(poll_interval)
+        self.end_time = float(end_time) if end_time is not None else None
+
+    def _base_kwargs(self) -> dict[str, Any]:
+        return {
+            "instance_id": self.instance_id,
+            "dataarts_conn_id": self.dataarts_conn_id,
+            "poll_interval": self.poll_interval,
+            "end_time": self.end_time,
+        }
+
+    def _event(self, status: str, message: str, **fields: Any) -> TriggerEvent:
+        return TriggerEvent({"status": status, "instance_id": self.instance_id, "message": message, **fields})
+
+    def _remaining(self) -> float | None:
+        return None if self.end_time is None else self.end_time - time.time()
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        try:
+            from airflow_provider_dataarts.client.aio import AsyncTransport
+
+            transport = AsyncTransport(await load_config(self.dataarts_conn_id), self.log)
+            while True:
+                remaining = self._remaining()
+                if remaining is not None and remaining <= 0:
+                    yield self._timeout_event()
+                    return
+                try:
+                    done = await asyncio.wait_for(self.poll(transport), timeout=remaining)
+                except TimeoutError:
+                    yield self._timeout_event()
+                    return
+                if done is not None:
+                    yield done
+                    return
+        except Exception as error:
+            self.log.exception("DataArts trigger for instance %s failed", self.instance_id)
+            yield self._event("error", f"{type(error).__name__}: {error}", **self._last_seen())
+
+    def _timeout_event(self) -> TriggerEvent:
+        return self._event(
+            "timeout", f"instance {self.instance_id} not finished by the deadline", **self._last_seen()
+        )
+
+    @abstractmethod
+    async def poll(self, transport: AsyncTransport) -> TriggerEvent | None:
+        """Wait for the next poll and check the instance; the final event, or None to go on."""
+
+    @abstractmethod
+    def _last_seen(self) -> dict[str, Any]:
+        """Fields for an error or timeout event: the last status seen."""

@@ -1,0 +1,118 @@
+"""Trigger that waits for a DataArts Quality instance to reach a terminal status."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_dataarts.client import operations as ops
+from airflow_provider_dataarts.client.core import TOKENS
+from airflow_provider_dataarts.statuses import is_quality_terminal, not_listed_too_long
+from airflow_provider_dataarts.triggers.base import DataArtsPollingTrigger
+from airflow_provider_dataarts.triggers.shared_poll import shared_poller
+
+if TYPE_CHECKING:
+    from airflow.triggers.base import TriggerEvent
+
+    from airflow_provider_dataarts.client.aio import AsyncTransport
+
+
+class DataArtsQualityInstanceTrigger(DataArtsPollingTrigger):
+    """
+    Wait, without a worker, until a DataArts Quality instance is ``SUCCESS``, ``ALARMING`` or ``FAILED``.
+
+    Triggers of one triggerer that share a connection and a poll interval share their polls: one
+    list request per interval (and page) answers them all. Event: ``{"status": "success"|"error"|
+    "timeout", "instance_id", "run_status", "message", "instance"}``; "success" means the instance is
+    terminal, whatever its ``run_status``: the task decides what that means.
+
+    :param instance_id: The quality instance id.
+    :param dataarts_conn_id: The Airflow connection of type ``dataarts``.
+    :param poll_interval: Seconds between polls.
+    :param end_time: Absolute deadline (epoch seconds); a "timeout" event is sent then.
+    :param job_name: Optional job name, to narrow a lookup.
+    :param task_type: Optional ``QUALITY_TASK``/``CONSISTENCY_TASK``, to narrow a lookup.
+    :param started_after: Optional time (epoch milliseconds) no later than the instance's start.
+    """
+
+    def __init__(
+        self,
+        *,
+        instance_id: str,
+        dataarts_conn_id: str = "dataarts_default",
+        poll_interval: float = 30.0,
+        end_time: float | None = None,
+        job_name: str | None = None,
+        task_type: str | None = None,
+        started_after: int | None = None,
+    ) -> None:
+        super().__init__(
+            instance_id=instance_id,
+            dataarts_conn_id=dataarts_conn_id,
+            poll_interval=poll_interval,
+            end_time=end_time,
+        )
+        self.job_name = job_name
+        self.task_type = task_type
+        self.started_after = int(started_after) if started_after is not None else None
+        self._run_status: str | None = None
+        self._waiting_since = time.time()
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            "airflow_provider_dataarts.triggers.quality.DataArtsQualityInstanceTrigger",
+            {
+                **self._base_kwargs(),
+                "job_name": self.job_name,
+                "task_type": self.task_type,
+                "started_after": self.started_after,
+            },
+        )
+
+    def _last_seen(self) -> dict[str, Any]:
+        return {"run_status": self._run_status}
+
+    async def poll(self, transport: AsyncTransport) -> TriggerEvent | None:
+        config = transport.config
+        poller = shared_poller(
+            (TOKENS.key(config), config.endpoint, config.workspace, config.auth_type, self.poll_interval),
+            transport,
+            config.project_id,
+            self.poll_interval,
+        )
+        answer = await poller.poll(self.instance_id, self.started_after)
+        instance = answer.instance
+        if instance is None and not answer.complete:
+            instance = await transport.run(
+                ops.find_quality_instance(
+                    config.project_id,
+                    self.instance_id,
+                    name=self.job_name,
+                    task_type=self.task_type,
+                    started_after=self.started_after,
+                )
+            )
+        if instance is None:
+            return self._not_found(config.workspace)
+        status = instance.get("run_status")
+        if status != self._run_status:
+            self.log.info("DataArts quality instance %s is %s", self.instance_id, status)
+            self._run_status = status
+        if is_quality_terminal(status):
+            return self._event(
+                "success",
+                f"quality instance {self.instance_id} finished: {status}",
+                run_status=status,
+                instance=instance,
+            )
+        return None
+
+    def _not_found(self, workspace: str | None) -> TriggerEvent | None:
+        if not not_listed_too_long(self._waiting_since, self.started_after, time.time()):
+            self.log.info("DataArts quality instance %s is not listed yet", self.instance_id)
+            return None
+        return self._event(
+            "error",
+            f"quality instance {self.instance_id} is not in the instance list of workspace {workspace}",
+            run_status=None,
+        )
