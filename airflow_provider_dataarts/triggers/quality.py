@@ -82,7 +82,7 @@ class DataArtsQualityInstanceTrigger(DataArtsPollingTrigger):
         )
         answer = await poller.poll(self.instance_id, self.started_after)
         instance = answer.instance
-        if instance is None and not answer.complete:
+        if instance is None:  # not in the shared answer (a hint may be off): look it up alone
             instance = await transport.run(
                 ops.find_quality_instance(
                     config.project_id,

@@ -28,11 +28,10 @@ MAX_ROUND_PAGES = 200
 
 @dataclass
 class RoundAnswer:
-    """What one shared round learnt about an instance: its overview, or that it was not listed."""
+    """What one shared round learnt about an instance: its overview, or None if it was not listed."""
 
     instance: dict[str, Any] | None
-    complete: bool  # False when the round stopped before the end of the list
-    due: float = 0.0  # the tick this round served (epoch seconds)
+    due: float  # the tick this round served (epoch seconds)
 
 
 @dataclass
@@ -87,7 +86,7 @@ class SharedInstancePoller:
             if not batch:
                 continue
             try:
-                found, complete = await self._round(batch)
+                found = await self._round(batch)
             except Exception as error:
                 for waiters in batch.values():
                     for waiter in waiters:
@@ -95,12 +94,12 @@ class SharedInstancePoller:
                             waiter.future.set_exception(error)
                 continue
             for instance_id, waiters in batch.items():
-                answer = RoundAnswer(found.get(instance_id), complete, due)
+                answer = RoundAnswer(found.get(instance_id), due)
                 for waiter in waiters:
                     if not waiter.future.done():
                         waiter.future.set_result(answer)
 
-    async def _round(self, batch: dict[str, list[_Waiter]]) -> tuple[dict[str, dict[str, Any]], bool]:
+    async def _round(self, batch: dict[str, list[_Waiter]]) -> dict[str, dict[str, Any]]:
         hints = [w.started_after for ws in batch.values() for w in ws]
         started_after = None if None in hints else min(h for h in hints if h is not None)
         wanted = set(batch)
@@ -121,7 +120,7 @@ class SharedInstancePoller:
         )
         await self.transport.run(listing)
         self.requests_sent += pages
-        return found, pages < MAX_ROUND_PAGES or len(found) == len(wanted)
+        return found
 
 
 _POLLERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, SharedInstancePoller]] = (
