@@ -1,0 +1,132 @@
+"""``DataArtsEmulator``: the emulator run in a background thread of this process."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from airflow_provider_dataarts.emulator.server import Credentials, Emulation, EmulatorHTTPServer, Fault
+from airflow_provider_dataarts.emulator.state import EmulatorState
+
+
+class DataArtsEmulator:
+    """
+    A stateful local DataArts Studio on ``http://{host}:{port}`` (port 0: a free one).
+
+    :param run_seconds: How long a rerun quality instance stays RUNNING (a job may override it).
+    :param script_seconds: How long a script instance takes (LAUNCHING, then RUNNING).
+    :param seed: Jobs and scripts to start with (see ``state.default_seed``); ``seed_file``: the same as JSON.
+    :param credentials: Keyword arguments of ``Credentials`` (project, workspace, AK/SK, IAM user, token).
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        run_seconds: float = 2.0,
+        script_seconds: float = 1.0,
+        seed: dict[str, Any] | None = None,
+        seed_file: str | Path | None = None,
+        quiet: bool = True,
+        **credentials: Any,
+    ) -> None:
+        self.credentials = Credentials(**credentials)
+        self.state = EmulatorState(
+            run_seconds=run_seconds, script_seconds=script_seconds, seed=seed, seed_file=seed_file
+        )
+        self.emulation = Emulation(self.state, self.credentials)
+        self.server = EmulatorHTTPServer((host, port), self.emulation, quiet=quiet)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> DataArtsEmulator:
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, name="dataarts-emulator", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> DataArtsEmulator:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # --- for tests ------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Back to the seeded jobs and scripts; no tokens, faults or logged requests."""
+        self.emulation.reset()
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """Every API request seen (not the control routes): method, path, query, headers, body, status."""
+        with self.emulation.lock:
+            return list(self.emulation.log)
+
+    @property
+    def token_requests(self) -> int:
+        return self.emulation.token_requests
+
+    def count(self, method: str | None = None, path_contains: str | None = None) -> int:
+        return sum(
+            1
+            for record in self.requests
+            if (method is None or record["method"] == method)
+            and (path_contains is None or path_contains in record["path"])
+        )
+
+    def inject(self, kind: str, **options: Any) -> dict[str, Any]:
+        """Make the next matching requests fail: see ``server.Fault`` for the kinds and options."""
+        fault = Fault(kind, **options)
+        with self.emulation.lock:
+            self.emulation.faults.append(fault)
+        return asdict(fault)
+
+    def clear_faults(self) -> None:
+        with self.emulation.lock:
+            self.emulation.faults.clear()
+
+    def expire_tokens(self) -> None:
+        self.emulation.expire_tokens()
+
+    def add_quality_job(self, name: str, **options: Any) -> str:
+        return str(self.state.add_quality_job(name, **options).id)
+
+    def add_script(self, name: str, **options: Any) -> None:
+        self.state.add_script(name, **options)
+
+    def job_id(self, name: str) -> str:
+        return str(self.state.job_by_name(name).id)
+
+    def instance(self, instance_id: str) -> dict[str, Any]:
+        """The overview of a quality instance, as the list call shows it, plus ``stopped``."""
+        import time
+
+        instance = self.state.instances[int(instance_id)]
+        return {**instance.overview(time.time()), "stopped": instance.stopped}
+
+    def script_instance(self, script_name: str, instance_id: str) -> dict[str, Any]:
+        """What the service answers for a script instance, plus ``stopped`` and the run's ``params``."""
+        instance = self.state.script_instance(script_name, instance_id)
+        return {
+            **self.state.script_answer(script_name, instance_id),
+            "stopped": instance.stopped,
+            "params": instance.params,
+        }

@@ -1,0 +1,525 @@
+"""
+The DataArts emulator's HTTP side: the gateway (authentication, faults), the API routes, and the
+``/_emulator/`` control routes that tests, benchmarks and the demo use.
+
+Answers follow the reference pages and ``shared/api/NOTES.md``: ids are JSON numbers in lists and
+strings in the restart answer, errors are ``{"error_code", "error_msg"}`` with ``X-Request-Id``,
+``limit`` above 100 is refused, quality calls need the ``workspace`` header, AK/SK requests are
+checked with the same signer the client uses and need ``X-Project-Id``. Where the documentation is
+silent (error codes for a missing job, instance or workspace), the codes are this emulator's own:
+see the README.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from airflow_provider_dataarts.client.signer import verify
+from airflow_provider_dataarts.emulator.state import EmulatorError, EmulatorState
+
+MAX_LIMIT = 100
+CLOCK_SKEW_SECONDS = 15 * 60
+GATEWAY_CODES = {429: "APIG.0308", 502: "APIG.0201", 503: "APIG.0613", 504: "APIG.0201"}
+FAULT_KINDS = ("status", "html", "reset", "expire_token", "malformed_json", "empty_body", "delay")
+
+
+@dataclass
+class Fault:
+    """A fault to inject into the next ``count`` matching requests."""
+
+    kind: str
+    count: int = 1
+    method: str | None = None
+    path: str | None = None  # a substring of the request path
+    status: int | None = None
+    retry_after: float | None = None
+    when: str = "before"  # "after": the request is carried out, then its answer is replaced
+    delay: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"fault kind must be one of {FAULT_KINDS}, not {self.kind!r}")
+        if self.when not in ("before", "after"):
+            raise ValueError(f"when must be 'before' or 'after', not {self.when!r}")
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method.upper() == method) and (
+            self.path is None or self.path in path
+        )
+
+
+@dataclass
+class Credentials:
+    project_id: str = "p1"
+    workspace: str = "w1"
+    access_key: str = "AK"
+    secret_key: str = "SK"
+    security_token: str | None = None  # when set, AK/SK requests must send it as X-Security-Token
+    domain_name: str = "demo-domain"
+    iam_user: str = "demo-user"
+    iam_password: str = "demo-password"
+    static_token: str = "demo-static-token"
+    token_ttl: float = 24 * 3600.0
+
+
+class Answer:
+    """What a route returns: status, JSON body (or raw bytes) and extra headers."""
+
+    def __init__(
+        self,
+        status: int = 200,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> None:
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+        self.raw = raw
+
+
+class Emulation:
+    """State plus the gateway's memory: issued tokens, faults, the request log."""
+
+    def __init__(self, state: EmulatorState, credentials: Credentials) -> None:
+        self.state = state
+        self.credentials = credentials
+        self.lock = threading.Lock()
+        self.tokens: dict[str, float] = {}  # token -> expiry (epoch seconds)
+        self.faults: list[Fault] = []
+        self.log: list[dict[str, Any]] = []
+        self.token_requests = 0
+
+    def reset(self) -> None:
+        self.state.reset()
+        with self.lock:
+            self.tokens.clear()
+            self.faults.clear()
+            self.log.clear()
+
+    def take_fault(self, method: str, path: str, when: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.when == when and fault.count > 0 and fault.matches(method, path):
+                    fault.count -= 1
+                    if fault.count == 0:
+                        self.faults.remove(fault)
+                    return fault
+        return None
+
+    def issue_token(self) -> tuple[str, float]:
+        token = "MII" + uuid.uuid4().hex + uuid.uuid4().hex
+        expires = time.time() + self.credentials.token_ttl
+        with self.lock:
+            self.tokens[token] = expires
+        return token, expires
+
+    def expire_tokens(self) -> None:
+        with self.lock:
+            for token in self.tokens:
+                self.tokens[token] = 0.0
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: EmulatorHTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if not self.server.quiet:
+            super().log_message(format, *args)
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def do_DELETE(self) -> None:
+        self._handle()
+
+    def do_PUT(self) -> None:
+        self._handle()
+
+    # --- the gateway ------------------------------------------------------------------------------
+
+    def _handle(self) -> None:
+        emulation = self.server.emulation
+        raw_path, _, raw_query = self.path.partition("?")
+        query = parse_qsl(raw_query, keep_blank_values=True)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        method = self.command
+        if raw_path.startswith("/_emulator/"):
+            self._send(self._control(method, raw_path, query, body))
+            return
+        record: dict[str, Any] = {
+            "method": method,
+            "path": raw_path,
+            "query": _multi(query),
+            "headers": dict(self.headers.items()),
+            "body": _decoded(body),
+            "status": None,
+            "time": time.time(),
+        }
+        with emulation.lock:
+            emulation.log.append(record)
+        fault = emulation.take_fault(method, raw_path, "before")
+        if fault is not None and fault.kind == "delay":
+            time.sleep(fault.delay)
+            fault = None
+        if fault is not None and fault.kind != "expire_token":
+            record["status"] = self._fault(fault)
+            return
+        try:
+            if fault is not None:  # expire_token: this request's token has just expired
+                emulation.expire_tokens()
+            self._authenticate(method, raw_path, query, body)
+            answer = self._route(method, raw_path, query, body)
+        except EmulatorError as error:
+            answer = Answer(error.status, {"error_code": error.code, "error_msg": error.message})
+        after = emulation.take_fault(method, raw_path, "after")
+        if after is not None:
+            record["status"] = self._fault(after)
+            return
+        record["status"] = answer.status
+        self._send(answer)
+
+    def _fault(self, fault: Fault) -> int:
+        if fault.kind == "reset":
+            # Abortive close: the client sees a connection reset, with no answer.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+            return 0
+        if fault.kind == "html":
+            status = fault.status or 502
+            page = (
+                f"<html><head><title>{status} Bad Gateway</title></head><body><h1>{status}</h1></body></html>"
+            )
+            self._send(Answer(status, raw=page.encode(), headers={"Content-Type": "text/html"}))
+            return status
+        if fault.kind == "malformed_json":
+            self._send(Answer(fault.status or 200, raw=b'{"count": 1, "resources": [{"id": 10'))
+            return fault.status or 200
+        if fault.kind == "empty_body":
+            self._send(Answer(fault.status or 200, raw=b""))
+            return fault.status or 200
+        status = fault.status or 500
+        headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+        code = GATEWAY_CODES.get(status, "DQC.0500")
+        message = "The request is throttled." if status == 429 else "Internal server error (injected)."
+        self._send(Answer(status, {"error_code": code, "error_msg": message}, headers))
+        return status
+
+    def _authenticate(self, method: str, raw_path: str, query: list[tuple[str, str]], body: bytes) -> None:
+        if raw_path.rstrip("/") == "/v3/auth/tokens":
+            return
+        credentials = self.server.emulation.credentials
+        headers = {name: value for name, value in self.headers.items()}
+        lowered = {name.lower(): value for name, value in headers.items()}
+        if "authorization" in lowered:
+            if (
+                verify(
+                    method, raw_path, query, headers, body, {credentials.access_key: credentials.secret_key}
+                )
+                is None
+            ):
+                raise EmulatorError(
+                    401, "APIG.0301", "Incorrect IAM authentication information: verify aksk signature fail"
+                )
+            date = datetime.strptime(lowered["x-sdk-date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            if abs((datetime.now(UTC) - date).total_seconds()) > CLOCK_SKEW_SECONDS:
+                raise EmulatorError(
+                    401, "APIG.0301", "Incorrect IAM authentication information: request expired"
+                )
+            if lowered.get("x-project-id") != credentials.project_id:
+                raise EmulatorError(
+                    401,
+                    "APIG.0301",
+                    "Incorrect IAM authentication information: X-Project-Id missing or wrong",
+                )
+            if credentials.security_token and lowered.get("x-security-token") != credentials.security_token:
+                raise EmulatorError(
+                    401, "APIG.0301", "Incorrect IAM authentication information: bad security token"
+                )
+            return
+        token = lowered.get("x-auth-token")
+        if not token:
+            raise EmulatorError(401, "APIG.0301", "Incorrect IAM authentication information: no credentials")
+        if token == credentials.static_token:
+            return
+        with self.server.emulation.lock:
+            expires = self.server.emulation.tokens.get(token)
+        if expires is None:
+            raise EmulatorError(
+                401, "APIG.0301", "Incorrect IAM authentication information: decrypt token fail"
+            )
+        if expires <= time.time():
+            raise EmulatorError(401, "APIG.0307", "The token must be updated.")
+
+    def _send(self, answer: Answer) -> None:
+        if answer.raw is not None:
+            payload = answer.raw
+            content_type = answer.headers.pop("Content-Type", "application/json;charset=UTF-8")
+        elif answer.body is None:
+            payload, content_type = b"", ""
+        else:
+            payload = json.dumps(answer.body, ensure_ascii=False).encode()
+            content_type = "application/json;charset=UTF-8"
+        self.send_response(answer.status)
+        if content_type:
+            self.send_header("Content-Type", content_type)
+        self.send_header("X-Request-Id", uuid.uuid4().hex)
+        for name, value in answer.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    # --- the API ------------------------------------------------------------------------------------
+
+    def _route(self, method: str, raw_path: str, query: list[tuple[str, str]], body: bytes) -> Answer:
+        parts = [unquote(part) for part in raw_path.strip("/").split("/")]
+        credentials = self.server.emulation.credentials
+        state = self.server.emulation.state
+        params = dict(query)
+        if parts == ["v3", "auth", "tokens"] and method == "POST":
+            return self._token(_json(body))
+        if len(parts) < 3 or parts[0] not in ("v1", "v2"):
+            raise _no_api()
+        if parts[1] != credentials.project_id:
+            raise EmulatorError(403, "APIG.0203", f"The project {parts[1]} is not the credentials' project.")
+        rest = parts[2:]
+        if parts[0] == "v2" and rest[0] == "quality":
+            self._require_workspace()
+            return self._quality(method, rest[1:], params, body, state)
+        if parts[0] == "v1" and rest[0] == "scripts" and len(rest) >= 3:
+            workspace = self.headers.get("workspace")
+            if workspace is not None and workspace != credentials.workspace:
+                raise EmulatorError(400, "DLF.0815", f"The workspace {workspace} does not exist.")
+            return self._scripts(method, rest[1], rest[2:], _json(body) if body else {}, state)
+        raise _no_api()
+
+    def _require_workspace(self) -> None:
+        workspace = self.headers.get("workspace")
+        if not workspace:
+            raise EmulatorError(400, "DQC.0001", "The workspace header is required.")
+        if workspace != self.server.emulation.credentials.workspace:
+            raise EmulatorError(400, "DQC.0002", f"Workspace {workspace} does not exist.")
+
+    def _quality(
+        self, method: str, rest: list[str], params: dict[str, str], body: bytes, state: EmulatorState
+    ) -> Answer:
+        if rest == ["instances"] and method == "GET":
+            return _page(state.list_instances(params), params)
+        if rest == ["instances", "restart"] and method == "POST":
+            data = _json(body)
+            if not isinstance(data, dict):
+                raise EmulatorError(400, "DQC.0003", "The body must be a JSON object.")
+            instance = state.rerun(str(data.get("rule_id", "")), data.get("rule_type", 1))
+            return Answer(200, {"instance_id": str(instance.id)})
+        if rest == ["instances", "batch-stop"] and method == "POST":
+            ids = _json(body)
+            if not isinstance(ids, list):
+                raise EmulatorError(400, "DQC.0003", "The body must be a JSON array of instance ids.")
+            state.stop_instances(ids)
+            return Answer(200, {"error_code": "DQC.0000", "error_msg": ""})
+        if len(rest) == 3 and rest[0] == "instances" and rest[2] == "result" and method == "GET":
+            return _page(state.instance_results(rest[1]), params)
+        kinds = {"quality-tasks": "quality", "consistency-tasks": "comparison"}
+        if rest and rest[0] in kinds and method == "GET":
+            if len(rest) == 1:
+                return _page(state.list_jobs(kinds[rest[0]], params), params)
+            if len(rest) == 2:
+                return Answer(200, state.job_detail(kinds[rest[0]], rest[1]))
+        raise _no_api()
+
+    def _scripts(self, method: str, name: str, rest: list[str], data: Any, state: EmulatorState) -> Answer:
+        if rest == ["execute"] and method == "POST":
+            params = data.get("params") if isinstance(data, dict) else None
+            if params is not None and not isinstance(params, dict):
+                raise EmulatorError(400, "DLF.0100", "params must be a JSON object.")
+            instance = state.execute_script(name, params or {})
+            key = "instance_id" if instance.script.legacy else "instanceId"
+            return Answer(200, {key: instance.id})
+        if len(rest) == 2 and rest[0] == "instances" and method == "GET":
+            return Answer(200, state.script_answer(name, rest[1]))
+        if len(rest) == 3 and rest[0] == "instances" and rest[2] == "stop" and method == "POST":
+            state.stop_script(name, rest[1])
+            return Answer(204)
+        raise _no_api()
+
+    def _token(self, data: Any) -> Answer:
+        credentials = self.server.emulation.credentials
+        try:
+            identity = data["auth"]["identity"]
+            user = identity["password"]["user"]
+            name, password, domain = user["name"], user["password"], user["domain"]["name"]
+            project = data["auth"]["scope"]["project"]["id"]
+        except (KeyError, TypeError):
+            return Answer(
+                400,
+                {"error": {"code": 400, "message": "The request body is invalid.", "title": "Bad Request"}},
+            )
+        with self.server.emulation.lock:
+            self.server.emulation.token_requests += 1
+        if (name, password, domain) != (
+            credentials.iam_user,
+            credentials.iam_password,
+            credentials.domain_name,
+        ):
+            return Answer(
+                401,
+                {
+                    "error": {
+                        "code": 401,
+                        "message": "The username or password is wrong.",
+                        "title": "Unauthorized",
+                    }
+                },
+            )
+        if project != credentials.project_id:
+            return Answer(
+                400,
+                {
+                    "error": {
+                        "code": 400,
+                        "message": f"Project {project} does not exist.",
+                        "title": "Bad Request",
+                    }
+                },
+            )
+        token, expires = self.server.emulation.issue_token()
+        expires_at = datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        issued_at = (
+            datetime.fromtimestamp(expires, UTC) - timedelta(seconds=credentials.token_ttl)
+        ).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        body = {
+            "token": {
+                "expires_at": expires_at,
+                "issued_at": issued_at,
+                "methods": ["password"],
+                "project": {"id": project, "name": "cn-north-4"},
+                "user": {"name": name, "domain": {"name": domain}},
+            }
+        }
+        return Answer(201, body, {"X-Subject-Token": token})
+
+    # --- control routes for tests, benchmarks and the demo ------------------------------------------
+
+    def _control(self, method: str, raw_path: str, query: list[tuple[str, str]], body: bytes) -> Answer:
+        emulation = self.server.emulation
+        state = emulation.state
+        route = raw_path[len("/_emulator/") :].strip("/")
+        data = _json(body) if body else {}
+        try:
+            if route == "health":
+                return Answer(200, {"status": "ok", "instances": len(state.instances)})
+            if route == "requests" and method == "GET":
+                with emulation.lock:
+                    return Answer(
+                        200, {"requests": list(emulation.log), "token_requests": emulation.token_requests}
+                    )
+            if route == "requests/count" and method == "GET":
+                with emulation.lock:
+                    counts: dict[str, int] = {}
+                    for record in emulation.log:
+                        key = f"{record['method']} {record['path']}"
+                        counts[key] = counts.get(key, 0) + 1
+                    total = len(emulation.log)
+                return Answer(
+                    200, {"total": total, "by_path": counts, "token_requests": emulation.token_requests}
+                )
+            if route == "requests" and method == "DELETE":
+                with emulation.lock:
+                    emulation.log.clear()
+                return Answer(204)
+            if route == "faults" and method == "POST":
+                fault = Fault(**data)
+                with emulation.lock:
+                    emulation.faults.append(fault)
+                return Answer(201, asdict(fault))
+            if route == "faults" and method == "DELETE":
+                with emulation.lock:
+                    emulation.faults.clear()
+                return Answer(204)
+            if route == "quality-jobs" and method == "POST":
+                job = state.add_quality_job(**data)
+                return Answer(201, {"id": str(job.id), "name": job.name})
+            if route == "scripts" and method == "POST":
+                script = state.add_script(**data)
+                return Answer(201, {"name": script.name})
+            if route == "instances/bulk" and method == "POST":
+                return Answer(201, {"instances": state.add_running_instances(**data)})
+            if route == "expire-tokens" and method == "POST":
+                emulation.expire_tokens()
+                return Answer(204)
+            if route == "reset" and method == "POST":
+                emulation.reset()
+                return Answer(204)
+        except (TypeError, ValueError, KeyError) as error:
+            return Answer(
+                400, {"error_code": "EMULATOR.0400", "error_msg": f"{type(error).__name__}: {error}"}
+            )
+        return Answer(404, {"error_code": "EMULATOR.0404", "error_msg": f"no control route {method} {route}"})
+
+
+class EmulatorHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 1024
+
+    def __init__(self, address: tuple[str, int], emulation: Emulation, quiet: bool = True) -> None:
+        super().__init__(address, Handler)
+        self.emulation = emulation
+        self.quiet = quiet
+
+
+def _no_api() -> EmulatorError:
+    return EmulatorError(
+        404, "APIG.0101", "The API does not exist or has not been published in the environment."
+    )
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body or b"null")
+    except ValueError:
+        raise EmulatorError(400, "DQC.0003", "The request body is not valid JSON.") from None
+
+
+def _decoded(body: bytes) -> Any:
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body.decode(errors="replace")
+
+
+def _multi(query: list[tuple[str, str]]) -> dict[str, list[str]]:
+    answer: dict[str, list[str]] = {}
+    for key, value in query:
+        answer.setdefault(key, []).append(value)
+    return answer
+
+
+def _page(items: list[dict[str, Any]], params: dict[str, str]) -> Answer:
+    try:
+        limit = int(params.get("limit") or 10)
+        offset = int(params.get("offset") or 0)
+    except ValueError:
+        raise EmulatorError(400, "DQC.0003", "limit and offset must be integers.") from None
+    if limit > MAX_LIMIT or limit < 1 or offset < 0:
+        raise EmulatorError(400, "DQC.0003", f"limit must be between 1 and {MAX_LIMIT}, offset at least 0.")
+    return Answer(200, {"count": len(items), "resources": items[offset : offset + limit]})
