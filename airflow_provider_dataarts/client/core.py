@@ -48,6 +48,9 @@ class ApiRequest:
     replayable: bool = True
     # Only these auth failures of the IAM call itself need the caller's attention.
     authenticated: bool = True
+    # False for calls answered with no body (stop a script: 204); for the others an empty 2xx
+    # answer is a broken one (a proxy cut it), retried like any malformed answer.
+    expects_body: bool = True
 
     def describe(self) -> str:
         return f"{self.method} {self.path}"
@@ -134,7 +137,16 @@ def read_answer(request: ApiRequest, status: int, headers: Mapping[str, str], bo
     request_id = headers.get("X-Request-Id") or headers.get("x-request-id")
     if 200 <= status < 300:
         if not body.strip():
-            return None
+            if not request.expects_body:
+                return None
+            raise DataArtsAPIError(
+                "the answer is empty",
+                status_code=status,
+                method=request.method,
+                path=request.path,
+                request_id=request_id,
+                malformed=True,
+            )
         try:
             return json.loads(body)
         except ValueError:

@@ -243,4 +243,5 @@ def stop_script_instance(project_id: str, script_name: str, instance_id: Any) ->
         "POST",
         "factory",
         _scripts_path(project_id, script_name, "instances", segment(instance_id, "instance_id"), "stop"),
+        expects_body=False,
     )

@@ -106,6 +106,7 @@ class Emulation:
             self.tokens.clear()
             self.faults.clear()
             self.log.clear()
+            self.token_requests = 0
 
     def take_fault(self, method: str, path: str, when: str) -> Fault | None:
         with self.lock:

@@ -1,0 +1,89 @@
+"""
+Shared fixtures: a private AIRFLOW_HOME, a DataArts emulator on 127.0.0.1, and connections to it.
+
+The environment is set before anything imports Airflow, so no test ever touches ``~/airflow``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="dataarts-tests-"))
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(AIRFLOW_HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+    }
+)
+
+from airflow_provider_dataarts.emulator import DataArtsEmulator  # noqa: E402
+from tests.support import AK, IAM_PASSWORD, RUN_SECONDS, SCRIPT_SECONDS, SK, STATIC_TOKEN, connection_json  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def emulator_server() -> Iterator[DataArtsEmulator]:
+    server = DataArtsEmulator(
+        port=0,
+        run_seconds=RUN_SECONDS,
+        script_seconds=SCRIPT_SECONDS,
+        access_key=AK,
+        secret_key=SK,
+        iam_password=IAM_PASSWORD,
+        static_token=STATIC_TOKEN,
+    ).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def emulator(emulator_server: DataArtsEmulator) -> DataArtsEmulator:
+    """The emulator, back to its seeded state, with no faults and an empty request log."""
+    from airflow_provider_dataarts.client.core import TOKENS
+
+    emulator_server.reset()
+    TOKENS._tokens.clear()
+    return emulator_server
+
+
+@pytest.fixture
+def connect(emulator: DataArtsEmulator, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
+    """``connect(auth_type, conn_id, **extra)``: set a connection to the emulator, return its id."""
+
+    def make(auth_type: str = "aksk", conn_id: str = "dataarts_default", **extra: Any) -> str:
+        monkeypatch.setenv(
+            f"AIRFLOW_CONN_{conn_id.upper()}", connection_json(emulator.url, auth_type, **extra)
+        )
+        return conn_id
+
+    return make
+
+
+@pytest.fixture
+def dataarts_conn(connect: Callable[..., str]) -> str:
+    """``dataarts_default``: the emulator with AK/SK auth."""
+    return connect("aksk")
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A migrated metadata database in the private AIRFLOW_HOME (for ``dag.test()``)."""
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
+    )
+    return AIRFLOW_HOME
