@@ -100,8 +100,8 @@ class RerunQualityJobOperator(ResumableJobMixin, BaseOperator):
     def hook(self) -> DataArtsHook:
         return DataArtsHook(dataarts_conn_id=self.dataarts_conn_id)
 
-    @property
-    def task_type(self) -> str:
+    def _instance_task_type(self) -> str:
+        # Not a property named ``task_type``: BaseOperator uses that name for the class name.
         return TASK_TYPES[rule_type_code(self.rule_type)]
 
     def execute(self, context: Context) -> Any:
@@ -163,7 +163,7 @@ class RerunQualityJobOperator(ResumableJobMixin, BaseOperator):
         return self.hook.get_quality_instance(
             instance_id,
             name=self.job_name,
-            task_type=self.task_type,
+            task_type=self._instance_task_type(),
             started_after=getattr(self, "_started_after", None),
         )
 
@@ -200,7 +200,7 @@ class RerunQualityJobOperator(ResumableJobMixin, BaseOperator):
                 poll_interval=self.poll_interval,
                 end_time=end_time,
                 job_name=self.job_name,
-                task_type=self.task_type,
+                task_type=self._instance_task_type(),
                 started_after=getattr(self, "_started_after", None),
             ),
             method_name="execute_complete",
