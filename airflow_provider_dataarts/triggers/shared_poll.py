@@ -103,23 +103,25 @@ class SharedInstancePoller:
         hints = [w.started_after for ws in batch.values() for w in ws]
         started_after = None if None in hints else min(h for h in hints if h is not None)
         wanted = set(batch)
-        found: dict[str, dict[str, Any]] = {}
+        seen: set[str] = set()
         pages = 0
 
         def stop(page: list[dict[str, Any]]) -> bool:
             nonlocal pages
             pages += 1
-            for item in page:
-                key = str(item.get("id"))
-                if key in wanted:
-                    found[key] = ops.normalize_instance(item)
-            return len(found) == len(wanted) or pages >= MAX_ROUND_PAGES
+            seen.update(key for item in page if (key := str(item.get("id"))) in wanted)
+            return len(seen) == len(wanted) or pages >= MAX_ROUND_PAGES
 
         listing = ops.paginate(
             partial(ops.instances_request, self.project_id, start_time=started_after), stop
         )
-        await self.transport.run(listing)
-        self.requests_sent += pages
+        items = await self.transport.run(listing)
+        self.requests_sent += max(pages, 1)
+        found: dict[str, dict[str, Any]] = {}
+        for item in items:
+            key = str(item.get("id"))
+            if key in wanted and key not in found:
+                found[key] = ops.normalize_instance(item)
         return found
 
 
