@@ -22,9 +22,10 @@ class RunOutcome:
 
 
 def load_dag(dag_id: str) -> Any:
+    from airflow.configuration import conf
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=str(EXAMPLE_DAGS))
+    bag = DagBag(dag_folder=conf.get("core", "dags_folder"))
     assert not bag.import_errors, bag.import_errors
     return bag.get_dag(dag_id)
 
