@@ -18,6 +18,7 @@ import struct
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -322,7 +323,8 @@ class Handler(BaseHTTPRequestHandler):
         self, method: str, rest: list[str], params: dict[str, str], body: bytes, state: EmulatorState
     ) -> Answer:
         if rest == ["instances"] and method == "GET":
-            return _page(state.list_instances(params), params)
+            now = time.time()
+            return _page(state.list_instances(params), params, lambda item: item.overview(now))
         if rest == ["instances", "restart"] and method == "POST":
             data = _json(body)
             if not isinstance(data, dict):
@@ -515,7 +517,9 @@ def _multi(query: list[tuple[str, str]]) -> dict[str, list[str]]:
     return answer
 
 
-def _page(items: list[dict[str, Any]], params: dict[str, str]) -> Answer:
+def _page(
+    items: list[Any], params: dict[str, str], render: Callable[[Any], dict[str, Any]] = lambda item: item
+) -> Answer:
     try:
         limit = int(params.get("limit") or 10)
         offset = int(params.get("offset") or 0)
@@ -523,4 +527,6 @@ def _page(items: list[dict[str, Any]], params: dict[str, str]) -> Answer:
         raise EmulatorError(400, "DQC.0003", "limit and offset must be integers.") from None
     if limit > MAX_LIMIT or limit < 1 or offset < 0:
         raise EmulatorError(400, "DQC.0003", f"limit must be between 1 and {MAX_LIMIT}, offset at least 0.")
-    return Answer(200, {"count": len(items), "resources": items[offset : offset + limit]})
+    return Answer(
+        200, {"count": len(items), "resources": [render(i) for i in items[offset : offset + limit]]}
+    )

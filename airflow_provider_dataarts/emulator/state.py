@@ -187,6 +187,7 @@ class EmulatorState:
             self.jobs: dict[int, QualityJob] = {}
             self.instances: dict[int, QualityInstance] = {}
             self.order: list[QualityInstance] = []  # by start time, oldest first
+            self.by_job: dict[int, list[QualityInstance]] = {}
             self.scripts: dict[str, Script] = {}
             self.script_instances: dict[str, ScriptInstance] = {}
             now = time.time()
@@ -311,6 +312,7 @@ class EmulatorState:
             )
             self.instances[instance.id] = instance
             self.order.append(instance)
+            self.by_job.setdefault(job.id, []).append(instance)
             if len(self.order) > 1 and self.order[-2].start > start:
                 self.order.sort(key=lambda item: item.start)
             job.last_run_time = int(start * 1000)
@@ -331,22 +333,44 @@ class EmulatorState:
             return self._new_instance(job, start=now, finish_at=now + seconds, outcome=job.outcome)
 
     def add_running_instances(
-        self, job_name: str, count: int, min_seconds: float, max_seconds: float, seed: int = 1
+        self,
+        job_name: str,
+        count: int,
+        min_seconds: float,
+        max_seconds: float,
+        seed: int = 1,
+        distinct_jobs: bool = False,
     ) -> list[dict[str, Any]]:
-        """Start ``count`` instances finishing at random times with random outcomes (benchmarks)."""
+        """
+        Start ``count`` instances finishing at random times with random outcomes (benchmarks).
+
+        With ``distinct_jobs`` each instance belongs to a job of its own, ``{job_name}_{n}``, as when
+        many DAGs each wait for their own job.
+        """
         rng = random.Random(seed)
-        job = self.job_by_name(job_name)
+        template = self.job_by_name(job_name)
         now = time.time()
         created = []
-        for _ in range(count):
+        for number in range(count):
+            job = template
+            if distinct_jobs:
+                job = self.add_quality_job(f"{job_name}_{number}", sub_rules=template.sub_rules)
             outcome = rng.choice(QUALITY_OUTCOMES)
             instance = self._new_instance(
                 job, start=now, finish_at=now + rng.uniform(min_seconds, max_seconds), outcome=outcome
             )
-            created.append({"id": str(instance.id), "outcome": outcome, "finish_at": instance.finish_at})
+            created.append(
+                {
+                    "id": str(instance.id),
+                    "job_name": job.name,
+                    "outcome": outcome,
+                    "finish_at": instance.finish_at,
+                }
+            )
         return created
 
-    def list_instances(self, filters: dict[str, str]) -> list[dict[str, Any]]:
+    def list_instances(self, filters: dict[str, str]) -> list[QualityInstance]:
+        """The instances matching the list call's filters, newest first."""
         now = time.time()
         name = filters.get("name")
         task_type = filters.get("task_type")
@@ -354,7 +378,15 @@ class EmulatorState:
         start_ms = _millis(filters.get("start_time"), "start_time")
         end_ms = _millis(filters.get("end_time"), "end_time")
         with self.lock:
-            snapshot = list(reversed(self.order))  # newest first
+            if name:  # the service matches names fuzzily: every job whose name contains it
+                jobs = [job for job in self.jobs.values() if name in job.name]
+                snapshot = sorted(
+                    (i for job in jobs for i in self.by_job.get(job.id, [])),
+                    key=lambda i: i.start,
+                    reverse=True,
+                )
+            else:
+                snapshot = list(reversed(self.order))
         answer = []
         for instance in snapshot:
             started = instance.start * 1000
@@ -362,14 +394,11 @@ class EmulatorState:
                 break  # newest first: everything after is older
             if end_ms is not None and started > end_ms:
                 continue
-            if name and name not in instance.job.name:
-                continue
             if task_type and TASK_TYPES[instance.job.kind] != task_type:
                 continue
-            overview = instance.overview(now)
-            if run_status and overview["run_status"] != run_status:
+            if run_status and instance.run_status(now) != run_status:
                 continue
-            answer.append(overview)
+            answer.append(instance)
         return answer
 
     def instance_results(self, instance_id: str) -> list[dict[str, Any]]:
