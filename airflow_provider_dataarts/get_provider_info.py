@@ -49,6 +49,11 @@ CONN_FIELDS = {
         "description": "Retries of retryable failures (throttling, 5xx, connection errors).",
         "schema": {"type": ["integer", "null"], "default": 5},
     },
+    "retry_wait": {
+        "label": "Retry wait (seconds)",
+        "description": "First backoff between retries (doubled each time, with jitter, capped); default 1.",
+        "schema": {"type": ["number", "null"], "default": 1},
+    },
     "console_url": _field(
         "Console URL template",
         "Link to an instance in the DataArts console; placeholders {region}, {project_id}, {workspace}, "

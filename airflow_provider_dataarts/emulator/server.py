@@ -31,7 +31,7 @@ from airflow_provider_dataarts.emulator.state import EmulatorError, EmulatorStat
 MAX_LIMIT = 100
 CLOCK_SKEW_SECONDS = 15 * 60
 GATEWAY_CODES = {429: "APIG.0308", 502: "APIG.0201", 503: "APIG.0613", 504: "APIG.0201"}
-FAULT_KINDS = ("status", "html", "reset", "expire_token", "malformed_json", "empty_body", "delay")
+FAULT_KINDS = ("status", "html", "reset", "expire_token", "malformed_json", "empty_body", "delay", "answer")
 
 
 @dataclass
@@ -46,6 +46,7 @@ class Fault:
     retry_after: float | None = None
     when: str = "before"  # "after": the request is carried out, then its answer is replaced
     delay: float = 0.0
+    body: Any = None  # kind "answer": this JSON body (with ``status``, default 200) instead
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -212,6 +213,9 @@ class Handler(BaseHTTPRequestHandler):
             return status
         if fault.kind == "malformed_json":
             self._send(Answer(fault.status or 200, raw=b'{"count": 1, "resources": [{"id": 10'))
+            return fault.status or 200
+        if fault.kind == "answer":
+            self._send(Answer(fault.status or 200, fault.body))
             return fault.status or 200
         if fault.kind == "empty_body":
             self._send(Answer(fault.status or 200, raw=b""))

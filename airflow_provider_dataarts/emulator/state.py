@@ -322,7 +322,7 @@ class EmulatorState:
         kind = RULE_TYPES.get(rule_type) if isinstance(rule_type, int) else None
         if kind is None:
             raise EmulatorError(400, "DQC.0003", f"rule_type must be 1 or 2, not {rule_type!r}")
-        if not str(rule_id).isdigit():
+        if not _is_id(str(rule_id)):
             raise EmulatorError(400, "DQC.0003", f"invalid rule_id {rule_id!r}")
         with self.lock:
             job = self.jobs.get(int(rule_id))
@@ -402,7 +402,7 @@ class EmulatorState:
         return answer
 
     def instance_results(self, instance_id: str) -> list[dict[str, Any]]:
-        if not instance_id.isdigit():
+        if not _is_id(instance_id):
             raise EmulatorError(400, "DQC.0003", f"invalid instance id {instance_id!r}")
         with self.lock:
             instance = self.instances.get(int(instance_id))
@@ -414,7 +414,7 @@ class EmulatorState:
         now = time.time()
         with self.lock:
             for raw in ids:
-                instance = self.instances.get(int(raw)) if str(raw).isdigit() else None
+                instance = self.instances.get(int(raw)) if _is_id(str(raw)) else None
                 if instance is not None and instance.run_status(now) == "RUNNING":
                     instance.finish_at, instance.outcome, instance.stopped = now, "FAILED", True
 
@@ -426,7 +426,7 @@ class EmulatorState:
 
     def job_detail(self, kind: str, job_id: str) -> dict[str, Any]:
         with self.lock:
-            job = self.jobs.get(int(job_id)) if job_id.isdigit() else None
+            job = self.jobs.get(int(job_id)) if _is_id(job_id) else None
         if job is None or job.kind != kind:
             raise EmulatorError(400, "DQC.1001", f"The {kind} job {job_id} does not exist.")
         return {**_job_overview(job), "sub_rules": [{"id": sub_id} for sub_id in job.sub_rule_ids]}
@@ -509,6 +509,11 @@ def _job_overview(job: QualityJob) -> dict[str, Any]:
         "last_run_time": job.last_run_time,
         "creator": "demo-user",
     }
+
+
+def _is_id(text: str) -> bool:
+    """Ids are ASCII digits (``int()`` would also take other scripts' digits)."""
+    return text.isascii() and text.isdigit()
 
 
 def _millis(value: str | None, name: str) -> int | None:

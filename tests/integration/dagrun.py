@@ -45,8 +45,8 @@ def run_dag(
         for name, value in changes.items():
             setattr(dag.get_task(task_id), name, value)
     kwargs: dict[str, Any] = {"run_conf": conf}
-    if logical_date is not None:
-        kwargs["logical_date"] = logical_date
+    if logical_date is not None:  # the same run as an earlier dag.test() (its run id comes from run_after)
+        kwargs.update(logical_date=logical_date, run_after=logical_date)
     run = dag.test(**kwargs)
     tis = run.get_task_instances()
     with create_session() as session:
