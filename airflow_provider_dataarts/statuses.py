@@ -39,7 +39,8 @@ def quality_verdict(run_status: str | None, *, fail_on_alarm: bool = True) -> Ve
 
 
 def is_quality_terminal(run_status: str | None) -> bool:
-    return (run_status or "").upper() in {s.value for s in QUALITY_TERMINAL}
+    # StrEnum members compare and hash as their values.
+    return (run_status or "").upper() in QUALITY_TERMINAL
 
 
 class ScriptStatus(StrEnum):

@@ -9,7 +9,7 @@ from airflow_provider_dataarts.client import operations as ops
 from airflow_provider_dataarts.client.core import TOKENS
 from airflow_provider_dataarts.statuses import is_quality_terminal, not_listed_too_long
 from airflow_provider_dataarts.triggers.base import DataArtsPollingTrigger
-from airflow_provider_dataarts.triggers.shared_poll import shared_poller
+from airflow_provider_dataarts.triggers.shared_poll import SharedInstancePoller, shared_poller
 
 if TYPE_CHECKING:
     from airflow.triggers.base import TriggerEvent
@@ -57,6 +57,7 @@ class DataArtsQualityInstanceTrigger(DataArtsPollingTrigger):
         self.started_after = int(started_after) if started_after is not None else None
         self._run_status: str | None = None
         self._waiting_since = time.time()
+        self._poller: SharedInstancePoller | None = None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -74,13 +75,14 @@ class DataArtsQualityInstanceTrigger(DataArtsPollingTrigger):
 
     async def poll(self, transport: AsyncTransport) -> TriggerEvent | None:
         config = transport.config
-        poller = shared_poller(
-            (TOKENS.key(config), config.endpoint, config.workspace, config.auth_type, self.poll_interval),
-            transport,
-            config.project_id,
-            self.poll_interval,
-        )
-        answer = await poller.poll(self.instance_id, self.started_after)
+        if self._poller is None:
+            self._poller = shared_poller(
+                (TOKENS.key(config), config.endpoint, config.workspace, config.auth_type, self.poll_interval),
+                transport,
+                config.project_id,
+                self.poll_interval,
+            )
+        answer = await self._poller.poll(self.instance_id, self.started_after)
         instance = answer.instance
         if instance is None:  # not in the shared answer (a hint may be off): look it up alone
             instance = await transport.run(
