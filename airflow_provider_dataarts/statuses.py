@@ -1,8 +1,29 @@
-"""DataArts statuses, grouped, and the one place that decides what each means for a task."""
+"""
+DataArts vocabulary that operators and sensors need when a DAG file is parsed: statuses and what
+each means for a task, job kinds, the default connection id. Kept free of heavy imports, because
+DAG files import the operators on every parse.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
+
+DEFAULT_CONN_ID = "dataarts_default"
+RULE_TYPES = {"quality": 1, "comparison": 2, "1": 1, "2": 2, "quality_task": 1, "consistency_task": 2}
+TASK_TYPES = {1: "QUALITY_TASK", 2: "CONSISTENCY_TASK"}
+
+
+def rule_type_code(rule_type: Any) -> int:
+    """``quality``/``comparison`` (or 1/2) as the API's integer; anything else is a clear error."""
+    from airflow_provider_dataarts.exceptions import DataArtsConfigError
+
+    code = RULE_TYPES.get(str(rule_type).strip().lower())
+    if code is None:
+        raise DataArtsConfigError(
+            f"rule_type must be 'quality' or 'comparison' (or 1 / 2), not {rule_type!r}."
+        )
+    return code
 
 
 class Verdict(StrEnum):

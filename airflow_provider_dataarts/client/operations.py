@@ -14,26 +14,15 @@ from typing import Any, TypeVar
 
 from airflow_provider_dataarts.client.core import ApiRequest, path, query, segment
 from airflow_provider_dataarts.exceptions import DataArtsAPIError, DataArtsConfigError
+from airflow_provider_dataarts.statuses import rule_type_code
 
 T = TypeVar("T")
 Operation = Generator[ApiRequest, Any, T]
 
 PAGE_SIZE = 100
 MAX_PAGES = 10_000
-RULE_TYPES = {"quality": 1, "comparison": 2, "1": 1, "2": 2, "quality_task": 1, "consistency_task": 2}
-TASK_TYPES = {1: "QUALITY_TASK", 2: "CONSISTENCY_TASK"}
 INSTANCE_ID_FIELDS = ("id", "task_id")
 SUB_RULE_ID_FIELDS = ("sub_rule_id", "sub_instance_instance_id")
-
-
-def rule_type_code(rule_type: Any) -> int:
-    """``quality``/``comparison`` (or 1/2) as the API's integer; anything else is a clear error."""
-    code = RULE_TYPES.get(str(rule_type).strip().lower())
-    if code is None:
-        raise DataArtsConfigError(
-            f"rule_type must be 'quality' or 'comparison' (or 1 / 2), not {rule_type!r}."
-        )
-    return code
 
 
 def _quality_path(project_id: str, *segments: str) -> str:

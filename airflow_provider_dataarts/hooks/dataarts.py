@@ -17,6 +17,7 @@ from airflow_provider_dataarts.exceptions import (
     DataArtsConfigError,
     DataArtsConnectionError,
 )
+from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from airflow_provider_dataarts.client.sync import SyncTransport
@@ -80,7 +81,7 @@ class DataArtsHook(BaseHook):
     """
 
     conn_name_attr = "dataarts_conn_id"
-    default_conn_name = "dataarts_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = "dataarts"
     hook_name = "DataArts Studio"
 

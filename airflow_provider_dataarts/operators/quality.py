@@ -16,19 +16,21 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
-from airflow_provider_dataarts.client.operations import TASK_TYPES, rule_type_code
-from airflow_provider_dataarts.hooks.dataarts import DataArtsHook, DataArtsInstanceNotFound
-from airflow_provider_dataarts.links.dataarts import DataArtsQualityInstanceLink, instance_url
-from airflow_provider_dataarts.results import finish_quality, validate_event
+from airflow_provider_dataarts.links.dataarts import DataArtsQualityInstanceLink
 from airflow_provider_dataarts.statuses import (
+    DEFAULT_CONN_ID,
+    TASK_TYPES,
     Verdict,
     is_quality_terminal,
     not_listed_too_long,
     quality_verdict,
+    rule_type_code,
 )
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
 
 # The list call is searched from this long before the rerun, for clock skew between us and DataArts.
 CLOCK_SKEW_MS = 5 * 60 * 1000
@@ -70,7 +72,7 @@ class RerunQualityJobOperator(ResumableJobMixin, BaseOperator):
         rule_id: str | int | None = None,
         job_name: str | None = None,
         rule_type: str | int = "quality",
-        dataarts_conn_id: str = DataArtsHook.default_conn_name,
+        dataarts_conn_id: str = DEFAULT_CONN_ID,
         wait_for_completion: bool = False,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = 30.0,
@@ -98,6 +100,8 @@ class RerunQualityJobOperator(ResumableJobMixin, BaseOperator):
 
     @cached_property
     def hook(self) -> DataArtsHook:
+        from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
+
         return DataArtsHook(dataarts_conn_id=self.dataarts_conn_id)
 
     def _instance_task_type(self) -> str:
@@ -120,6 +124,8 @@ class RerunQualityJobOperator(ResumableJobMixin, BaseOperator):
         return instance_id
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
+        from airflow_provider_dataarts.hooks.dataarts import DataArtsInstanceNotFound
+
         try:
             return str(self._instance(str(external_id)).get("run_status"))
         except DataArtsInstanceNotFound:
@@ -142,6 +148,8 @@ class RerunQualityJobOperator(ResumableJobMixin, BaseOperator):
         elif self.deferrable:
             self._defer(instance_id)
         else:
+            from airflow_provider_dataarts.results import finish_quality
+
             finish_quality(
                 self.hook, context, self._wait(instance_id), fail_on_alarm=self.fail_on_alarm, log=self.log
             )
@@ -155,6 +163,8 @@ class RerunQualityJobOperator(ResumableJobMixin, BaseOperator):
 
     def _announce(self, context: Context, instance_id: str) -> None:
         """Push the id and console link at once, so both survive a later failure."""
+        from airflow_provider_dataarts.links.dataarts import instance_url
+
         context["ti"].xcom_push(key="return_value", value=instance_id)
         context["ti"].xcom_push(key="instance_url", value=instance_url(self.hook.config, instance_id))
         self.log.info("DataArts quality instance: %s", instance_url(self.hook.config, instance_id))
@@ -168,6 +178,8 @@ class RerunQualityJobOperator(ResumableJobMixin, BaseOperator):
         )
 
     def _wait(self, instance_id: str) -> dict[str, Any]:
+        from airflow_provider_dataarts.hooks.dataarts import DataArtsInstanceNotFound
+
         started, waiting_since = time.monotonic(), time.time()
         last_status = None
         while True:
@@ -210,6 +222,8 @@ class RerunQualityJobOperator(ResumableJobMixin, BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
         """Resume after the trigger: validate its event, then fetch results and decide."""
+        from airflow_provider_dataarts.results import finish_quality, validate_event
+
         event = validate_event(event)
         instance = event.get("instance") or self.hook.get_quality_instance(event["instance_id"])
         if not is_quality_terminal(instance.get("run_status")):

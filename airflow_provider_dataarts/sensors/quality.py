@@ -15,13 +15,13 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
-from airflow_provider_dataarts.exceptions import DataArtsAPIError
-from airflow_provider_dataarts.hooks.dataarts import DataArtsHook, DataArtsInstanceNotFound, epoch_millis
-from airflow_provider_dataarts.results import finish_quality, validate_event
-from airflow_provider_dataarts.statuses import is_quality_terminal, not_listed_too_long
+from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID, is_quality_terminal, not_listed_too_long
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_provider_dataarts.exceptions import DataArtsAPIError
+    from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
 
 
 class DataArtsQualityInstanceSensor(BaseSensorOperator):
@@ -51,7 +51,7 @@ class DataArtsQualityInstanceSensor(BaseSensorOperator):
         instance_id: str | int,
         job_name: str | None = None,
         started_after: Any = None,
-        dataarts_conn_id: str = DataArtsHook.default_conn_name,
+        dataarts_conn_id: str = DEFAULT_CONN_ID,
         fail_on_alarm: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
@@ -68,11 +68,14 @@ class DataArtsQualityInstanceSensor(BaseSensorOperator):
 
     @cached_property
     def hook(self) -> DataArtsHook:
+        from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
+
         return DataArtsHook(dataarts_conn_id=self.dataarts_conn_id)
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
+        from airflow_provider_dataarts.hooks.dataarts import epoch_millis
         from airflow_provider_dataarts.triggers.quality import DataArtsQualityInstanceTrigger
 
         self.defer(
@@ -91,6 +94,10 @@ class DataArtsQualityInstanceSensor(BaseSensorOperator):
         return None
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
+        from airflow_provider_dataarts.exceptions import DataArtsAPIError
+        from airflow_provider_dataarts.hooks.dataarts import DataArtsInstanceNotFound, epoch_millis
+        from airflow_provider_dataarts.results import finish_quality
+
         instance_id = str(self.instance_id)
         started_after = epoch_millis(self.started_after)
         try:
@@ -120,6 +127,8 @@ class DataArtsQualityInstanceSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger: validate its event, fetch the sub-rule results, decide."""
+        from airflow_provider_dataarts.results import finish_quality, validate_event
+
         event = validate_event(event, str(self.instance_id))
         instance = event.get("instance") or self.hook.get_quality_instance(str(self.instance_id))
         return finish_quality(self.hook, context, instance, fail_on_alarm=self.fail_on_alarm, log=self.log)

@@ -1,0 +1,119 @@
+"""Sensor that waits for a DataArts Factory script instance and returns its rows."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import (
+    AirflowSkipException,
+    BaseSensorOperator,
+    PokeReturnValue,
+    conf,
+)
+
+from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID, Verdict, script_verdict
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_dataarts.exceptions import DataArtsAPIError
+    from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
+
+
+class DataArtsScriptInstanceSensor(BaseSensorOperator):
+    """
+    Wait for a DataArts Factory script instance to finish and return its result sets.
+
+    ``FINISHED`` passes and returns ``{"instance_id", "script_name", "status", "results": [...]}``
+    (each result set with ``records``, at most ``max_rows`` rows in all); ``FAILED`` fails with the
+    service's message; ``LAUNCHING``/``RUNNING`` wait. Works in poke, reschedule and deferrable
+    mode; ``timeout`` and ``soft_fail`` behave the same in all three.
+
+    :param script_name: Name of the script. (templated)
+    :param instance_id: The script instance id. (templated)
+    :param dataarts_conn_id: The Airflow connection of type ``dataarts``.
+    :param max_rows: Most rows to return (XCom lives in the metadata database).
+    :param deferrable: Wait in the triggerer instead of a worker slot.
+    """
+
+    template_fields: Sequence[str] = ("script_name", "instance_id")
+    ui_color = "#d5e8f9"
+
+    def __init__(
+        self,
+        *,
+        script_name: str,
+        instance_id: str,
+        dataarts_conn_id: str = DEFAULT_CONN_ID,
+        max_rows: int = 1000,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.script_name = script_name
+        self.instance_id = instance_id
+        self.dataarts_conn_id = dataarts_conn_id
+        self.max_rows = max_rows
+        self.deferrable = deferrable
+
+    @cached_property
+    def hook(self) -> DataArtsHook:
+        from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
+
+        return DataArtsHook(dataarts_conn_id=self.dataarts_conn_id)
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        from airflow_provider_dataarts.triggers.script import DataArtsScriptInstanceTrigger
+
+        self.defer(
+            trigger=DataArtsScriptInstanceTrigger(
+                instance_id=str(self.instance_id),
+                script_name=self.script_name,
+                dataarts_conn_id=self.dataarts_conn_id,
+                poll_interval=self.poke_interval,
+                end_time=time.time() + self.timeout,
+            ),
+            method_name="execute_complete",
+            # A backstop only: the trigger itself sends a "timeout" event at end_time.
+            timeout=timedelta(seconds=self.timeout + 60),
+        )
+        return None
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        from airflow_provider_dataarts.exceptions import DataArtsAPIError
+
+        try:
+            answer = self.hook.get_script_instance(self.script_name, str(self.instance_id))
+        except DataArtsAPIError as error:
+            self._skip_if_soft_fail(error)
+            raise
+        status = answer.get("status")
+        if script_verdict(status) is Verdict.WAIT:
+            self.log.info("DataArts script %s instance %s is %s", self.script_name, self.instance_id, status)
+            return False
+        return PokeReturnValue(is_done=True, xcom_value=self._finish(answer))
+
+    def _skip_if_soft_fail(self, error: DataArtsAPIError) -> None:
+        """With ``soft_fail``, an API error skips the task, exactly as it does for a deferred sensor."""
+        if self.soft_fail:
+            raise AirflowSkipException(f"Skipping due to soft_fail: {error}") from error
+
+    def _finish(self, answer: dict[str, Any]) -> dict[str, Any]:
+        from airflow_provider_dataarts.results import finish_script
+
+        return finish_script(
+            self.script_name, str(self.instance_id), answer, max_rows=self.max_rows, log=self.log
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after the trigger: validate its event, fetch the rows, decide."""
+        from airflow_provider_dataarts.results import validate_event
+
+        event = validate_event(event, str(self.instance_id))
+        return self._finish(self.hook.get_script_instance(self.script_name, str(self.instance_id)))

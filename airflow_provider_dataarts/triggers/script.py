@@ -1,0 +1,91 @@
+"""Trigger that waits for a DataArts Factory script instance to finish."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_dataarts.client import operations as ops
+from airflow_provider_dataarts.statuses import Verdict, script_verdict
+from airflow_provider_dataarts.triggers.base import DataArtsPollingTrigger, load_config
+
+if TYPE_CHECKING:
+    from airflow.triggers.base import TriggerEvent
+
+    from airflow_provider_dataarts.client.aio import AsyncTransport
+
+
+class DataArtsScriptInstanceTrigger(DataArtsPollingTrigger):
+    """
+    Wait, without a worker, until a DataArts Factory script instance is ``FINISHED`` or ``FAILED``.
+
+    Event: ``{"status": "success"|"error"|"timeout", "instance_id", "script_name", "script_status",
+    "message"}``; "success" means the instance is terminal, whatever its status: the task decides.
+    When a user kills the deferred task (Airflow 3.3+), ``on_kill`` stops the script instance.
+
+    :param instance_id: The script instance id.
+    :param script_name: The script's name.
+    :param dataarts_conn_id: The Airflow connection of type ``dataarts``.
+    :param poll_interval: Seconds between polls.
+    :param end_time: Absolute deadline (epoch seconds); a "timeout" event is sent then.
+    """
+
+    def __init__(
+        self,
+        *,
+        instance_id: str,
+        script_name: str,
+        dataarts_conn_id: str = "dataarts_default",
+        poll_interval: float = 10.0,
+        end_time: float | None = None,
+    ) -> None:
+        super().__init__(
+            instance_id=instance_id,
+            dataarts_conn_id=dataarts_conn_id,
+            poll_interval=poll_interval,
+            end_time=end_time,
+        )
+        self.script_name = script_name
+        self._status: str | None = None
+        self._polled = False
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            "airflow_provider_dataarts.triggers.script.DataArtsScriptInstanceTrigger",
+            {**self._base_kwargs(), "script_name": self.script_name},
+        )
+
+    def _event(self, status: str, message: str, **fields: Any) -> TriggerEvent:
+        return super()._event(status, message, script_name=self.script_name, **fields)
+
+    def _last_seen(self) -> dict[str, Any]:
+        return {"script_status": self._status}
+
+    async def poll(self, transport: AsyncTransport) -> TriggerEvent | None:
+        if self._polled:  # the first check is at once: short scripts end before the first interval
+            await asyncio.sleep(self.poll_interval)
+        self._polled = True
+        answer = await transport.run(
+            ops.get_script_instance(transport.config.project_id, self.script_name, self.instance_id)
+        )
+        status = answer.get("status")
+        if status != self._status:
+            self.log.info("DataArts script %s instance %s is %s", self.script_name, self.instance_id, status)
+            self._status = status
+        if script_verdict(status) is Verdict.WAIT:
+            return None
+        return self._event(
+            "success",
+            f"script {self.script_name} instance {self.instance_id} finished: {status}",
+            script_status=status,
+        )
+
+    async def on_kill(self) -> None:
+        """The user killed the deferred task: stop the script instance too."""
+        from airflow_provider_dataarts.client.aio import AsyncTransport
+
+        transport = AsyncTransport(await load_config(self.dataarts_conn_id), self.log)
+        await transport.run(
+            ops.stop_script_instance(transport.config.project_id, self.script_name, self.instance_id)
+        )
+        self.log.info("Stopped DataArts script %s instance %s", self.script_name, self.instance_id)

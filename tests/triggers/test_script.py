@@ -1,0 +1,87 @@
+"""DataArtsScriptInstanceTrigger: run() as async against the emulator, serialization, on_kill."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import time
+from typing import Any
+
+import pytest
+
+from airflow_provider_dataarts.emulator import DataArtsEmulator
+from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
+from airflow_provider_dataarts.triggers.script import DataArtsScriptInstanceTrigger
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+
+async def events_of(trigger: Any, limit: float = 20) -> list[dict[str, Any]]:
+    async def collect() -> list[dict[str, Any]]:
+        return [event.payload async for event in trigger.run()]
+
+    return await asyncio.wait_for(collect(), limit)
+
+
+def test_serialize_round_trip_is_json_safe() -> None:
+    trigger = DataArtsScriptInstanceTrigger(
+        instance_id="a1ad-448a", script_name="my script/中", poll_interval=3, end_time=1795000000.0
+    )
+    path, kwargs = trigger.serialize()
+    assert path == "airflow_provider_dataarts.triggers.script.DataArtsScriptInstanceTrigger"
+    assert json.loads(json.dumps(kwargs)) == kwargs
+    module, _, name = path.rpartition(".")
+    assert getattr(importlib.import_module(module), name)(**kwargs).serialize() == (path, kwargs)
+
+
+@pytest.mark.parametrize(("script", "status"), [("daily_orders_sql", "FINISHED"), ("failing_sql", "FAILED")])
+def test_one_event_when_the_script_ends(
+    script: str, status: str, dataarts_conn: str, emulator: DataArtsEmulator
+) -> None:
+    instance_id = DataArtsHook(dataarts_conn).execute_script(script)
+    trigger = DataArtsScriptInstanceTrigger(instance_id=instance_id, script_name=script, poll_interval=0.1)
+    (event,) = asyncio.run(events_of(trigger))
+    assert event == {
+        "status": "success",
+        "instance_id": instance_id,
+        "script_name": script,
+        "script_status": status,
+        "message": f"script {script} instance {instance_id} finished: {status}",
+    }
+
+
+def test_timeout_event(dataarts_conn: str, emulator: DataArtsEmulator) -> None:
+    instance_id = DataArtsHook(dataarts_conn).execute_script("slow_script")
+    trigger = DataArtsScriptInstanceTrigger(
+        instance_id=instance_id, script_name="slow_script", poll_interval=0.2, end_time=time.time() + 0.7
+    )
+    (event,) = asyncio.run(events_of(trigger))
+    assert event["status"] == "timeout"
+    assert event["script_status"] in ("LAUNCHING", "RUNNING")
+
+
+def test_unknown_instance_is_an_error_event(dataarts_conn: str, emulator: DataArtsEmulator) -> None:
+    trigger = DataArtsScriptInstanceTrigger(
+        instance_id="nope", script_name="daily_orders_sql", poll_interval=0.1
+    )
+    (event,) = asyncio.run(events_of(trigger))
+    assert event["status"] == "error"
+    assert "DLF.6205" in event["message"]
+
+
+def test_on_kill_stops_the_script_instance(dataarts_conn: str, emulator: DataArtsEmulator) -> None:
+    instance_id = DataArtsHook(dataarts_conn).execute_script("slow_script")
+    trigger = DataArtsScriptInstanceTrigger(
+        instance_id=instance_id, script_name="slow_script", poll_interval=0.1
+    )
+
+    async def run_then_kill() -> None:
+        task = asyncio.create_task(events_of(trigger))
+        await asyncio.sleep(0.3)
+        task.cancel()  # what the triggerer does to a trigger whose task a user killed
+        await trigger.on_kill()
+
+    asyncio.run(run_then_kill())
+    assert emulator.count("POST", f"/instances/{instance_id}/stop") == 1
+    assert emulator.script_instance("slow_script", instance_id)["stopped"] is True
