@@ -160,10 +160,10 @@ def _check_credentials(
 
 
 def _endpoint(value: str | None, field_name: str, fail: Any) -> str:
-    text = (value or "").strip().rstrip("/")
+    text = (value or "").strip()
     if "://" not in text:
         text = "https://" + text
-    parts = urlsplit(text)
+    parts = urlsplit(text)  # not stripped of "/" first: "http://" must stay a URL without a host
     try:
         parts.port  # noqa: B018 - raises on a malformed port
     except ValueError:
