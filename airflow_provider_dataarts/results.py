@@ -168,9 +168,21 @@ def script_result(
 
 
 def finish_script(
-    script_name: str, instance_id: str, answer: dict[str, Any], *, max_rows: int, log: Any
+    script_name: str,
+    instance_id: str,
+    answer: dict[str, Any],
+    *,
+    max_rows: int,
+    log: Any,
+    retryable: bool = True,
 ) -> dict[str, Any]:
-    """Pass with the script result, or fail with the service's message."""
+    """
+    Pass with the script result, or fail with the service's message.
+
+    A ``FAILED`` instance raises ``AirflowException`` when ``retryable`` (an operator's retry
+    executes the script again), else ``AirflowFailException``: a sensor's retry would only find
+    the same ``FAILED`` instance, and ``soft_fail`` skips on it in poke mode as it does deferred.
+    """
     status = answer.get("status")
     if script_verdict(status) is Verdict.FAIL:
         messages = "; ".join(str(r.get("message")) for r in answer.get("results", []) if r.get("message"))
@@ -178,7 +190,8 @@ def finish_script(
             "DataArts script %s instance %s FAILED: %s", script_name, instance_id, messages or "no message"
         )
         reason = messages or "no message from DataArts"
-        raise AirflowException(f"DataArts script {script_name} instance {instance_id} FAILED: {reason}")
+        error = AirflowException if retryable else AirflowFailException
+        raise error(f"DataArts script {script_name} instance {instance_id} FAILED: {reason}")
     result = script_result(script_name, instance_id, answer, max_rows=max_rows, log=log)
     rows = sum(len(r["rows"]) for r in result["results"])
     log.info(

@@ -30,8 +30,9 @@ class DataArtsScriptInstanceSensor(BaseSensorOperator):
 
     ``FINISHED`` passes and returns ``{"instance_id", "script_name", "status", "results": [...]}``
     (each result set with ``records``, at most ``max_rows`` rows in all); ``FAILED`` fails with the
-    service's message; ``LAUNCHING``/``RUNNING`` wait. Works in poke, reschedule and deferrable
-    mode; ``timeout`` and ``soft_fail`` behave the same in all three.
+    service's message, without retries (the instance stays ``FAILED``); ``LAUNCHING``/``RUNNING``
+    wait. Works in poke, reschedule and deferrable mode; ``timeout`` and ``soft_fail`` (which skips
+    on a timeout, a ``FAILED`` instance or an API error) behave the same in all three.
 
     :param script_name: Name of the script. (templated)
     :param instance_id: The script instance id. (templated)
@@ -108,7 +109,12 @@ class DataArtsScriptInstanceSensor(BaseSensorOperator):
         from airflow_provider_dataarts.results import finish_script
 
         return finish_script(
-            self.script_name, str(self.instance_id), answer, max_rows=self.max_rows, log=self.log
+            self.script_name,
+            str(self.instance_id),
+            answer,
+            max_rows=self.max_rows,
+            log=self.log,
+            retryable=False,
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:

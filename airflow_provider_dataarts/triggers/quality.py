@@ -5,16 +5,14 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_dataarts.client import operations as ops
-from airflow_provider_dataarts.client.core import TOKENS
 from airflow_provider_dataarts.statuses import is_quality_terminal, not_listed_too_long
 from airflow_provider_dataarts.triggers.base import DataArtsPollingTrigger
-from airflow_provider_dataarts.triggers.shared_poll import SharedInstancePoller, shared_poller
 
 if TYPE_CHECKING:
     from airflow.triggers.base import TriggerEvent
 
     from airflow_provider_dataarts.client.aio import AsyncTransport
+    from airflow_provider_dataarts.triggers.shared_poll import SharedInstancePoller
 
 
 class DataArtsQualityInstanceTrigger(DataArtsPollingTrigger):
@@ -74,8 +72,14 @@ class DataArtsQualityInstanceTrigger(DataArtsPollingTrigger):
         return {"run_status": self._run_status}
 
     async def poll(self, transport: AsyncTransport) -> TriggerEvent | None:
+        # Imported here, not at the top: the triggerer loads the module, DAG files never need it.
+        from airflow_provider_dataarts.client import operations as ops
+
         config = transport.config
         if self._poller is None:
+            from airflow_provider_dataarts.client.core import TOKENS
+            from airflow_provider_dataarts.triggers.shared_poll import shared_poller
+
             self._poller = shared_poller(
                 (TOKENS.key(config), config.endpoint, config.workspace, config.auth_type, self.poll_interval),
                 transport,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_dataarts.client import operations as ops
 from airflow_provider_dataarts.statuses import Verdict, script_verdict
 from airflow_provider_dataarts.triggers.base import DataArtsPollingTrigger, load_config
 
@@ -65,6 +64,8 @@ class DataArtsScriptInstanceTrigger(DataArtsPollingTrigger):
         if self._polled:  # the first check is at once: short scripts end before the first interval
             await asyncio.sleep(self.poll_interval)
         self._polled = True
+        from airflow_provider_dataarts.client import operations as ops
+
         answer = await transport.run(
             ops.get_script_instance(transport.config.project_id, self.script_name, self.instance_id)
         )
@@ -82,6 +83,7 @@ class DataArtsScriptInstanceTrigger(DataArtsPollingTrigger):
 
     async def on_kill(self) -> None:
         """The user killed the deferred task: stop the script instance too."""
+        from airflow_provider_dataarts.client import operations as ops
         from airflow_provider_dataarts.client.aio import AsyncTransport
 
         transport = AsyncTransport(await load_config(self.dataarts_conn_id), self.log)

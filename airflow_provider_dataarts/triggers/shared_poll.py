@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_dataarts.client import operations as ops
-
 if TYPE_CHECKING:
     from airflow_provider_dataarts.client.aio import AsyncTransport
 
@@ -100,6 +98,8 @@ class SharedInstancePoller:
                         waiter.future.set_result(answer)
 
     async def _round(self, batch: dict[str, list[_Waiter]]) -> dict[str, dict[str, Any]]:
+        from airflow_provider_dataarts.client import operations as ops
+
         hints = [w.started_after for ws in batch.values() for w in ws]
         started_after = None if None in hints else min(h for h in hints if h is not None)
         wanted = set(batch)

@@ -404,3 +404,22 @@ def test_unusable_ids_are_rejected_before_any_request(
     with pytest.raises(DataArtsConfigError, match="script_name"):
         DataArtsHook(dataarts_conn).execute_script(bad)
     assert emulator.count() == 0
+
+
+def test_a_token_is_renewed_before_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Half-way through its life at the latest (the real 24 h token: 40 minutes before its end)."""
+    from airflow_provider_dataarts.client.core import TOKENS
+    from tests.support import IAM_PASSWORD
+
+    TOKENS._tokens.clear()
+    with DataArtsEmulator(port=0, iam_password=IAM_PASSWORD, token_ttl=2.0) as short_lived:
+        monkeypatch.setenv("AIRFLOW_CONN_SHORT", connection_json(short_lived.url, "password"))
+        hook = DataArtsHook("short")
+        hook.resolve_job_id("orders_completeness")
+        hook.resolve_job_id("orders_completeness")
+        assert short_lived.token_requests == 1
+        time.sleep(1.2)
+        hook.resolve_job_id("orders_completeness")
+        assert short_lived.token_requests == 2
+        api_calls = [r for r in short_lived.requests if r["path"].startswith("/v2/")]
+        assert [r["status"] for r in api_calls] == [200, 200, 200], "renewed before the gateway refused it"

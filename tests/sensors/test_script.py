@@ -35,9 +35,33 @@ def test_finished_returns_records(mode: str, emulator: DataArtsEmulator, dataart
 
 
 @pytest.mark.parametrize("mode", ["poke", "deferrable"])
-def test_failed_fails(mode: str, emulator: DataArtsEmulator, dataarts_conn: str) -> None:
-    _, outcome = sense(dataarts_conn, "failing_sql", timeout=30, **MODES[mode])
-    assert outcome.states == {"wait": "failed"}
+@pytest.mark.parametrize("soft_fail", [True, False])
+def test_failed_fails_or_skips_with_soft_fail(
+    mode: str,
+    soft_fail: bool,
+    emulator: DataArtsEmulator,
+    dataarts_conn: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, outcome = sense(dataarts_conn, "failing_sql", timeout=30, soft_fail=soft_fail, **MODES[mode])
+    assert outcome.states == {"wait": "skipped" if soft_fail else "failed"}
+    out = capsys.readouterr()
+    assert "Table dws.orders_missing does not exist" in out.out + out.err
+
+
+@pytest.mark.parametrize("mode", ["poke", "deferrable"])
+def test_max_rows_bounds_what_goes_to_xcom(mode: str, emulator: DataArtsEmulator, dataarts_conn: str) -> None:
+    _, outcome = sense(dataarts_conn, "big_result_sql", timeout=30, max_rows=10, **MODES[mode])
+    (result_set,) = outcome.xcom("wait")["results"]
+    assert result_set["rowCount"] == 2500
+    assert result_set["records"] == [{"id": i, "value": f"value-{i}"} for i in range(10)]
+
+
+def test_older_services_result_list(emulator: DataArtsEmulator, dataarts_conn: str) -> None:
+    emulator.add_script("legacy_sql", legacy=True, schema=[{"n": "int"}], rows=[[1], [2]])
+    _, outcome = sense(dataarts_conn, "legacy_sql", timeout=30, **MODES["poke"])
+    assert outcome.states == {"wait": "success"}
+    assert outcome.xcom("wait")["results"][0]["records"] == [{"n": 1}, {"n": 2}]
 
 
 @pytest.mark.parametrize("mode", ["poke", "deferrable"])
