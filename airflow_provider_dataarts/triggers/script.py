@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_dataarts.statuses import Verdict, script_verdict
 from airflow_provider_dataarts.triggers.base import DataArtsPollingTrigger, load_config
 
+# The triggerer gives on_kill() 30 s by default ([triggerer] on_kill_timeout); we stop sooner.
+ON_KILL_TIMEOUT = 25.0
+
 if TYPE_CHECKING:
     from airflow.triggers.base import TriggerEvent
 
@@ -82,12 +85,29 @@ class DataArtsScriptInstanceTrigger(DataArtsPollingTrigger):
         )
 
     async def on_kill(self) -> None:
-        """The user killed the deferred task: stop the script instance too."""
+        """
+        The user killed the deferred task (mark failed/success, clear): stop the script instance too.
+
+        Bounded by ``ON_KILL_TIMEOUT``, under the triggerer's own bound, so a slow service ends in
+        a warning that names the instance rather than in a generic one.
+        """
         from airflow_provider_dataarts.client import operations as ops
         from airflow_provider_dataarts.client.aio import AsyncTransport
 
-        transport = AsyncTransport(await load_config(self.dataarts_conn_id), self.log)
-        await transport.run(
-            ops.stop_script_instance(transport.config.project_id, self.script_name, self.instance_id)
-        )
+        async def stop() -> None:
+            transport = AsyncTransport(await load_config(self.dataarts_conn_id), self.log)
+            await transport.run(
+                ops.stop_script_instance(transport.config.project_id, self.script_name, self.instance_id)
+            )
+
+        try:
+            await asyncio.wait_for(stop(), ON_KILL_TIMEOUT)
+        except TimeoutError:
+            self.log.warning(
+                "DataArts did not confirm the stop of script %s instance %s within %s s; it may still run",
+                self.script_name,
+                self.instance_id,
+                ON_KILL_TIMEOUT,
+            )
+            return
         self.log.info("Stopped DataArts script %s instance %s", self.script_name, self.instance_id)
