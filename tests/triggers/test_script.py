@@ -24,6 +24,13 @@ async def events_of(trigger: Any, limit: float = 20) -> list[dict[str, Any]]:
     return await asyncio.wait_for(collect(), limit)
 
 
+def rebuilt(trigger: Any) -> Any:
+    """The trigger as the triggerer runs it: rebuilt from its serialized, JSON-stored form."""
+    path, kwargs = trigger.serialize()
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)(**json.loads(json.dumps(kwargs)))
+
+
 def test_serialize_round_trip_is_json_safe() -> None:
     trigger = DataArtsScriptInstanceTrigger(
         instance_id="a1ad-448a", script_name="my script/中", poll_interval=3, end_time=1795000000.0
@@ -41,7 +48,7 @@ def test_one_event_when_the_script_ends(
 ) -> None:
     instance_id = DataArtsHook(dataarts_conn).execute_script(script)
     trigger = DataArtsScriptInstanceTrigger(instance_id=instance_id, script_name=script, poll_interval=0.1)
-    (event,) = asyncio.run(events_of(trigger))
+    (event,) = asyncio.run(events_of(rebuilt(trigger)))
     assert event == {
         "status": "success",
         "instance_id": instance_id,
@@ -85,3 +92,20 @@ def test_on_kill_stops_the_script_instance(dataarts_conn: str, emulator: DataArt
     asyncio.run(run_then_kill())
     assert emulator.count("POST", f"/instances/{instance_id}/stop") == 1
     assert emulator.script_instance("slow_script", instance_id)["stopped"] is True
+
+
+def test_on_kill_gives_up_with_a_warning_when_the_stop_hangs(
+    dataarts_conn: str,
+    emulator: DataArtsEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr("airflow_provider_dataarts.triggers.script.ON_KILL_TIMEOUT", 0.5)
+    instance_id = DataArtsHook(dataarts_conn).execute_script("slow_script")
+    emulator.inject("delay", method="POST", path="/stop", delay=3)
+    trigger = DataArtsScriptInstanceTrigger(instance_id=instance_id, script_name="slow_script")
+    started = time.monotonic()
+    asyncio.run(trigger.on_kill())
+    assert time.monotonic() - started < 2
+    out = capsys.readouterr()
+    assert f"stop of script slow_script instance {instance_id} within 0.5 s" in out.out + out.err
