@@ -9,13 +9,14 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
+    AirflowException,
     AirflowSensorTimeout,
     BaseOperator,
     ResumableJobMixin,
     conf,
 )
 
-from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID, ScriptStatus, Verdict, script_verdict
+from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID, Verdict, script_verdict
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -193,8 +194,8 @@ class DataArtsExecuteScriptOperator(ResumableJobMixin, BaseOperator):
         instance_id = str(event["instance_id"])
         self._instance_id = instance_id
         answer = self.hook.get_script_instance(script_name, instance_id)
-        if answer.get("status") not in (ScriptStatus.FINISHED, ScriptStatus.FAILED):
-            answer = {**answer, "status": event.get("script_status")}
+        if script_verdict(answer.get("status")) is Verdict.WAIT:
+            raise AirflowException(f"DataArts trigger resumed on a running script instance: {event!r}")
         return self._finish(answer, instance_id)
 
     def on_kill(self) -> None:
