@@ -1,0 +1,139 @@
+"""The emulator answers like the service: raw HTTP, no client of ours in between."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+
+from airflow_provider_dataarts.client.signer import sign
+from airflow_provider_dataarts.emulator import DataArtsEmulator
+from tests.support import AK, SK
+
+
+def call(
+    emulator: DataArtsEmulator,
+    method: str,
+    path: str,
+    *,
+    signed: bool = True,
+    body: Any = None,
+    **headers: str,
+) -> tuple[int, bytes]:
+    payload = json.dumps(body).encode() if body is not None else b""
+    raw_path, _, query = path.partition("?")
+    sent = {"Content-Type": "application/json", "workspace": "w1", "X-Project-Id": "p1", **headers}
+    if signed:
+        sent.update(
+            {
+                "Host": emulator.url.split("://")[1],
+                "X-Sdk-Date": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
+            }
+        )
+        pairs = [tuple(p.split("=", 1)) for p in query.split("&")] if query else []
+        sent = sign(method, raw_path, pairs, sent, payload, AK, SK)
+    request = urllib.request.Request(emulator.url + path, data=payload or None, method=method, headers=sent)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_list_ids_are_19_digit_json_numbers(emulator: DataArtsEmulator) -> None:
+    status, body = call(emulator, "GET", "/v2/p1/quality/instances?limit=2&offset=0")
+    assert status == 200
+    text = body.decode()
+    first_id = str(json.loads(body)["resources"][0]["id"])
+    assert len(first_id) == 19
+    assert f'"id": {first_id}' in text, "a bare number, not a string"
+    assert json.loads(body)["count"] == 150
+
+
+def test_limit_above_100_is_refused(emulator: DataArtsEmulator) -> None:
+    status, body = call(emulator, "GET", "/v2/p1/quality/instances?limit=101&offset=0")
+    assert status == 400
+    assert "limit" in json.loads(body)["error_msg"]
+
+
+def test_quality_calls_need_the_workspace_header(emulator: DataArtsEmulator) -> None:
+    status, body = call(emulator, "GET", "/v2/p1/quality/instances?limit=1&offset=0", workspace="")
+    assert status == 400
+    assert json.loads(body)["error_code"] == "DQC.0001"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Authorization": "SDK-HMAC-SHA256 Access=AK, SignedHeaders=host, Signature=00"}, {}],
+    ids=["bad-signature", "no-credentials"],
+)
+def test_unauthenticated_requests_get_apig_0301(emulator: DataArtsEmulator, headers: dict[str, str]) -> None:
+    status, body = call(emulator, "GET", "/v2/p1/quality/instances", signed=False, **headers)
+    assert status == 401
+    assert json.loads(body)["error_code"] == "APIG.0301"
+
+
+def test_a_rerun_answers_a_string_id_and_runs_to_the_job_outcome(emulator: DataArtsEmulator) -> None:
+    job = emulator.job_id("orders_broken")
+    status, body = call(
+        emulator, "POST", "/v2/p1/quality/instances/restart", body={"rule_type": 1, "rule_id": job}
+    )
+    instance_id = json.loads(body)["instance_id"]
+    assert status == 200
+    assert isinstance(instance_id, str)
+    assert emulator.instance(instance_id)["run_status"] == "RUNNING"
+    time.sleep(0.7)
+    assert emulator.instance(instance_id)["run_status"] == "FAILED"
+
+
+def test_scripts_go_launching_running_finished(emulator: DataArtsEmulator) -> None:
+    emulator.add_script("three_phase", schema=[{"x": "int"}], rows=[[1]], run_seconds=0.9, launch_seconds=0.3)
+    _, body = call(emulator, "POST", "/v1/p1/scripts/three_phase/execute", body={"params": {"a": "1"}})
+    instance_id = json.loads(body)["instanceId"]
+    seen = []
+    for _ in range(12):
+        _, answer = call(emulator, "GET", f"/v1/p1/scripts/three_phase/instances/{instance_id}")
+        status = json.loads(answer)["status"]
+        if not seen or seen[-1] != status:
+            seen.append(status)
+        time.sleep(0.1)
+    assert seen == ["LAUNCHING", "RUNNING", "FINISHED"]
+    status, body = call(emulator, "POST", f"/v1/p1/scripts/three_phase/instances/{instance_id}/stop")
+    assert (status, body) == (204, b"")
+
+
+def test_the_command_line_serves_and_prints_a_connection(tmp_path: Any) -> None:
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({"quality_jobs": [{"name": "only_job"}], "scripts": []}))
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "airflow_provider_dataarts.emulator",
+            "--port",
+            "0",
+            "--seed",
+            str(seed),
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first = process.stdout.readline() if process.stdout else ""
+        assert first.startswith("DataArts emulator on http://127.0.0.1:")
+        url = first.split()[-1]
+        with urllib.request.urlopen(f"{url}/_emulator/health", timeout=5) as answer:
+            assert json.loads(answer.read())["status"] == "ok"
+        lines = [process.stdout.readline() for _ in range(6)] if process.stdout else []
+        assert any(line.startswith("AIRFLOW_CONN_DATAARTS_DEFAULT=") for line in lines)
+        assert any("jobs: only_job" in line for line in lines)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -1,0 +1,49 @@
+"""The provider registers itself: Airflow lists it, its connection type, fields and modules."""
+
+from __future__ import annotations
+
+import importlib
+
+from airflow_provider_dataarts.get_provider_info import get_provider_info
+
+
+def test_airflow_discovers_the_provider_and_its_connection_type() -> None:
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    assert "airflow-provider-dataarts" in manager.providers
+    hook = manager.hooks["dataarts"]
+    assert hook is not None
+    assert hook.hook_class_name == "airflow_provider_dataarts.hooks.dataarts.DataArtsHook"
+    assert hook.connection_id_attribute_name == "dataarts_conn_id"
+
+
+def test_every_extra_of_the_contract_has_a_ui_field() -> None:
+    (connection,) = get_provider_info()["connection-types"]
+    fields = connection["conn-fields"]
+    assert set(fields) >= {
+        "project_id", "workspace", "auth_type", "domain_name", "region", "factory_endpoint",
+        "iam_endpoint", "security_token", "verify", "timeout", "max_retries", "console_url",
+    }  # fmt: skip
+    assert fields["auth_type"]["schema"]["enum"] == ["aksk", "password", "token"]
+    assert fields["security_token"]["schema"].get("format") == "password"
+    behaviour = connection["ui-field-behaviour"]
+    assert behaviour["hidden-fields"] == ["schema", "port"]
+    assert behaviour["relabeling"]["login"] == "Access key (AK) / IAM user"
+    assert behaviour["relabeling"]["password"] == "Secret key (SK) / password / token"
+
+
+def test_every_listed_module_and_link_imports() -> None:
+    info = get_provider_info()
+    modules = [
+        m
+        for kind in ("hooks", "operators", "sensors", "triggers")
+        for e in info[kind]
+        for m in e["python-modules"]
+    ]
+    assert len(modules) == 7
+    for module in modules:
+        importlib.import_module(module)
+    for link in info["extra-links"]:
+        module, _, name = link.rpartition(".")
+        assert getattr(importlib.import_module(module), name).name == "DataArts Quality instance"
