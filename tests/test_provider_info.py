@@ -9,10 +9,10 @@ from airflow_provider_dataarts.get_provider_info import get_provider_info
 
 def test_airflow_discovers_the_provider_and_its_connection_type() -> None:
     from airflow.providers_manager import ProvidersManager
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
 
-    manager = ProvidersManager()
-    assert "airflow-provider-dataarts" in manager.providers
-    hook = manager.hooks["dataarts"]
+    assert "airflow-provider-dataarts" in ProvidersManager().providers
+    hook = ProvidersManagerTaskRuntime().hooks["dataarts"]
     assert hook is not None
     assert hook.hook_class_name == "airflow_provider_dataarts.hooks.dataarts.DataArtsHook"
     assert hook.connection_id_attribute_name == "dataarts_conn_id"
