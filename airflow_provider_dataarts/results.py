@@ -119,13 +119,19 @@ def summarize_quality(result: dict[str, Any]) -> str:
 
 
 def column_names(schema: Any) -> list[str]:
-    """Column names from a schema like ``[{"TripID": "int"}, ...]``."""
-    names = []
+    """
+    Column names from a schema like ``[{"TripID": "int"}, ...]``, made unique for ``records``.
+
+    ``SELECT a.id, b.id`` gives two columns named ``id``: the second becomes ``id_2`` (then
+    ``id_3``...), so no value is lost when rows become dicts.
+    """
+    names: list[str] = []
     for index, column in enumerate(schema or []):
-        if isinstance(column, dict) and column:
-            names.append(str(next(iter(column))))
-        else:
-            names.append(f"column_{index}")
+        name = str(next(iter(column))) if isinstance(column, dict) and column else f"column_{index}"
+        unique, number = name, 2
+        while unique in names:
+            unique, number = f"{name}_{number}", number + 1
+        names.append(unique)
     return names
 
 

@@ -122,11 +122,6 @@ def test_a_schema_entry_without_a_name_gets_a_positional_one() -> None:
     assert only["records"] == [{"a": 1, "column_1": 2, "column_2": 3}]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="results.script_result: duplicate column names (SELECT a.id, b.id) collapse in records; "
-    "the first column's values are silently lost",
-)
 def test_duplicate_column_names_keep_every_value() -> None:
     answer = {"results": [{"schema": [{"id": "int"}, {"id": "int"}], "rows": [[1, 2]]}]}
     (only,) = script_result("s", "i", answer, max_rows=10, log=LOG)["results"]

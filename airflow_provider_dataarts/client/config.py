@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -113,7 +114,7 @@ class DataArtsConfig:
             security_token=_text(extra.get("security_token")),
             verify=_verify(extra.get("verify", True)),
             timeout=_number(extra, "timeout", DEFAULT_TIMEOUT, fail, minimum=0.001),
-            max_retries=int(_number(extra, "max_retries", DEFAULT_MAX_RETRIES, fail, minimum=0)),
+            max_retries=_whole(_number(extra, "max_retries", DEFAULT_MAX_RETRIES, fail, minimum=0), fail),
             retry_wait=_number(extra, "retry_wait", DEFAULT_RETRY_WAIT, fail, minimum=0),
             console_url=_text(extra.get("console_url")) or DEFAULT_CONSOLE_URL,
         )
@@ -168,6 +169,9 @@ def _endpoint(value: str | None, field_name: str, fail: Any) -> str:
         parts.port  # noqa: B018 - raises on a malformed port
     except ValueError:
         raise fail(field_name, f"has a malformed port: {value!r}.") from None
+    if parts.username is not None or parts.password is not None:
+        # Credentials belong in login/password, where they are masked; a URL gets logged.
+        raise fail(field_name, "must not contain user:password@; put credentials in login and password.")
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
         raise fail(field_name, f"must be an http(s) endpoint like https://host[:port], not {value!r}.")
     if parts.path not in ("", "/") or any(c.isspace() for c in text):
@@ -186,6 +190,12 @@ def _verify(value: Any) -> bool | str:
     return text
 
 
+def _whole(number: float, fail: Any) -> int:
+    if not float(number).is_integer():
+        raise fail("extra.max_retries", f"must be a whole number, not {number!r}.")
+    return int(number)
+
+
 def _number(extra: dict[str, Any], key: str, default: float, fail: Any, *, minimum: float) -> float:
     raw = extra.get(key)
     if raw is None or raw == "":
@@ -194,6 +204,8 @@ def _number(extra: dict[str, Any], key: str, default: float, fail: Any, *, minim
         number = float(raw)
     except (TypeError, ValueError):
         raise fail(f"extra.{key}", f"must be a number, not {raw!r}.") from None
+    if not math.isfinite(number):
+        raise fail(f"extra.{key}", f"must be a finite number, not {raw!r}.")
     if number < minimum:
         raise fail(f"extra.{key}", f"must be at least {minimum}, not {raw!r}.")
     return number

@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import json
+import math
 import random
 import threading
 import time
@@ -198,10 +199,14 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     if not raw:
         return None
     try:
-        return max(0.0, float(raw))
+        seconds = float(raw)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(raw) if raw.strip() else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        try:  # an HTTP date
+            parsed = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError):  # neither: as if there were none
+            return None
+        return max(0.0, parsed.timestamp() - time.time())
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def should_retry(error: BaseException, request: ApiRequest) -> bool:

@@ -4,27 +4,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
-    AirflowSkipException,
-    BaseSensorOperator,
     PokeReturnValue,
     conf,
 )
 
+from airflow_provider_dataarts.sensors.base import DataArtsSensor
 from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID, is_quality_terminal, not_listed_too_long
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_dataarts.exceptions import DataArtsAPIError
-    from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
+    from airflow_provider_dataarts.triggers.quality import DataArtsQualityInstanceTrigger
 
 
-class DataArtsQualityInstanceSensor(BaseSensorOperator):
+class DataArtsQualityInstanceSensor(DataArtsSensor):
     """
     Wait for a DataArts Quality instance to finish, then pass or fail on its result.
 
@@ -56,42 +52,26 @@ class DataArtsQualityInstanceSensor(BaseSensorOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(dataarts_conn_id=dataarts_conn_id, deferrable=deferrable, **kwargs)
         self.instance_id = instance_id
         self.job_name = job_name
         self.started_after = started_after
-        self.dataarts_conn_id = dataarts_conn_id
         self.fail_on_alarm = fail_on_alarm
-        self.deferrable = deferrable
         # Reschedule mode builds a new sensor per poke, so the grace restarts there (timeout still holds).
         self._waiting_since = time.time()
 
-    @cached_property
-    def hook(self) -> DataArtsHook:
-        from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
-
-        return DataArtsHook(dataarts_conn_id=self.dataarts_conn_id)
-
-    def execute(self, context: Context) -> Any:
-        if not self.deferrable:
-            return super().execute(context)
+    def make_trigger(self, end_time: float) -> DataArtsQualityInstanceTrigger:
         from airflow_provider_dataarts.hooks.dataarts import epoch_millis
         from airflow_provider_dataarts.triggers.quality import DataArtsQualityInstanceTrigger
 
-        self.defer(
-            trigger=DataArtsQualityInstanceTrigger(
-                instance_id=str(self.instance_id),
-                dataarts_conn_id=self.dataarts_conn_id,
-                poll_interval=self.poke_interval,
-                end_time=time.time() + self.timeout,
-                job_name=self.job_name,
-                started_after=epoch_millis(self.started_after),
-            ),
-            method_name="execute_complete",
-            # A backstop only: the trigger itself sends a "timeout" event at end_time.
-            timeout=timedelta(seconds=self.timeout + 60),
+        return DataArtsQualityInstanceTrigger(
+            instance_id=str(self.instance_id),
+            dataarts_conn_id=self.dataarts_conn_id,
+            poll_interval=self.poke_interval,
+            end_time=end_time,
+            job_name=self.job_name,
+            started_after=epoch_millis(self.started_after),
         )
-        return None
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         from airflow_provider_dataarts.exceptions import DataArtsAPIError
@@ -119,11 +99,6 @@ class DataArtsQualityInstanceSensor(BaseSensorOperator):
             return False
         result = finish_quality(self.hook, context, instance, fail_on_alarm=self.fail_on_alarm, log=self.log)
         return PokeReturnValue(is_done=True, xcom_value=result)
-
-    def _skip_if_soft_fail(self, error: DataArtsAPIError) -> None:
-        """With ``soft_fail``, an API error skips the task, exactly as it does for a deferred sensor."""
-        if self.soft_fail:
-            raise AirflowSkipException(f"Skipping due to soft_fail: {error}") from error
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger: validate its event, fetch the sub-rule results, decide."""

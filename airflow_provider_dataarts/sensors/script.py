@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from datetime import timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
-    AirflowSkipException,
-    BaseSensorOperator,
     PokeReturnValue,
     conf,
 )
 
+from airflow_provider_dataarts.sensors.base import DataArtsSensor
 from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID, Verdict, script_verdict
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_dataarts.exceptions import DataArtsAPIError
-    from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
+    from airflow_provider_dataarts.triggers.script import DataArtsScriptInstanceTrigger
 
 
-class DataArtsScriptInstanceSensor(BaseSensorOperator):
+class DataArtsScriptInstanceSensor(DataArtsSensor):
     """
     Wait for a DataArts Factory script instance to finish and return its result sets.
 
@@ -54,37 +49,21 @@ class DataArtsScriptInstanceSensor(BaseSensorOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(dataarts_conn_id=dataarts_conn_id, deferrable=deferrable, **kwargs)
         self.script_name = script_name
         self.instance_id = instance_id
-        self.dataarts_conn_id = dataarts_conn_id
         self.max_rows = max_rows
-        self.deferrable = deferrable
 
-    @cached_property
-    def hook(self) -> DataArtsHook:
-        from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
-
-        return DataArtsHook(dataarts_conn_id=self.dataarts_conn_id)
-
-    def execute(self, context: Context) -> Any:
-        if not self.deferrable:
-            return super().execute(context)
+    def make_trigger(self, end_time: float) -> DataArtsScriptInstanceTrigger:
         from airflow_provider_dataarts.triggers.script import DataArtsScriptInstanceTrigger
 
-        self.defer(
-            trigger=DataArtsScriptInstanceTrigger(
-                instance_id=str(self.instance_id),
-                script_name=self.script_name,
-                dataarts_conn_id=self.dataarts_conn_id,
-                poll_interval=self.poke_interval,
-                end_time=time.time() + self.timeout,
-            ),
-            method_name="execute_complete",
-            # A backstop only: the trigger itself sends a "timeout" event at end_time.
-            timeout=timedelta(seconds=self.timeout + 60),
+        return DataArtsScriptInstanceTrigger(
+            instance_id=str(self.instance_id),
+            script_name=self.script_name,
+            dataarts_conn_id=self.dataarts_conn_id,
+            poll_interval=self.poke_interval,
+            end_time=end_time,
         )
-        return None
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         from airflow_provider_dataarts.exceptions import DataArtsAPIError
@@ -99,11 +78,6 @@ class DataArtsScriptInstanceSensor(BaseSensorOperator):
             self.log.info("DataArts script %s instance %s is %s", self.script_name, self.instance_id, status)
             return False
         return PokeReturnValue(is_done=True, xcom_value=self._finish(answer))
-
-    def _skip_if_soft_fail(self, error: DataArtsAPIError) -> None:
-        """With ``soft_fail``, an API error skips the task, exactly as it does for a deferred sensor."""
-        if self.soft_fail:
-            raise AirflowSkipException(f"Skipping due to soft_fail: {error}") from error
 
     def _finish(self, answer: dict[str, Any]) -> dict[str, Any]:
         from airflow_provider_dataarts.results import finish_script

@@ -253,11 +253,6 @@ def test_retry_after_as_an_http_date() -> None:
     assert 100 < retry_after_of(future) <= 121
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core._retry_after: parsedate_to_datetime raises ValueError on a malformed Retry-After; "
-    "it escapes read_answer instead of the DataArtsAPIError (and the 429 is not retried)",
-)
 def test_a_malformed_retry_after_is_ignored() -> None:
     assert retry_after_of("soon") is None
 
