@@ -72,6 +72,18 @@ def report(dag_id: str) -> int:
             print(summarize_quality(value))
             for sub_rule in value["sub_rules"]:
                 print(f"  sub-rule {sub_rule['sub_rule_id']}: {sub_rule['results']}")
+        scripts = (
+            session.query(XComModel)
+            .filter(XComModel.run_id == run.run_id, XComModel.key == "return_value")
+            .all()
+        )
+        for row in scripts:
+            value = row.value
+            if isinstance(value, dict) and "results" in value and "script_name" in value:
+                print(f"\nrows of script {value['script_name']} ({row.task_id}), as records:")
+                for result_set in value["results"]:
+                    for record in result_set["records"][:10]:
+                        print(f"  {record}")
         return 0 if str(run.state) in ("success", "DagRunState.SUCCESS") else 1
 
 
