@@ -39,7 +39,7 @@ def test_a_killed_worker_is_retried_and_reconnects(emulator: DataArtsEmulator, d
     ``dag.test()`` replaces its DAG run (and so the task's state store), so this drill uses what a
     deployment uses: a DAG run in the database and ``airflow tasks test`` processes running its task.
     """
-    emulator.add_quality_job("nightly_orders", run_seconds=20)
+    emulator.add_quality_job("nightly_orders", run_seconds=30)
     assert airflow("dags", "reserialize").returncode == 0
     conf = '{"job_name": "nightly_orders", "rule_type": "quality"}'
     run_id = f"drill_{int(time.time())}"
