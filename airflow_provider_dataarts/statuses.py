@@ -73,9 +73,6 @@ class ScriptStatus(StrEnum):
     FAILED = "FAILED"
 
 
-SCRIPT_TERMINAL = frozenset({ScriptStatus.FINISHED, ScriptStatus.FAILED})
-
-
 def script_verdict(status: str | None) -> Verdict:
     value = (status or "").upper()
     if value == ScriptStatus.FINISHED:

@@ -63,23 +63,17 @@ def report(dag_id: str) -> int:
             print(f"  {ti.task_id:<28} {ti.state}")
         rows = (
             session.query(XComModel)
-            .filter(XComModel.run_id == run.run_id, XComModel.key == "quality_result")
+            .filter(XComModel.run_id == run.run_id, XComModel.key.in_(["quality_result", "return_value"]))
             .all()
         )
         for row in rows:
             value = row.value  # written through the Task Execution API: stored as plain JSON
-            print(f"\nquality_result of {row.task_id}:")
-            print(summarize_quality(value))
-            for sub_rule in value["sub_rules"]:
-                print(f"  sub-rule {sub_rule['sub_rule_id']}: {sub_rule['results']}")
-        scripts = (
-            session.query(XComModel)
-            .filter(XComModel.run_id == run.run_id, XComModel.key == "return_value")
-            .all()
-        )
-        for row in scripts:
-            value = row.value
-            if isinstance(value, dict) and "results" in value and "script_name" in value:
+            if row.key == "quality_result":
+                print(f"\nquality_result of {row.task_id}:")
+                print(summarize_quality(value))
+                for sub_rule in value["sub_rules"]:
+                    print(f"  sub-rule {sub_rule['sub_rule_id']}: {sub_rule['results']}")
+            elif isinstance(value, dict) and "results" in value and "script_name" in value:
                 print(f"\nrows of script {value['script_name']} ({row.task_id}), as records:")
                 for result_set in value["results"]:
                     for record in result_set["records"][:10]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import asdict
 from pathlib import Path
 from types import TracebackType
@@ -117,8 +118,6 @@ class DataArtsEmulator:
 
     def instance(self, instance_id: str) -> dict[str, Any]:
         """The overview of a quality instance, as the list call shows it, plus ``stopped``."""
-        import time
-
         instance = self.state.instances[int(instance_id)]
         return {**instance.overview(time.time()), "stopped": instance.stopped}
 

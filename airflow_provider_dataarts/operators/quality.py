@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
     AirflowException,
-    AirflowSensorTimeout,
     BaseOperator,
     ResumableJobMixin,
     conf,
 )
 
 from airflow_provider_dataarts.links.dataarts import DataArtsQualityInstanceLink
+from airflow_provider_dataarts.operators.base import NOT_FOUND, deferral_deadline, wait_in_worker
 from airflow_provider_dataarts.statuses import (
     DEFAULT_CONN_ID,
     TASK_TYPES,
@@ -129,10 +129,10 @@ class RerunQualityJobOperator(ResumableJobMixin, BaseOperator):
         try:
             return str(self._instance(str(external_id)).get("run_status"))
         except DataArtsInstanceNotFound:
-            return "NOT_FOUND"
+            return NOT_FOUND
 
     def is_job_active(self, status: str) -> bool:
-        return status != "NOT_FOUND" and not is_quality_terminal(status)
+        return status != NOT_FOUND and not is_quality_terminal(status)
 
     def is_job_succeeded(self, status: str) -> bool:
         return quality_verdict(status, fail_on_alarm=self.fail_on_alarm) in (Verdict.SUCCESS, Verdict.WARN)
@@ -165,9 +165,10 @@ class RerunQualityJobOperator(ResumableJobMixin, BaseOperator):
         """Push the id and console link at once, so both survive a later failure."""
         from airflow_provider_dataarts.links.dataarts import instance_url
 
+        url = instance_url(self.hook.config, instance_id)
         context["ti"].xcom_push(key="return_value", value=instance_id)
-        context["ti"].xcom_push(key="instance_url", value=instance_url(self.hook.config, instance_id))
-        self.log.info("DataArts quality instance: %s", instance_url(self.hook.config, instance_id))
+        context["ti"].xcom_push(key="instance_url", value=url)
+        self.log.info("DataArts quality instance: %s", url)
 
     def _instance(self, instance_id: str) -> dict[str, Any]:
         return self.hook.get_quality_instance(
@@ -180,31 +181,30 @@ class RerunQualityJobOperator(ResumableJobMixin, BaseOperator):
     def _wait(self, instance_id: str) -> dict[str, Any]:
         from airflow_provider_dataarts.hooks.dataarts import DataArtsInstanceNotFound
 
-        started, waiting_since = time.monotonic(), time.time()
-        last_status = None
-        while True:
+        waiting_since = time.time()
+
+        def check() -> dict[str, Any]:
             try:
-                instance = self._instance(instance_id)
+                return self._instance(instance_id)
             except DataArtsInstanceNotFound:
                 if not_listed_too_long(waiting_since, None, time.time()):
                     raise
-                instance = {"run_status": "NOT_LISTED_YET"}
-            status = instance.get("run_status")
-            if status != last_status:
-                self.log.info("DataArts quality instance %s is %s", instance_id, status)
-                last_status = status
-            if is_quality_terminal(status):
-                return instance
-            if self.timeout is not None and time.monotonic() - started + self.poll_interval > self.timeout:
-                raise AirflowSensorTimeout(
-                    f"DataArts quality instance {instance_id} still {status} after {self.timeout} s"
-                )
-            time.sleep(self.poll_interval)
+                return {"run_status": "NOT_LISTED_YET"}
+
+        return wait_in_worker(
+            check,
+            lambda instance: instance.get("run_status"),
+            is_quality_terminal,
+            what=f"quality instance {instance_id}",
+            poll_interval=self.poll_interval,
+            timeout=self.timeout,
+            log=self.log,
+        )
 
     def _defer(self, instance_id: str) -> None:
         from airflow_provider_dataarts.triggers.quality import DataArtsQualityInstanceTrigger
 
-        end_time = time.time() + self.timeout if self.timeout is not None else None
+        end_time, backstop = deferral_deadline(self.timeout)
         self.defer(
             trigger=DataArtsQualityInstanceTrigger(
                 instance_id=instance_id,
@@ -216,8 +216,7 @@ class RerunQualityJobOperator(ResumableJobMixin, BaseOperator):
                 started_after=getattr(self, "_started_after", None),
             ),
             method_name="execute_complete",
-            # A backstop only: the trigger itself sends a "timeout" event at end_time.
-            timeout=timedelta(seconds=self.timeout + 60) if self.timeout is not None else None,
+            timeout=backstop,
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
@@ -10,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
     AirflowException,
-    AirflowSensorTimeout,
     BaseOperator,
     ResumableJobMixin,
     conf,
 )
 
+from airflow_provider_dataarts.operators.base import NOT_FOUND, deferral_deadline, wait_in_worker
 from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID, Verdict, script_verdict
 
 if TYPE_CHECKING:
@@ -24,8 +23,6 @@ if TYPE_CHECKING:
     from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
 
 INSTANCE_ID_KEY = "instance_id"
-# A status the mixin cannot act on: the stored instance is gone, so a retry executes afresh.
-NOT_FOUND = "NOT_FOUND"
 
 
 class DataArtsExecuteScriptOperator(ResumableJobMixin, BaseOperator):
@@ -144,22 +141,15 @@ class DataArtsExecuteScriptOperator(ResumableJobMixin, BaseOperator):
     # --- waiting ----------------------------------------------------------------------------------
 
     def _wait(self, instance_id: str) -> dict[str, Any]:
-        started = time.monotonic()
-        last_status = None
-        while True:
-            answer = self.hook.get_script_instance(self.script_name, instance_id)
-            status = answer.get("status")
-            if status != last_status:
-                self.log.info("DataArts script %s instance %s is %s", self.script_name, instance_id, status)
-                last_status = status
-            if script_verdict(status) is not Verdict.WAIT:
-                return answer
-            if self.timeout is not None and time.monotonic() - started + self.poll_interval > self.timeout:
-                raise AirflowSensorTimeout(
-                    f"DataArts script {self.script_name} instance {instance_id} still {status} "
-                    f"after {self.timeout} s"
-                )
-            time.sleep(self.poll_interval)
+        return wait_in_worker(
+            lambda: self.hook.get_script_instance(self.script_name, instance_id),
+            lambda answer: answer.get("status"),
+            lambda status: script_verdict(status) is not Verdict.WAIT,
+            what=f"script {self.script_name} instance {instance_id}",
+            poll_interval=self.poll_interval,
+            timeout=self.timeout,
+            log=self.log,
+        )
 
     def _finish(self, answer: dict[str, Any], instance_id: str) -> dict[str, Any]:
         from airflow_provider_dataarts.results import finish_script
@@ -170,7 +160,7 @@ class DataArtsExecuteScriptOperator(ResumableJobMixin, BaseOperator):
     def _defer(self, instance_id: str) -> None:
         from airflow_provider_dataarts.triggers.script import DataArtsScriptInstanceTrigger
 
-        end_time = time.time() + self.timeout if self.timeout is not None else None
+        end_time, backstop = deferral_deadline(self.timeout)
         self.defer(
             trigger=DataArtsScriptInstanceTrigger(
                 instance_id=instance_id,
@@ -180,8 +170,7 @@ class DataArtsExecuteScriptOperator(ResumableJobMixin, BaseOperator):
                 end_time=end_time,
             ),
             method_name="execute_complete",
-            # A backstop only: the trigger itself sends a "timeout" event at end_time.
-            timeout=timedelta(seconds=self.timeout + 60) if self.timeout is not None else None,
+            timeout=backstop,
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowSkipException, BaseSensorOperator, conf
 
+from airflow_provider_dataarts.operators.base import BACKSTOP
 from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
@@ -51,8 +52,7 @@ class DataArtsSensor(BaseSensorOperator):
         self.defer(
             trigger=self.make_trigger(end_time=time.time() + self.timeout),
             method_name="execute_complete",
-            # A backstop only: the trigger itself sends a "timeout" event at end_time.
-            timeout=timedelta(seconds=self.timeout + 60),
+            timeout=timedelta(seconds=self.timeout) + BACKSTOP,
         )
         return None
 

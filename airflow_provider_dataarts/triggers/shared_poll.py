@@ -46,7 +46,6 @@ class SharedInstancePoller:
     origin: float = field(default_factory=time.time)
     waiting: dict[str, list[_Waiter]] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
-    requests_sent: int = 0
 
     async def poll(self, instance_id: str, started_after: int | None) -> RoundAnswer:
         """Wait for the next tick and return what its round found for ``instance_id``."""
@@ -116,7 +115,6 @@ class SharedInstancePoller:
             partial(ops.instances_request, self.project_id, start_time=started_after), stop
         )
         items = await self.transport.run(listing)
-        self.requests_sent += max(pages, 1)
         found: dict[str, dict[str, Any]] = {}
         for item in items:
             key = str(item.get("id"))
