@@ -6,6 +6,7 @@ verdict. Shared by the operators and sensors, whether they poked or deferred.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
@@ -56,9 +57,20 @@ def is_alarming(sub_rule: dict[str, Any]) -> bool:
 
 
 def finish_quality(
-    hook: DataArtsHook, context: Any, instance: dict[str, Any], *, fail_on_alarm: bool, log: Any
+    hook: DataArtsHook,
+    context: Any,
+    instance: dict[str, Any],
+    *,
+    fail_on_alarm: bool,
+    log: Any,
+    delivered: Callable[[], None] = lambda: None,
 ) -> dict[str, Any]:
-    """Fetch every sub-rule result, push ``quality_result``, log a summary, then pass or fail."""
+    """
+    Fetch every sub-rule result, push ``quality_result``, log a summary, then pass or fail.
+
+    ``delivered`` is called once the result is in XCom, just before the verdict: what the task
+    remembers of the run can be forgotten then, since a retry or clear must check afresh.
+    """
     instance_id = str(instance["id"])
     run_status = instance.get("run_status")
     sub_rules = hook.get_quality_instance_results(instance_id)
@@ -69,6 +81,7 @@ def finish_quality(
         "sub_rules": sub_rules,
     }
     context["ti"].xcom_push(key=QUALITY_RESULT_KEY, value=result)
+    delivered()
     log.info("%s", summarize_quality(result))
     verdict = quality_verdict(run_status, fail_on_alarm=fail_on_alarm)
     alarming = sum(is_alarming(s) for s in sub_rules)
@@ -181,6 +194,7 @@ def finish_script(
     max_rows: int,
     log: Any,
     retryable: bool = True,
+    delivered: Callable[[], None] = lambda: None,
 ) -> dict[str, Any]:
     """
     Pass with the script result, or fail with the service's message.
@@ -190,6 +204,7 @@ def finish_script(
     the same ``FAILED`` instance, and ``soft_fail`` skips on it in poke mode as it does deferred.
     """
     status = answer.get("status")
+    delivered()
     if script_verdict(status) is Verdict.FAIL:
         messages = "; ".join(str(r.get("message")) for r in answer.get("results", []) if r.get("message"))
         log.error(

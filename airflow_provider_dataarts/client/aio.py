@@ -54,16 +54,17 @@ class AsyncTransport:
         self.log = log
         self.client = client
 
-    async def run(self, operation: Generator[core.ApiRequest, Any, T]) -> T:
+    async def run(self, operation: Generator[core.ApiRequest, Any, T], *, deadline: float | None = None) -> T:
         try:
             request = next(operation)
             while True:
-                request = operation.send(await self.call(request))
+                request = operation.send(await self.call(request, deadline=deadline))
         except StopIteration as done:
             return done.value
 
-    async def call(self, request: core.ApiRequest) -> Any:
-        async for attempt in _retrying(self.config, request, self.log):
+    async def call(self, request: core.ApiRequest, *, deadline: float | None = None) -> Any:
+        core.check_deadline(request, deadline)
+        async for attempt in _retrying(self.config, request, self.log, deadline):
             with attempt:
                 return await self._call_once(request)
         raise AssertionError("unreachable: tenacity reraises the last error")
@@ -130,10 +131,15 @@ def _not_sent() -> tuple[type[Exception], ...]:
     return (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
-def _retrying(config: DataArtsConfig, request: core.ApiRequest, log: Any) -> Any:
+def _retrying(
+    config: DataArtsConfig, request: core.ApiRequest, log: Any, deadline: float | None = None
+) -> Any:
     from tenacity import AsyncRetrying
 
-    return AsyncRetrying(**core.retry_kwargs(config, request, log))
+    kwargs = core.retry_kwargs(config, request, log)
+    base, late = kwargs["stop"], core.deadline_stop(deadline)
+    kwargs["stop"] = lambda state: base(state) or late(state)
+    return AsyncRetrying(**kwargs)
 
 
 async def amask_secret(value: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import string
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,6 +44,7 @@ class DataArtsConfig:
     max_retries: int = DEFAULT_MAX_RETRIES
     retry_wait: float = DEFAULT_RETRY_WAIT
     console_url: str = DEFAULT_CONSOLE_URL
+    outage_tolerance: float = 600.0
 
     @property
     def secrets(self) -> list[str]:
@@ -116,7 +118,7 @@ class DataArtsConfig:
             timeout=_number(extra, "timeout", DEFAULT_TIMEOUT, fail, minimum=0.001),
             max_retries=_whole(_number(extra, "max_retries", DEFAULT_MAX_RETRIES, fail, minimum=0), fail),
             retry_wait=_number(extra, "retry_wait", DEFAULT_RETRY_WAIT, fail, minimum=0),
-            console_url=_text(extra.get("console_url")) or DEFAULT_CONSOLE_URL,
+            console_url=_console_url(extra.get("console_url"), fail),
         )
 
 
@@ -177,6 +179,34 @@ def _endpoint(value: str | None, field_name: str, fail: Any) -> str:
     if parts.path not in ("", "/") or any(c.isspace() for c in text):
         raise fail(field_name, f"must be a bare endpoint without a path, not {value!r}.")
     return f"{parts.scheme}://{parts.netloc}"
+
+
+CONSOLE_URL_PLACEHOLDERS = ("region", "project_id", "workspace", "instance_id")
+
+
+def _console_url(value: Any, fail: Any) -> str:
+    """
+    The console link template, checked now: an operator formats it right after starting a run,
+    where an error would lose the run's id (and a retry would start a second run).
+    """
+    template = _text(value) or DEFAULT_CONSOLE_URL
+    sample = {name: "x" for name in CONSOLE_URL_PLACEHOLDERS}
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+        unknown = sorted(name for name in names if name not in sample)
+        if unknown:
+            raise KeyError(unknown[0])
+        template.format(**sample)
+    except KeyError as error:
+        raise fail(
+            "extra.console_url",
+            f"has an unknown placeholder {{{error.args[0]}}}; use "
+            + ", ".join(f"{{{name}}}" for name in CONSOLE_URL_PLACEHOLDERS)
+            + " (write {{ and }} for literal braces).",
+        ) from None
+    except (ValueError, IndexError, AttributeError) as error:
+        raise fail("extra.console_url", f"is not a valid template ({error}): {template!r}.") from None
+    return template
 
 
 def _verify(value: Any) -> bool | str:

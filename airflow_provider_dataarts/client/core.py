@@ -246,6 +246,55 @@ def retry_wait(config: DataArtsConfig) -> Callable[[Any], float]:
     return wait
 
 
+def is_transient(error: BaseException) -> bool:
+    """Whether an error says DataArts is unreachable for now (worth waiting out), not that a call is wrong."""
+    from airflow_provider_dataarts.exceptions import DataArtsConnectionError
+
+    if isinstance(error, DataArtsConnectionError):
+        return True
+    if not isinstance(error, DataArtsAPIError):
+        return False
+    return error.malformed or error.status_code in RETRYABLE_STATUS
+
+
+@dataclass
+class Outage:
+    """When DataArts became unreachable (None: it is reachable); JSON-safe as a dict."""
+
+    started_at: float | None = None
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Outage:
+        return cls(started_at=(data or {}).get("started_at") if isinstance(data, dict) else None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"started_at": self.started_at}
+
+    def failed(self, error: BaseException, now: float, tolerance: float) -> bool:
+        """Another failed check: whether the outage is still within ``tolerance`` seconds."""
+        if self.started_at is None:
+            self.started_at = now
+        return now - self.started_at <= tolerance
+
+
+def deadline_stop(deadline: float | None) -> Callable[[Any], bool]:
+    """Stop retrying when the next wait would end past ``deadline``."""
+
+    def stop(state: Any) -> bool:
+        return deadline is not None and time.time() + (state.upcoming_sleep or 0) > deadline
+
+    return stop
+
+
+def check_deadline(request: ApiRequest, deadline: float | None) -> None:
+    from airflow_provider_dataarts.exceptions import DataArtsDeadlineExceeded
+
+    if deadline is not None and time.time() >= deadline:
+        raise DataArtsDeadlineExceeded(
+            "the deadline passed before the call", method=request.method, path=request.path
+        )
+
+
 def retry_kwargs(config: DataArtsConfig, request: ApiRequest, log: Any) -> dict[str, Any]:
     """Arguments for ``tenacity.Retrying``/``AsyncRetrying``: the one retry policy of both transports."""
     import tenacity

@@ -118,6 +118,17 @@ def rerun_quality_job(project_id: str, rule_id: Any, rule_type: Any) -> Operatio
     return id_text(_field((yield request), request, "instance_id"))
 
 
+def stop_quality_instances(project_id: str, instance_ids: list[Any]) -> Operation[None]:
+    """
+    Stop running quality instances: ``POST .../quality/instances/batch-stop`` with a JSON array
+    of the ids as numbers (the reference says "array of longs"; ours are exact 19-digit integers).
+    Stopping twice is harmless, so it is retried like a read (within the caller's deadline).
+    """
+    ids = [int(segment(value, "instance_id")) for value in instance_ids]
+    yield ApiRequest("POST", "quality", _quality_path(project_id, "instances", "batch-stop"), body=ids)
+    return None
+
+
 def instances_request(project_id: str, offset: int, **filters: Any) -> ApiRequest:
     return ApiRequest(
         "GET",

@@ -27,17 +27,18 @@ class SyncTransport:
         self.log = log
         self.session: requests.Session = requests.Session()
 
-    def run(self, operation: Generator[core.ApiRequest, Any, T]) -> T:
+    def run(self, operation: Generator[core.ApiRequest, Any, T], *, deadline: float | None = None) -> T:
         """Drive an operation: send each request it yields, hand it the answer, return its result."""
         try:
             request = next(operation)
             while True:
-                request = operation.send(self.call(request))
+                request = operation.send(self.call(request, deadline=deadline))
         except StopIteration as done:
             return done.value
 
-    def call(self, request: core.ApiRequest) -> Any:
-        for attempt in _retrying(self.config, request, self.log):
+    def call(self, request: core.ApiRequest, *, deadline: float | None = None) -> Any:
+        core.check_deadline(request, deadline)
+        for attempt in _retrying(self.config, request, self.log, deadline):
             with attempt:
                 return self._call_once(request)
         raise AssertionError("unreachable: tenacity reraises the last error")
@@ -112,10 +113,15 @@ class SyncTransport:
         self.session.close()
 
 
-def _retrying(config: DataArtsConfig, request: core.ApiRequest, log: Any) -> Any:
+def _retrying(
+    config: DataArtsConfig, request: core.ApiRequest, log: Any, deadline: float | None = None
+) -> Any:
     import tenacity
 
-    return tenacity.Retrying(**core.retry_kwargs(config, request, log))
+    kwargs = core.retry_kwargs(config, request, log)
+    base, late = kwargs["stop"], core.deadline_stop(deadline)
+    kwargs["stop"] = lambda state: base(state) or late(state)
+    return tenacity.Retrying(**kwargs)
 
 
 def _may_have_arrived(error: Exception) -> bool:

@@ -47,6 +47,7 @@ class Fault:
     when: str = "before"  # "after": the request is carried out, then its answer is replaced
     delay: float = 0.0
     body: Any = None  # kind "answer": this JSON body (with ``status``, default 200) instead
+    skip: int = 0  # let this many matching requests through before the fault begins
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -114,6 +115,9 @@ class Emulation:
         with self.lock:
             for fault in self.faults:
                 if fault.when == when and fault.count > 0 and fault.matches(method, path):
+                    if fault.skip > 0:
+                        fault.skip -= 1
+                        continue
                     fault.count -= 1
                     if fault.count == 0:
                         self.faults.remove(fault)

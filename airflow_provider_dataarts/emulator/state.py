@@ -48,6 +48,8 @@ class QualityJob:
     create_time: int
     sub_rule_ids: list[int] = field(default_factory=list)
     last_run_time: int | None = None
+    # The instance list shows an instance only this long after it started (the service's lag).
+    list_lag: float = 0.0
 
 
 @dataclass
@@ -212,12 +214,26 @@ class EmulatorState:
         sub_rules: int = 3,
         alarming_sub_rules: int = 0,
         run_seconds: float | None = None,
+        list_lag: float = 0.0,
     ) -> QualityJob:
+        """A new job; or, when a job of that kind has that name, the same job with new settings."""
         if kind not in TASK_TYPES:
             raise ValueError(f"kind must be 'quality' or 'comparison', not {kind!r}")
         if outcome not in QUALITY_OUTCOMES:
             raise ValueError(f"outcome must be one of {QUALITY_OUTCOMES}, not {outcome!r}")
         with self.lock:
+            existing = next((j for j in self.jobs.values() if j.name == name and j.kind == kind), None)
+            if existing is not None:
+                existing.outcome, existing.run_seconds, existing.list_lag = (
+                    outcome,
+                    run_seconds,
+                    float(list_lag),
+                )
+                existing.alarming_sub_rules = int(alarming_sub_rules)
+                if int(sub_rules) != existing.sub_rules:
+                    existing.sub_rules = int(sub_rules)
+                    existing.sub_rule_ids = [self.next_id() for _ in range(existing.sub_rules)]
+                return existing
             job = QualityJob(
                 id=self.next_id(),
                 name=name,
@@ -228,6 +244,7 @@ class EmulatorState:
                 run_seconds=run_seconds,
                 category_id=self.next_id(),
                 create_time=int(time.time() * 1000) - 86_400_000 * 30,
+                list_lag=float(list_lag),
             )
             job.sub_rule_ids = [self.next_id() for _ in range(job.sub_rules)]
             self.jobs[job.id] = job
@@ -389,6 +406,8 @@ class EmulatorState:
                 snapshot = list(reversed(self.order))
         answer = []
         for instance in snapshot:
+            if now < instance.start + instance.job.list_lag:
+                continue
             started = instance.start * 1000
             if start_ms is not None and started < start_ms:
                 break  # newest first: everything after is older

@@ -6,7 +6,7 @@ import dataclasses
 import datetime
 from collections.abc import Iterator
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.providers.common.compat.sdk import BaseHook
 
@@ -21,6 +21,9 @@ from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from airflow_provider_dataarts.client.sync import SyncTransport
+
+
+T = TypeVar("T")
 
 
 class DataArtsInstanceNotFound(DataArtsAPIError):
@@ -88,6 +91,9 @@ class DataArtsHook(BaseHook):
     def __init__(self, dataarts_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.dataarts_conn_id = dataarts_conn_id
+        # Absolute time (epoch seconds) that no call may outlive, retries included: the task's
+        # timeout, set by the operator or sensor that waits. None: only the retry policy bounds.
+        self.deadline: float | None = None
 
     @cached_property
     def config(self) -> DataArtsConfig:
@@ -100,6 +106,9 @@ class DataArtsHook(BaseHook):
         from airflow_provider_dataarts.client.sync import SyncTransport
 
         return SyncTransport(self.config, self.log)
+
+    def _run(self, operation: ops.Operation[T]) -> T:
+        return self.transport.run(operation, deadline=self.deadline)
 
     @property
     def _project(self) -> str:
@@ -120,7 +129,7 @@ class DataArtsHook(BaseHook):
 
         :return: the new instance id.
         """
-        instance_id = self.transport.run(ops.rerun_quality_job(self._quality_project(), rule_id, rule_type))
+        instance_id = self._run(ops.rerun_quality_job(self._quality_project(), rule_id, rule_type))
         self.log.info("Rerun of DataArts %s job %s started instance %s", rule_type, rule_id, instance_id)
         return instance_id
 
@@ -131,7 +140,7 @@ class DataArtsHook(BaseHook):
         :param filters: ``name``, ``task_type``, ``run_status``, ``notify_status``, ``start_time``,
             ``end_time`` as in the API.
         """
-        return iter(self.transport.run(ops.list_quality_instances(self._quality_project(), **filters)))
+        return iter(self._run(ops.list_quality_instances(self._quality_project(), **filters)))
 
     def get_quality_instance(
         self,
@@ -148,7 +157,7 @@ class DataArtsHook(BaseHook):
         :param task_type: ``QUALITY_TASK`` or ``CONSISTENCY_TASK``, to narrow the lookup.
         :param started_after: A time no later than the instance's start, to narrow the lookup.
         """
-        found = self.transport.run(
+        found = self._run(
             ops.find_quality_instance(
                 self._quality_project(),
                 instance_id,
@@ -163,19 +172,24 @@ class DataArtsHook(BaseHook):
 
     def get_quality_instance_results(self, instance_id: str | int) -> list[dict[str, Any]]:
         """Every sub-rule result of a quality instance (all pages, 100 a page)."""
-        return self.transport.run(ops.quality_instance_results(self._quality_project(), instance_id))
+        return self._run(ops.quality_instance_results(self._quality_project(), instance_id))
+
+    def stop_quality_instances(self, instance_ids: list[str]) -> None:
+        """Ask DataArts to stop running quality instances (the Quality O&M batch-stop call)."""
+        self._run(ops.stop_quality_instances(self._quality_project(), instance_ids))
+        self.log.info("Asked DataArts to stop quality instance(s) %s", ", ".join(map(str, instance_ids)))
 
     def list_quality_jobs(self, **filters: Any) -> Iterator[dict[str, Any]]:
         """Every quality job matching the filters (``name``, ``category_id``, ``schedule_status``...)."""
-        return iter(self.transport.run(ops.list_jobs(self._quality_project(), "quality", **filters)))
+        return iter(self._run(ops.list_jobs(self._quality_project(), "quality", **filters)))
 
     def list_comparison_jobs(self, **filters: Any) -> Iterator[dict[str, Any]]:
         """Every comparison job matching the filters."""
-        return iter(self.transport.run(ops.list_jobs(self._quality_project(), "comparison", **filters)))
+        return iter(self._run(ops.list_jobs(self._quality_project(), "comparison", **filters)))
 
     def resolve_job_id(self, job_name: str, rule_type: str | int = "quality") -> str:
         """The id of the quality or comparison job with exactly this name."""
-        return self.transport.run(ops.resolve_job_id(self._quality_project(), job_name, rule_type))
+        return self._run(ops.resolve_job_id(self._quality_project(), job_name, rule_type))
 
     # --- DataArts Factory scripts ------------------------------------------------------------------
 
@@ -186,17 +200,17 @@ class DataArtsHook(BaseHook):
         :param params: The script's parameters (sent as the body's ``params``).
         :return: the script instance id.
         """
-        instance_id = self.transport.run(ops.execute_script(self._project, script_name, params))
+        instance_id = self._run(ops.execute_script(self._project, script_name, params))
         self.log.info("DataArts script %s started instance %s", script_name, instance_id)
         return instance_id
 
     def get_script_instance(self, script_name: str, instance_id: str) -> dict[str, Any]:
         """Status and results of a script instance (``results``; older services say ``result``)."""
-        return self.transport.run(ops.get_script_instance(self._project, script_name, instance_id))
+        return self._run(ops.get_script_instance(self._project, script_name, instance_id))
 
     def stop_script_instance(self, script_name: str, instance_id: str) -> None:
         """Stop a running script instance."""
-        self.transport.run(ops.stop_script_instance(self._project, script_name, instance_id))
+        self._run(ops.stop_script_instance(self._project, script_name, instance_id))
         self.log.info("Asked DataArts to stop script %s instance %s", script_name, instance_id)
 
     # --- UI ----------------------------------------------------------------------------------------

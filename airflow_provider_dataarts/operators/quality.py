@@ -5,34 +5,26 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import (
-    AirflowException,
-    BaseOperator,
-    ResumableJobMixin,
-    conf,
-)
+from airflow.providers.common.compat.sdk import AirflowException, conf
 
 from airflow_provider_dataarts.links.dataarts import DataArtsQualityInstanceLink
-from airflow_provider_dataarts.operators.base import NOT_FOUND, deferral_deadline, wait_in_worker
+from airflow_provider_dataarts.operators.base import DataArtsRunOperator
 from airflow_provider_dataarts.statuses import (
     DEFAULT_CONN_ID,
+    NOT_FOUND_GRACE,
     TASK_TYPES,
-    Verdict,
     is_quality_terminal,
-    not_listed_too_long,
-    quality_verdict,
     rule_type_code,
 )
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
+    from airflow_provider_dataarts.triggers.quality import DataArtsQualityInstanceTrigger
 
-# The list call is searched from this long before the rerun, for clock skew between us and DataArts.
+# Instances are searched from this long before our own clock's "now", for skew between us and DataArts.
 CLOCK_SKEW_MS = 5 * 60 * 1000
 
 
@@ -40,15 +32,17 @@ def _is_template(value: Any) -> bool:
     return isinstance(value, str) and "{{" in value
 
 
-class RerunQualityJobOperator(ResumableJobMixin, BaseOperator):
+class RerunQualityJobOperator(DataArtsRunOperator):
     """
     Rerun a DataArts Quality job or comparison job, and optionally wait for its instance.
 
     Pushes the new instance id (``return_value``) and its console link (``instance_url``) right
     after the rerun. When waiting, pushes ``quality_result`` (every sub-rule result) as soon as the
     instance is terminal, then passes on ``SUCCESS``, fails on ``FAILED``, and on ``ALARMING`` fails
-    unless ``fail_on_alarm=False``. A retry while the instance still runs reconnects to it instead
-    of starting a second run (``task_state_store``, Airflow 3.3+).
+    unless ``fail_on_alarm=False``. Retries, clears and kills follow README "Retries, clears and
+    kills": a retry while the instance runs reconnects to it (Airflow 3.3+); a retry or clear after
+    a verdict reruns the job; a rerun whose answer was lost is found and adopted, never sent twice;
+    a user who kills the waiting task stops the instance (``cancel_on_kill``).
 
     :param rule_id: Id of the job to rerun. (templated)
     :param job_name: Exact name of the job, instead of ``rule_id``. (templated)
@@ -57,14 +51,16 @@ class RerunQualityJobOperator(ResumableJobMixin, BaseOperator):
     :param wait_for_completion: Wait for the instance to finish.
     :param deferrable: Wait in the triggerer instead of a worker slot.
     :param poll_interval: Seconds between status checks while waiting.
-    :param timeout: Seconds to wait at most (``None``: no limit).
+    :param timeout: Seconds to wait at most (``None``: no limit), retries of each check included.
     :param fail_on_alarm: Fail when the instance ends ``ALARMING``.
+    :param cancel_on_kill: Stop the instance when a user kills the waiting task.
     """
 
     template_fields: Sequence[str] = ("rule_id", "job_name", "rule_type")
     operator_extra_links = (DataArtsQualityInstanceLink(),)
     ui_color = "#c7e6f9"
-    external_id_key = "dataarts_quality_instance_id"
+    state_key = "dataarts_quality_run"
+    what = "quality instance"
 
     def __init__(
         self,
@@ -78,90 +74,87 @@ class RerunQualityJobOperator(ResumableJobMixin, BaseOperator):
         poll_interval: float = 30.0,
         timeout: float | timedelta | None = None,
         fail_on_alarm: bool = True,
+        cancel_on_kill: bool = True,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(
+            dataarts_conn_id=dataarts_conn_id,
+            wait_for_completion=wait_for_completion,
+            deferrable=deferrable,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            cancel_on_kill=cancel_on_kill,
+            **kwargs,
+        )
         if (rule_id is None) == (job_name is None):
             raise ValueError(f"{self.task_id}: give exactly one of rule_id and job_name.")
         if not _is_template(rule_type):
             rule_type_code(rule_type)
-        if poll_interval <= 0:
-            raise ValueError(f"{self.task_id}: poll_interval must be positive, not {poll_interval!r}.")
         self.rule_id = rule_id
         self.job_name = job_name
         self.rule_type = rule_type
-        self.dataarts_conn_id = dataarts_conn_id
-        self.wait_for_completion = wait_for_completion
-        self.deferrable = deferrable
-        self.poll_interval = poll_interval
-        self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
         self.fail_on_alarm = fail_on_alarm
-        self._result: Any = None
-
-    @cached_property
-    def hook(self) -> DataArtsHook:
-        from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
-
-        return DataArtsHook(dataarts_conn_id=self.dataarts_conn_id)
+        self._resolved_rule_id: str | None = None
 
     def _instance_task_type(self) -> str:
         # Not a property named ``task_type``: BaseOperator uses that name for the class name.
         return TASK_TYPES[rule_type_code(self.rule_type)]
 
-    def execute(self, context: Context) -> Any:
-        return self.execute_resumable(context)
+    def _rule_id(self) -> str:
+        if self._resolved_rule_id is None:
+            if self.rule_id is not None:
+                self._resolved_rule_id = str(self.rule_id)
+            else:
+                self._resolved_rule_id = self.hook.resolve_job_id(str(self.job_name), self.rule_type)
+                self.log.info(
+                    "DataArts %s job %r has id %s", self.rule_type, self.job_name, self._resolved_rule_id
+                )
+        return self._resolved_rule_id
 
-    # --- ResumableJobMixin ------------------------------------------------------------------------
+    # --- the lifecycle's calls ----------------------------------------------------------------
 
-    def submit_job(self, context: Context) -> str:
-        rule_id = self.rule_id
-        if rule_id is None:
-            rule_id = self.hook.resolve_job_id(str(self.job_name), self.rule_type)
-            self.log.info("DataArts %s job %r has id %s", self.rule_type, self.job_name, rule_id)
-        self._started_after = int(time.time() * 1000) - CLOCK_SKEW_MS
-        instance_id = self.hook.rerun_quality_job(str(rule_id), self.rule_type)
-        self._announce(context, instance_id)
-        return instance_id
+    def validate(self, context: Context) -> None:
+        rule_type_code(self.rule_type)  # rendered now: a template may have produced anything
+        self.hook.config.require_workspace()
 
-    def get_job_status(self, external_id: Any, context: Context) -> str:
-        from airflow_provider_dataarts.hooks.dataarts import DataArtsInstanceNotFound
+    def _job_instances(self, since_ms: int) -> list[dict[str, Any]]:
+        """This job's instances started since ``since_ms`` (minus clock skew), newest first."""
+        rule_id = self._rule_id()
+        listed = self.hook.list_quality_instances(
+            task_type=self._instance_task_type(),
+            name=self.job_name or None,
+            start_time=since_ms - CLOCK_SKEW_MS,
+        )
+        return [item for item in listed if str(item.get("task_id")) == rule_id]
 
-        try:
-            return str(self._instance(str(external_id)).get("run_status"))
-        except DataArtsInstanceNotFound:
-            return NOT_FOUND
+    def submission(self, context: Context) -> dict[str, Any]:
+        now_ms = int(time.time() * 1000)
+        # The instances that exist before the rerun: whatever appears besides them is ours.
+        known = [str(item["id"]) for item in self._job_instances(now_ms)]
+        return {"rule_id": self._rule_id(), "submitted_at": now_ms, "known": known}
 
-    def is_job_active(self, status: str) -> bool:
-        return status != NOT_FOUND and not is_quality_terminal(status)
+    def submit(self, context: Context, marker: dict[str, Any]) -> str:
+        return self.hook.rerun_quality_job(marker["rule_id"], self.rule_type)
 
-    def is_job_succeeded(self, status: str) -> bool:
-        return quality_verdict(status, fail_on_alarm=self.fail_on_alarm) in (Verdict.SUCCESS, Verdict.WARN)
+    def recover(self, context: Context, marker: dict[str, Any]) -> str | None:
+        if not marker.get("submitted_at"):
+            return None
+        submitted_at = int(marker["submitted_at"])
+        known = set(marker.get("known") or [])
+        give_up_at = submitted_at / 1000 + NOT_FOUND_GRACE
+        deadline = self.hook.deadline
+        while True:
+            started = [item for item in self._job_instances(submitted_at) if str(item["id"]) not in known]
+            if started:
+                newest = max(started, key=lambda item: (item.get("start_time") or 0, int(item["id"])))
+                return str(newest["id"])
+            now = time.time()
+            if now > give_up_at or (deadline is not None and now > deadline):
+                return None
+            self.log.info("Looking for the instance that the unanswered rerun may have started")
+            time.sleep(max(0.0, min(self.poll_interval, 5.0, give_up_at - now)))
 
-    def poll_until_complete(self, external_id: Any, context: Context) -> Any:
-        instance_id = str(external_id)
-        if self._result is not None:
-            return self._result
-        if context["ti"].xcom_pull(task_ids=self.task_id, key="return_value") is None:
-            self._announce(context, instance_id)  # a reconnecting try: XComs were cleared
-        if not self.wait_for_completion:
-            self._result = instance_id
-        elif self.deferrable:
-            self._defer(instance_id)
-        else:
-            from airflow_provider_dataarts.results import finish_quality
-
-            finish_quality(
-                self.hook, context, self._wait(instance_id), fail_on_alarm=self.fail_on_alarm, log=self.log
-            )
-            self._result = instance_id
-        return self._result
-
-    def get_job_result(self, external_id: Any, context: Context) -> Any:
-        return self.poll_until_complete(external_id, context)
-
-    # --- waiting ----------------------------------------------------------------------------------
-
-    def _announce(self, context: Context, instance_id: str) -> None:
+    def announce(self, context: Context, instance_id: str) -> None:
         """Push the id and console link at once, so both survive a later failure."""
         from airflow_provider_dataarts.links.dataarts import instance_url
 
@@ -170,62 +163,64 @@ class RerunQualityJobOperator(ResumableJobMixin, BaseOperator):
         context["ti"].xcom_push(key="instance_url", value=url)
         self.log.info("DataArts quality instance: %s", url)
 
-    def _instance(self, instance_id: str) -> dict[str, Any]:
-        return self.hook.get_quality_instance(
-            instance_id,
-            name=self.job_name,
-            task_type=self._instance_task_type(),
-            started_after=getattr(self, "_started_after", None),
-        )
+    def _hints(self) -> dict[str, Any]:
+        marker = (self._state.record.get("marker") if self._state else None) or {}
+        submitted_at = marker.get("submitted_at")
+        return {
+            "name": self.job_name or None,
+            "task_type": self._instance_task_type(),
+            "started_after": int(submitted_at) - CLOCK_SKEW_MS if submitted_at else None,
+        }
 
-    def _wait(self, instance_id: str) -> dict[str, Any]:
-        from airflow_provider_dataarts.hooks.dataarts import DataArtsInstanceNotFound
+    def wait(self, context: Context, instance_id: str) -> dict[str, Any]:
+        from airflow_provider_dataarts.waiting import quality_instance_check, wait_in_worker
 
-        waiting_since = time.time()
-
-        def check() -> dict[str, Any]:
-            try:
-                return self._instance(instance_id)
-            except DataArtsInstanceNotFound:
-                if not_listed_too_long(waiting_since, None, time.time()):
-                    raise
-                return {"run_status": "NOT_LISTED_YET"}
-
+        assert self._state is not None
         return wait_in_worker(
-            check,
+            quality_instance_check(self.hook, self._state, instance_id, self._hints(), self.log, forget=True),
             lambda instance: instance.get("run_status"),
             is_quality_terminal,
             what=f"quality instance {instance_id}",
             poll_interval=self.poll_interval,
-            timeout=self.timeout,
+            deadline=self.hook.deadline,
             log=self.log,
         )
 
-    def _defer(self, instance_id: str) -> None:
+    def make_trigger(self, instance_id: str, end_time: float | None) -> DataArtsQualityInstanceTrigger:
         from airflow_provider_dataarts.triggers.quality import DataArtsQualityInstanceTrigger
 
-        end_time, backstop = deferral_deadline(self.timeout)
-        self.defer(
-            trigger=DataArtsQualityInstanceTrigger(
-                instance_id=instance_id,
-                dataarts_conn_id=self.dataarts_conn_id,
-                poll_interval=self.poll_interval,
-                end_time=end_time,
-                job_name=self.job_name,
-                task_type=self._instance_task_type(),
-                started_after=getattr(self, "_started_after", None),
-            ),
-            method_name="execute_complete",
-            timeout=backstop,
+        hints = self._hints()
+        return DataArtsQualityInstanceTrigger(
+            instance_id=instance_id,
+            dataarts_conn_id=self.dataarts_conn_id,
+            poll_interval=self.poll_interval,
+            end_time=end_time,
+            job_name=hints["name"],
+            task_type=hints["task_type"],
+            started_after=hints["started_after"],
+            cancel_on_kill=self.cancel_on_kill,
         )
+
+    def deliver(self, context: Context, instance_id: str, answer: dict[str, Any]) -> str:
+        from airflow_provider_dataarts.results import finish_quality
+
+        finish_quality(
+            self.hook,
+            context,
+            answer,
+            fail_on_alarm=self.fail_on_alarm,
+            log=self.log,
+            delivered=self.delivered,
+        )
+        return instance_id
+
+    def stop(self, instance_id: str) -> None:
+        self.hook.stop_quality_instances([instance_id])
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
         """Resume after the trigger: validate its event, then fetch results and decide."""
-        from airflow_provider_dataarts.results import finish_quality, validate_event
-
-        event = validate_event(event)
-        instance = event.get("instance") or self.hook.get_quality_instance(event["instance_id"])
+        instance_id, event = self.resume(context, event)
+        instance = event.get("instance") or self.hook.get_quality_instance(instance_id)
         if not is_quality_terminal(instance.get("run_status")):
             raise AirflowException(f"DataArts trigger resumed on a running instance: {event!r}")
-        finish_quality(self.hook, context, instance, fail_on_alarm=self.fail_on_alarm, log=self.log)
-        return str(event["instance_id"])
+        return self.deliver(context, instance_id, instance)

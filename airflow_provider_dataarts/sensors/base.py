@@ -1,4 +1,4 @@
-"""What the DataArts sensors share: the hook, deferring to a trigger, soft_fail on API errors."""
+"""What the DataArts sensors share: the hook, the deadline, durable waiting state, deferring."""
 
 from __future__ import annotations
 
@@ -19,15 +19,22 @@ if TYPE_CHECKING:
     from airflow_provider_dataarts.exceptions import DataArtsAPIError
     from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
     from airflow_provider_dataarts.triggers.base import DataArtsPollingTrigger
+    from airflow_provider_dataarts.waiting import TaskState
 
 
 class DataArtsSensor(BaseSensorOperator):
     """
     A sensor that pokes DataArts, or defers to a DataArts trigger with the same deadline.
 
+    A sensor only watches: nothing it does, and nothing done to it (clear, mark, kill), stops the
+    instance it waits for.
+
     :param dataarts_conn_id: The Airflow connection of type ``dataarts``.
     :param deferrable: Wait in the triggerer instead of a worker slot.
     """
+
+    # task_state_store key of what waiting has learnt (not-listed grace, an outage's start).
+    state_key: str
 
     def __init__(
         self,
@@ -39,6 +46,7 @@ class DataArtsSensor(BaseSensorOperator):
         super().__init__(**kwargs)
         self.dataarts_conn_id = dataarts_conn_id
         self.deferrable = deferrable
+        self._state: TaskState | None = None
 
     @cached_property
     def hook(self) -> DataArtsHook:
@@ -47,18 +55,41 @@ class DataArtsSensor(BaseSensorOperator):
         return DataArtsHook(dataarts_conn_id=self.dataarts_conn_id)
 
     def execute(self, context: Context) -> Any:
+        from airflow_provider_dataarts.waiting import TaskState
+
+        self.validate()
+        self.hook.deadline = self._started(context) + self.timeout
+        self._state = TaskState(context, self.state_key, self.log)
+        self._state.load()
         if not self.deferrable:
             return super().execute(context)
         self.defer(
-            trigger=self.make_trigger(end_time=time.time() + self.timeout),
+            trigger=self.make_trigger(end_time=self.hook.deadline),
             method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout) + BACKSTOP,
+            timeout=timedelta(seconds=max(0.0, self.hook.deadline - time.time())) + BACKSTOP,
         )
         return None
 
+    def _started(self, context: Context) -> float:
+        """When waiting began: this try's start, or in reschedule mode the first poke's."""
+        if self.reschedule:
+            first = context["ti"].get_first_reschedule_date(context)
+            if first is not None:
+                return first.timestamp()
+        return time.time()
+
+    @property
+    def state(self) -> TaskState:
+        assert self._state is not None, "execute() sets the state before poke()"
+        return self._state
+
+    def validate(self) -> None:
+        """Check the connection before any request or deferral, as poke mode would find it."""
+        self.hook.config  # noqa: B018 - reads and validates the connection
+
     @abstractmethod
     def make_trigger(self, end_time: float) -> DataArtsPollingTrigger:
-        """The trigger that waits for this sensor's instance until ``end_time``."""
+        """The trigger that waits for this sensor's instance until ``end_time`` (it never stops it)."""
 
     def _skip_if_soft_fail(self, error: DataArtsAPIError) -> None:
         """With ``soft_fail``, an API error skips the task, exactly as it does for a deferred sensor."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +11,7 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_dataarts.sensors.base import DataArtsSensor
-from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID, is_quality_terminal, not_listed_too_long
+from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID, is_quality_terminal
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -27,7 +26,7 @@ class DataArtsQualityInstanceSensor(DataArtsSensor):
     As soon as the instance is terminal, pushes XCom ``quality_result`` (the instance and every
     sub-rule result, all pages), then: ``SUCCESS`` passes, ``FAILED`` fails, ``ALARMING`` fails unless
     ``fail_on_alarm=False`` (then passes with a warning). Works in poke, reschedule and deferrable
-    mode; ``timeout`` and ``soft_fail`` behave the same in all three.
+    mode; ``timeout`` and ``soft_fail`` behave the same in all three. It never stops the instance.
 
     :param instance_id: The quality instance id. (templated)
     :param job_name: Optional job name, to find the instance with one request. (templated)
@@ -40,6 +39,7 @@ class DataArtsQualityInstanceSensor(DataArtsSensor):
 
     template_fields: Sequence[str] = ("instance_id", "job_name", "started_after")
     ui_color = "#c7e6f9"
+    state_key = "dataarts_quality_wait"
 
     def __init__(
         self,
@@ -57,47 +57,56 @@ class DataArtsQualityInstanceSensor(DataArtsSensor):
         self.job_name = job_name
         self.started_after = started_after
         self.fail_on_alarm = fail_on_alarm
-        # Reschedule mode builds a new sensor per poke, so the grace restarts there (timeout still holds).
-        self._waiting_since = time.time()
+
+    def validate(self) -> None:
+        self.hook.config.require_workspace()
+
+    def _hints(self) -> dict[str, Any]:
+        from airflow_provider_dataarts.hooks.dataarts import epoch_millis
+
+        return {"name": self.job_name or None, "started_after": epoch_millis(self.started_after)}
 
     def make_trigger(self, end_time: float) -> DataArtsQualityInstanceTrigger:
-        from airflow_provider_dataarts.hooks.dataarts import epoch_millis
         from airflow_provider_dataarts.triggers.quality import DataArtsQualityInstanceTrigger
 
+        hints = self._hints()
         return DataArtsQualityInstanceTrigger(
             instance_id=str(self.instance_id),
             dataarts_conn_id=self.dataarts_conn_id,
             poll_interval=self.poke_interval,
             end_time=end_time,
-            job_name=self.job_name,
-            started_after=epoch_millis(self.started_after),
+            job_name=hints["name"],
+            started_after=hints["started_after"],
         )
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         from airflow_provider_dataarts.exceptions import DataArtsAPIError
-        from airflow_provider_dataarts.hooks.dataarts import DataArtsInstanceNotFound, epoch_millis
         from airflow_provider_dataarts.results import finish_quality
+        from airflow_provider_dataarts.waiting import quality_instance_check
 
         instance_id = str(self.instance_id)
-        started_after = epoch_millis(self.started_after)
+        check = quality_instance_check(
+            self.hook, self.state, instance_id, self._hints(), self.log, forget=False
+        )
         try:
-            instance = self.hook.get_quality_instance(
-                instance_id, name=self.job_name, started_after=started_after
-            )
-        except DataArtsInstanceNotFound as error:
-            if not_listed_too_long(self._waiting_since, started_after, time.time()):
-                self._skip_if_soft_fail(error)
-                raise
-            self.log.info("DataArts quality instance %s is not listed yet", instance_id)
-            return False
+            instance = check()
         except DataArtsAPIError as error:
             self._skip_if_soft_fail(error)
             raise
+        if instance is None:
+            return False
         status = instance.get("run_status")
         if not is_quality_terminal(status):
             self.log.info("DataArts quality instance %s is %s", instance_id, status)
             return False
-        result = finish_quality(self.hook, context, instance, fail_on_alarm=self.fail_on_alarm, log=self.log)
+        result = finish_quality(
+            self.hook,
+            context,
+            instance,
+            fail_on_alarm=self.fail_on_alarm,
+            log=self.log,
+            delivered=self.state.forget,
+        )
         return PokeReturnValue(is_done=True, xcom_value=result)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -38,6 +38,7 @@ class DataArtsScriptInstanceSensor(DataArtsSensor):
 
     template_fields: Sequence[str] = ("script_name", "instance_id")
     ui_color = "#d5e8f9"
+    state_key = "dataarts_script_wait"
 
     def __init__(
         self,
@@ -67,12 +68,18 @@ class DataArtsScriptInstanceSensor(DataArtsSensor):
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         from airflow_provider_dataarts.exceptions import DataArtsAPIError
+        from airflow_provider_dataarts.waiting import script_instance_check
 
+        check = script_instance_check(
+            self.hook, self.state, self.script_name, str(self.instance_id), self.log
+        )
         try:
-            answer = self.hook.get_script_instance(self.script_name, str(self.instance_id))
+            answer = check()
         except DataArtsAPIError as error:
             self._skip_if_soft_fail(error)
             raise
+        if answer is None:
+            return False
         status = answer.get("status")
         if script_verdict(status) is Verdict.WAIT:
             self.log.info("DataArts script %s instance %s is %s", self.script_name, self.instance_id, status)
@@ -89,6 +96,7 @@ class DataArtsScriptInstanceSensor(DataArtsSensor):
             max_rows=self.max_rows,
             log=self.log,
             retryable=False,
+            delivered=self._state.forget if self._state is not None else lambda: None,
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+# The triggerer gives on_kill() 30 s by default ([triggerer] on_kill_timeout); we stop sooner.
+ON_KILL_TIMEOUT = 25.0
+
 if TYPE_CHECKING:
     from airflow_provider_dataarts.client.aio import AsyncTransport
     from airflow_provider_dataarts.client.config import DataArtsConfig
@@ -41,6 +44,8 @@ class DataArtsPollingTrigger(BaseTrigger):
     :param dataarts_conn_id: The Airflow connection of type ``dataarts``.
     :param poll_interval: Seconds between polls.
     :param end_time: Absolute deadline (epoch seconds); ``None`` waits for ever.
+    :param cancel_on_kill: Stop the instance when a user kills the deferred task (clear, mark
+        failed or success): True for an operator that started the instance, never for a sensor.
     """
 
     def __init__(
@@ -50,12 +55,14 @@ class DataArtsPollingTrigger(BaseTrigger):
         dataarts_conn_id: str = "dataarts_default",
         poll_interval: float = 30.0,
         end_time: float | None = None,
+        cancel_on_kill: bool = False,
     ) -> None:
         super().__init__()
         self.instance_id = str(instance_id)
         self.dataarts_conn_id = dataarts_conn_id
         self.poll_interval = float(poll_interval)
         self.end_time = float(end_time) if end_time is not None else None
+        self.cancel_on_kill = bool(cancel_on_kill)
 
     def _base_kwargs(self) -> dict[str, Any]:
         return {
@@ -63,6 +70,7 @@ class DataArtsPollingTrigger(BaseTrigger):
             "dataarts_conn_id": self.dataarts_conn_id,
             "poll_interval": self.poll_interval,
             "end_time": self.end_time,
+            "cancel_on_kill": self.cancel_on_kill,
         }
 
     def _event(self, status: str, message: str, **fields: Any) -> TriggerEvent:
@@ -75,7 +83,9 @@ class DataArtsPollingTrigger(BaseTrigger):
         try:
             from airflow_provider_dataarts.client.aio import AsyncTransport
 
-            transport = AsyncTransport(await load_config(self.dataarts_conn_id), self.log)
+            config = await load_config(self.dataarts_conn_id)
+            self.validate(config)  # the checks the hook makes, before any request
+            transport = AsyncTransport(config, self.log)
             while True:
                 remaining = self._remaining()
                 if remaining is not None and remaining <= 0:
@@ -97,6 +107,47 @@ class DataArtsPollingTrigger(BaseTrigger):
         return self._event(
             "timeout", f"instance {self.instance_id} not finished by the deadline", **self._last_seen()
         )
+
+    def validate(self, config: DataArtsConfig) -> None:
+        """Raise ``DataArtsConfigError`` if the connection cannot serve this trigger's calls."""
+
+    @abstractmethod
+    async def stop(self, transport: AsyncTransport) -> None:
+        """Ask DataArts to stop the instance."""
+
+    async def on_kill(self) -> None:
+        """
+        A user killed the deferred task (mark failed/success, clear): stop the instance if this
+        trigger's task started it (``cancel_on_kill``); a sensor's trigger leaves it running.
+
+        Bounded by ``ON_KILL_TIMEOUT``, under the triggerer's own bound, so a slow service ends in
+        a warning that names the instance rather than in a generic one.
+        """
+        from airflow_provider_dataarts.client.aio import AsyncTransport
+
+        what = self._what()
+        if not self.cancel_on_kill:
+            self.log.info("The task was killed; DataArts %s is left running (only watched)", what)
+            return
+
+        async def stop() -> None:
+            config = await load_config(self.dataarts_conn_id)
+            await self.stop(AsyncTransport(config, self.log))
+
+        try:
+            await asyncio.wait_for(stop(), ON_KILL_TIMEOUT)
+        except TimeoutError:
+            self.log.warning(
+                "DataArts did not confirm the stop of %s within %s s; it may still run", what, ON_KILL_TIMEOUT
+            )
+            return
+        except Exception:
+            self.log.exception("Could not stop DataArts %s; it may still run", what)
+            return
+        self.log.info("Stopped DataArts %s (cancel_on_kill)", what)
+
+    def _what(self) -> str:
+        return f"instance {self.instance_id}"
 
     @abstractmethod
     async def poll(self, transport: AsyncTransport) -> TriggerEvent | None:

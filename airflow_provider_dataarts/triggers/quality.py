@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from airflow.triggers.base import TriggerEvent
 
     from airflow_provider_dataarts.client.aio import AsyncTransport
+    from airflow_provider_dataarts.client.config import DataArtsConfig
     from airflow_provider_dataarts.triggers.shared_poll import SharedInstancePoller
 
 
@@ -31,6 +32,8 @@ class DataArtsQualityInstanceTrigger(DataArtsPollingTrigger):
     :param job_name: Optional job name, to narrow a lookup.
     :param task_type: Optional ``QUALITY_TASK``/``CONSISTENCY_TASK``, to narrow a lookup.
     :param started_after: Optional time (epoch milliseconds) no later than the instance's start.
+    :param cancel_on_kill: Stop the instance when a user kills the deferred task (the rerun
+        operator's trigger; a sensor's never does).
     """
 
     def __init__(
@@ -43,12 +46,14 @@ class DataArtsQualityInstanceTrigger(DataArtsPollingTrigger):
         job_name: str | None = None,
         task_type: str | None = None,
         started_after: int | None = None,
+        cancel_on_kill: bool = False,
     ) -> None:
         super().__init__(
             instance_id=instance_id,
             dataarts_conn_id=dataarts_conn_id,
             poll_interval=poll_interval,
             end_time=end_time,
+            cancel_on_kill=cancel_on_kill,
         )
         self.job_name = job_name
         self.task_type = task_type
@@ -70,6 +75,17 @@ class DataArtsQualityInstanceTrigger(DataArtsPollingTrigger):
 
     def _last_seen(self) -> dict[str, Any]:
         return {"run_status": self._run_status}
+
+    def validate(self, config: DataArtsConfig) -> None:
+        config.require_workspace()
+
+    def _what(self) -> str:
+        return f"quality instance {self.instance_id}"
+
+    async def stop(self, transport: AsyncTransport) -> None:
+        from airflow_provider_dataarts.client import operations as ops
+
+        await transport.run(ops.stop_quality_instances(transport.config.project_id, [self.instance_id]))
 
     async def poll(self, transport: AsyncTransport) -> TriggerEvent | None:
         # Imported here, not at the top: the triggerer loads the module, DAG files never need it.

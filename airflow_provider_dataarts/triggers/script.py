@@ -6,10 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_dataarts.statuses import Verdict, script_verdict
-from airflow_provider_dataarts.triggers.base import DataArtsPollingTrigger, load_config
-
-# The triggerer gives on_kill() 30 s by default ([triggerer] on_kill_timeout); we stop sooner.
-ON_KILL_TIMEOUT = 25.0
+from airflow_provider_dataarts.triggers.base import DataArtsPollingTrigger
 
 if TYPE_CHECKING:
     from airflow.triggers.base import TriggerEvent
@@ -23,13 +20,15 @@ class DataArtsScriptInstanceTrigger(DataArtsPollingTrigger):
 
     Event: ``{"status": "success"|"error"|"timeout", "instance_id", "script_name", "script_status",
     "message"}``; "success" means the instance is terminal, whatever its status: the task decides.
-    When a user kills the deferred task (Airflow 3.3+), ``on_kill`` stops the script instance.
+    When a user kills the deferred task (Airflow 3.3+) and ``cancel_on_kill`` is set (the execute
+    operator's trigger), ``on_kill`` stops the script instance; a sensor's trigger never does.
 
     :param instance_id: The script instance id.
     :param script_name: The script's name.
     :param dataarts_conn_id: The Airflow connection of type ``dataarts``.
     :param poll_interval: Seconds between polls.
     :param end_time: Absolute deadline (epoch seconds); a "timeout" event is sent then.
+    :param cancel_on_kill: Stop the instance when a user kills the deferred task.
     """
 
     def __init__(
@@ -40,12 +39,14 @@ class DataArtsScriptInstanceTrigger(DataArtsPollingTrigger):
         dataarts_conn_id: str = "dataarts_default",
         poll_interval: float = 10.0,
         end_time: float | None = None,
+        cancel_on_kill: bool = False,
     ) -> None:
         super().__init__(
             instance_id=instance_id,
             dataarts_conn_id=dataarts_conn_id,
             poll_interval=poll_interval,
             end_time=end_time,
+            cancel_on_kill=cancel_on_kill,
         )
         self.script_name = script_name
         self._status: str | None = None
@@ -84,30 +85,12 @@ class DataArtsScriptInstanceTrigger(DataArtsPollingTrigger):
             script_status=status,
         )
 
-    async def on_kill(self) -> None:
-        """
-        The user killed the deferred task (mark failed/success, clear): stop the script instance too.
+    def _what(self) -> str:
+        return f"script {self.script_name} instance {self.instance_id}"
 
-        Bounded by ``ON_KILL_TIMEOUT``, under the triggerer's own bound, so a slow service ends in
-        a warning that names the instance rather than in a generic one.
-        """
+    async def stop(self, transport: AsyncTransport) -> None:
         from airflow_provider_dataarts.client import operations as ops
-        from airflow_provider_dataarts.client.aio import AsyncTransport
 
-        async def stop() -> None:
-            transport = AsyncTransport(await load_config(self.dataarts_conn_id), self.log)
-            await transport.run(
-                ops.stop_script_instance(transport.config.project_id, self.script_name, self.instance_id)
-            )
-
-        try:
-            await asyncio.wait_for(stop(), ON_KILL_TIMEOUT)
-        except TimeoutError:
-            self.log.warning(
-                "DataArts did not confirm the stop of script %s instance %s within %s s; it may still run",
-                self.script_name,
-                self.instance_id,
-                ON_KILL_TIMEOUT,
-            )
-            return
-        self.log.info("Stopped DataArts script %s instance %s", self.script_name, self.instance_id)
+        await transport.run(
+            ops.stop_script_instance(transport.config.project_id, self.script_name, self.instance_id)
+        )

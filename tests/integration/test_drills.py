@@ -71,7 +71,7 @@ def test_a_killed_worker_is_retried_and_reconnects(emulator: DataArtsEmulator, d
 
     retry = airflow(*task)
     assert retry.returncode == 0, retry.stdout[-3000:] + retry.stderr[-3000:]
-    assert "Reconnecting to existing job" in retry.stdout + retry.stderr
+    assert f"Reconnecting to DataArts quality instance {instance.id}" in retry.stdout + retry.stderr
     assert emulator.count("POST", "/instances/restart") == 1, "no second run of the job"
     assert instance.run_status(time.time()) == "SUCCESS"
     assert emulator.count("GET", f"/instances/{instance.id}/result") == 1

@@ -60,7 +60,8 @@ def test_rule_id_from_a_template(emulator: DataArtsEmulator, dataarts_conn: str)
         quality_gate={"rule_id": "{{ dag_run.conf['rule_id'] }}", "job_name": None, "poll_interval": 0.2},
     )
     assert outcome.states["quality_gate"] == "success"
-    assert emulator.requests[0]["body"] == {"rule_type": 1, "rule_id": rule_id}
+    (rerun,) = [r for r in emulator.requests if r["method"] == "POST"]
+    assert rerun["body"] == {"rule_type": 1, "rule_id": rule_id}
     assert emulator.count("GET", "/quality-tasks") == 0, "no lookup when the id is given"
 
 

@@ -91,3 +91,16 @@ def test_hints_make_each_poke_one_request(emulator: DataArtsEmulator, dataarts_c
     assert all(r["query"]["name"] == ["three_second_job"] for r in lists)
     assert len(results) == 1, "3 sub-rules: one result page"
     assert len(lists) >= 5, "it poked while the instance ran"
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_a_connection_without_workspace_fails_before_any_request_in_every_mode(
+    mode: str, emulator: DataArtsEmulator, connect: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same check as the hook's, before deferring too: a setting error fails even with soft_fail."""
+    connect("aksk", workspace="")
+    outcome = run_sensor({"instance_id": "1012386207306600449"}, soft_fail=True, timeout=30, **MODES[mode])
+    assert outcome.states == {"wait": "failed"}
+    assert emulator.requests == []
+    out = capsys.readouterr()
+    assert "set extra.workspace" in out.out + out.err

@@ -152,3 +152,43 @@ def test_triggers_in_one_loop_share_their_polls(dataarts_conn: str, emulator: Da
     assert all(event["run_status"] == "SUCCESS" for (event,) in results)
     polls = emulator.count("GET", "/quality/instances") - before
     assert polls <= rounds + 2, f"{polls} list requests in {rounds:.0f} intervals for 50 triggers"
+
+
+@pytest.mark.parametrize("cancel_on_kill", [True, False])
+def test_on_kill_stops_the_instance_only_for_the_task_that_started_it(
+    cancel_on_kill: bool, dataarts_conn: str, emulator: DataArtsEmulator
+) -> None:
+    """The rerun operator's trigger stops its instance (batch-stop) on a kill; a sensor's only watches."""
+    emulator.add_quality_job("long_job", run_seconds=600)
+    instance_id, started = rerun(dataarts_conn, emulator, "long_job")
+    _, kwargs = DataArtsQualityInstanceTrigger(
+        instance_id=instance_id, poll_interval=0.1, started_after=started, cancel_on_kill=cancel_on_kill
+    ).serialize()
+    trigger = DataArtsQualityInstanceTrigger(**json.loads(json.dumps(kwargs)))
+
+    async def run_then_kill() -> None:
+        task = asyncio.create_task(events_of(trigger))
+        await asyncio.sleep(0.3)
+        task.cancel()  # what the triggerer does to a trigger whose task a user killed
+        await trigger.on_kill()
+
+    asyncio.run(run_then_kill())
+    (stop,) = [r for r in emulator.requests if r["path"].endswith("/batch-stop")] or [None]
+    if cancel_on_kill:
+        assert stop is not None and stop["body"] == [int(instance_id)], "ids go as exact JSON numbers"
+        assert emulator.instance(instance_id)["stopped"] is True
+    else:
+        assert stop is None
+        assert emulator.instance(instance_id)["run_status"] == "RUNNING"
+
+
+def test_a_connection_without_workspace_is_an_error_before_any_request(
+    connect: Callable[..., str], emulator: DataArtsEmulator
+) -> None:
+    """The same check as the hook's: no request, an error event naming the setting."""
+    connect("aksk", workspace="")
+    trigger = DataArtsQualityInstanceTrigger(instance_id="1012386207306600449", poll_interval=0.1)
+    (event,) = asyncio.run(events_of(trigger))
+    assert event["status"] == "error"
+    assert "extra.workspace" in event["message"]
+    assert emulator.requests == []

@@ -77,11 +77,16 @@ def test_unknown_instance_is_an_error_event(dataarts_conn: str, emulator: DataAr
     assert "DLF.6205" in event["message"]
 
 
-def test_on_kill_stops_the_script_instance(dataarts_conn: str, emulator: DataArtsEmulator) -> None:
+@pytest.mark.parametrize("cancel_on_kill", [True, False])
+def test_on_kill_stops_the_script_instance_only_for_the_task_that_started_it(
+    cancel_on_kill: bool, dataarts_conn: str, emulator: DataArtsEmulator
+) -> None:
+    """The operator's trigger stops its script when the task is killed; a sensor's only watches."""
     instance_id = DataArtsHook(dataarts_conn).execute_script("slow_script")
     trigger = DataArtsScriptInstanceTrigger(
-        instance_id=instance_id, script_name="slow_script", poll_interval=0.1
+        instance_id=instance_id, script_name="slow_script", poll_interval=0.1, cancel_on_kill=cancel_on_kill
     )
+    trigger = rebuilt(trigger)
 
     async def run_then_kill() -> None:
         task = asyncio.create_task(events_of(trigger))
@@ -90,8 +95,8 @@ def test_on_kill_stops_the_script_instance(dataarts_conn: str, emulator: DataArt
         await trigger.on_kill()
 
     asyncio.run(run_then_kill())
-    assert emulator.count("POST", f"/instances/{instance_id}/stop") == 1
-    assert emulator.script_instance("slow_script", instance_id)["stopped"] is True
+    assert emulator.count("POST", f"/instances/{instance_id}/stop") == int(cancel_on_kill)
+    assert emulator.script_instance("slow_script", instance_id)["stopped"] is cancel_on_kill
 
 
 def test_on_kill_gives_up_with_a_warning_when_the_stop_hangs(
@@ -100,10 +105,12 @@ def test_on_kill_gives_up_with_a_warning_when_the_stop_hangs(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr("airflow_provider_dataarts.triggers.script.ON_KILL_TIMEOUT", 0.5)
+    monkeypatch.setattr("airflow_provider_dataarts.triggers.base.ON_KILL_TIMEOUT", 0.5)
     instance_id = DataArtsHook(dataarts_conn).execute_script("slow_script")
     emulator.inject("delay", method="POST", path="/stop", delay=3)
-    trigger = DataArtsScriptInstanceTrigger(instance_id=instance_id, script_name="slow_script")
+    trigger = DataArtsScriptInstanceTrigger(
+        instance_id=instance_id, script_name="slow_script", cancel_on_kill=True
+    )
     started = time.monotonic()
     asyncio.run(trigger.on_kill())
     assert time.monotonic() - started < 2

@@ -1,0 +1,239 @@
+"""
+Waiting for a DataArts instance in a worker (operators, and sensors in poke or reschedule mode):
+the durable record of one task instance, the deadline, and the checks that tell "not there yet"
+and "DataArts unreachable" from a real answer. The triggers make the same decisions in
+``triggers/``; the grace and the outage rule they share live in ``statuses`` and ``client.core``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import AirflowSensorTimeout
+
+from airflow_provider_dataarts.statuses import not_listed_too_long
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_dataarts.exceptions import DataArtsAPIError
+    from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
+
+Check = Callable[[], "dict[str, Any] | None"]
+
+
+class TaskState:
+    """
+    This task instance's durable record (Airflow 3.3's ``task_state_store``), scoped to a lease.
+
+    ``task_state_store`` survives retries *and* clears. A retry keeps the task instance's
+    ``max_tries`` and its DAG run's ``clear_number``; a clear changes one of them (the DAG run's
+    ``clear_number`` on every clear that resets the run, the default in the UI and REST API; the
+    task's ``max_tries`` on every clear of a task that is not running). A record written under
+    another lease is from before a clear and is not resumed. Below Airflow 3.3 there is no store:
+    the record lives for one try only.
+    """
+
+    def __init__(self, context: Context, key: str, log: Any) -> None:
+        self.key = key
+        self.log = log
+        self._store = context.get("task_state_store")
+        dag_run = context.get("dag_run")
+        self.lease = {
+            "clear_number": getattr(dag_run, "clear_number", None),
+            "max_tries": getattr(context.get("ti"), "max_tries", None),
+        }
+        self.record: dict[str, Any] = {}
+        self._loaded = False
+
+    @property
+    def durable(self) -> bool:
+        return self._store is not None
+
+    def load(self) -> dict[str, Any]:
+        """The record an earlier try of this lease left (``{}`` if none), read once per try."""
+        if self._loaded:
+            return self.record
+        self._loaded = True
+        stored = self._store.get(self.key) if self._store is not None else None
+        if not isinstance(stored, dict):
+            return self.record
+        if stored.get("lease") != self.lease:
+            self.log.info(
+                "The task was cleared since an earlier try recorded %s; it is not resumed",
+                _describe(stored),
+            )
+            self.forget()
+            return self.record
+        self.record = {k: v for k, v in stored.items() if k != "lease"}
+        return self.record
+
+    def save(self, **fields: Any) -> None:
+        self.record.update(fields)
+        if self._store is not None:
+            self._store.set(self.key, {**self.record, "lease": self.lease})
+
+    def forget(self) -> None:
+        self.record = {}
+        if self._store is not None:
+            self._store.delete(self.key)
+
+
+def _describe(record: dict[str, Any]) -> str:
+    if record.get("instance_id"):
+        return f"instance {record['instance_id']}"
+    return "an unanswered submission"
+
+
+def task_deadline(timeout: float | None, started: float | None = None) -> float | None:
+    """The absolute time (epoch seconds) by which waiting must end, or None for no limit."""
+    if timeout is None:
+        return None
+    return (time.time() if started is None else started) + timeout
+
+
+def wait_in_worker(
+    check: Check,
+    status_of: Callable[[dict[str, Any]], str | None],
+    finished: Callable[[str | None], bool],
+    *,
+    what: str,
+    poll_interval: float,
+    deadline: float | None,
+    log: Any,
+) -> dict[str, Any]:
+    """
+    Call ``check`` every ``poll_interval`` until ``finished(status)``; return that last answer.
+
+    ``check`` returns None for "nothing to report yet" (not listed, DataArts unreachable: it logs
+    that itself). Logs each new status once, and raises ``AirflowSensorTimeout`` rather than
+    sleeping past ``deadline``.
+    """
+    last_status: str | None = None
+    while True:
+        answer = check()
+        if answer is not None:
+            status = status_of(answer)
+            if status != last_status:
+                log.info("DataArts %s is %s", what, status)
+                last_status = status
+            if finished(status):
+                return answer
+        if deadline is not None and time.time() + poll_interval > deadline:
+            raise AirflowSensorTimeout(f"DataArts {what} still {last_status or 'not seen'} at the deadline")
+        time.sleep(poll_interval)
+
+
+def deadline_passed(error: BaseException, what: str) -> AirflowSensorTimeout:
+    """The timeout a check that ran out of time raises (retries inside the check included)."""
+    return AirflowSensorTimeout(f"DataArts {what}: the task's timeout passed ({error})")
+
+
+def tolerate_outage(state: TaskState, error: DataArtsAPIError, tolerance: float, log: Any) -> bool:
+    """
+    Whether a failed check is part of an outage that is still tolerated (then keep waiting).
+
+    The outage's start is durable (a reschedule or a retry continues it); it is logged once when
+    it starts and once when it ends. Permanent errors are never tolerated.
+    """
+    from airflow_provider_dataarts.client.core import Outage, is_transient
+
+    if not is_transient(error):
+        return False
+    outage = Outage.from_dict(state.record.get("outage"))
+    now = time.time()
+    first = outage.started_at is None
+    tolerated = outage.failed(error, now, tolerance)
+    if first:
+        log.warning("DataArts unreachable (%s); still waiting", error)
+        state.save(outage=outage.to_dict())
+    if not tolerated:
+        log.error(
+            "DataArts unreachable for %.0f s, longer than the outage tolerance of %.0f s",
+            now - (outage.started_at or now),
+            tolerance,
+        )
+    return tolerated
+
+
+def reached(state: TaskState, log: Any) -> None:
+    """A check got an answer: an outage (if any) is over."""
+    from airflow_provider_dataarts.client.core import Outage
+
+    if state.record.get("outage"):
+        outage = Outage.from_dict(state.record["outage"])
+        log.info("DataArts reachable again after %.0f s", time.time() - (outage.started_at or time.time()))
+        state.save(outage=None)
+
+
+def quality_instance_check(
+    hook: DataArtsHook,
+    state: TaskState,
+    instance_id: str,
+    hints: dict[str, Any],
+    log: Any,
+    *,
+    forget: bool,
+) -> Check:
+    """
+    A check of one quality instance: its overview, or None while it is not listed yet (a grace
+    that survives reschedules and retries) or DataArts is unreachable (within the tolerance).
+    When the grace runs out, ``forget`` drops the run record (the operator reruns on its retry).
+    """
+    from airflow_provider_dataarts.exceptions import DataArtsAPIError, DataArtsDeadlineExceeded
+    from airflow_provider_dataarts.hooks.dataarts import DataArtsInstanceNotFound
+
+    what = f"quality instance {instance_id}"
+
+    def check() -> dict[str, Any] | None:
+        try:
+            instance = hook.get_quality_instance(instance_id, **hints)
+        except DataArtsInstanceNotFound:
+            reached(state, log)
+            since = state.record.get("not_listed_since")
+            if since is None:
+                since = time.time()
+                state.save(not_listed_since=since)
+            if not_listed_too_long(since, hints.get("started_after"), time.time()):
+                if forget:
+                    state.forget()
+                raise
+            log.info("DataArts %s is not listed yet", what)
+            return None
+        except DataArtsDeadlineExceeded as error:
+            raise deadline_passed(error, what) from error
+        except DataArtsAPIError as error:
+            if tolerate_outage(state, error, hook.config.outage_tolerance, log):
+                return None
+            raise
+        reached(state, log)
+        if state.record.get("not_listed_since") is not None:
+            state.save(not_listed_since=None)
+        return instance
+
+    return check
+
+
+def script_instance_check(
+    hook: DataArtsHook, state: TaskState, script_name: str, instance_id: str, log: Any
+) -> Check:
+    """A check of one script instance: its answer, or None while DataArts is unreachable."""
+    from airflow_provider_dataarts.exceptions import DataArtsAPIError, DataArtsDeadlineExceeded
+
+    what = f"script {script_name} instance {instance_id}"
+
+    def check() -> dict[str, Any] | None:
+        try:
+            answer = hook.get_script_instance(script_name, instance_id)
+        except DataArtsDeadlineExceeded as error:
+            raise deadline_passed(error, what) from error
+        except DataArtsAPIError as error:
+            if tolerate_outage(state, error, hook.config.outage_tolerance, log):
+                return None
+            raise
+        reached(state, log)
+        return answer
+
+    return check
