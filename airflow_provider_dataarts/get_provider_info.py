@@ -54,6 +54,12 @@ CONN_FIELDS = {
         "description": "First backoff between retries (doubled each time, with jitter, capped); default 1.",
         "schema": {"type": ["number", "null"], "default": 1},
     },
+    "not_listed_grace": {
+        "label": "Not-listed grace (seconds)",
+        "description": "How long an instance missing from the instance list (which lags behind a rerun) "
+        "is waited for before it is an error; default 120.",
+        "schema": {"type": ["number", "null"], "default": 120},
+    },
     "console_url": _field(
         "Console URL template",
         "Link to an instance in the DataArts console; placeholders {region}, {project_id}, {workspace}, "

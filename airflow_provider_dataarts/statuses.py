@@ -83,11 +83,11 @@ def script_verdict(status: str | None) -> Verdict:
 
 
 # The instance list may lag a moment behind a rerun: an instance missing from it is waited for
-# this long (from when waiting began, or from its known start), then reported as an error.
+# this long by default (connection extra ``not_listed_grace``), then reported as an error.
 NOT_FOUND_GRACE = 120.0
 
 
-def not_listed_too_long(waiting_since: float, started_after_ms: int | None, now: float) -> bool:
-    """Whether an instance missing from the list has been missing longer than ``NOT_FOUND_GRACE``."""
+def not_listed_too_long(waiting_since: float, started_after_ms: int | None, now: float, grace: float) -> bool:
+    """Whether an instance missing from the list (since ``waiting_since``, or its known start) is too late."""
     since = max(waiting_since, (started_after_ms or 0) / 1000)
-    return now - since > NOT_FOUND_GRACE
+    return now - since > grace

@@ -196,7 +196,9 @@ def quality_instance_check(
             if since is None:
                 since = time.time()
                 state.save(not_listed_since=since)
-            if not_listed_too_long(since, hints.get("started_after"), time.time()):
+            if not_listed_too_long(
+                since, hints.get("started_after"), time.time(), hook.config.not_listed_grace
+            ):
                 if forget:
                     state.forget()
                 raise

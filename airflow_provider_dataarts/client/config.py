@@ -16,6 +16,7 @@ AUTH_TYPES = ("aksk", "password", "token")
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 5
 DEFAULT_RETRY_WAIT = 1.0
+DEFAULT_NOT_LISTED_GRACE = 120.0
 DEFAULT_CONSOLE_URL = (
     "https://console.huaweicloud.com/dataartsstudio/?region={region}#/dq/taskMonitor"
     "?projectId={project_id}&workspace={workspace}&instanceId={instance_id}"
@@ -45,6 +46,7 @@ class DataArtsConfig:
     retry_wait: float = DEFAULT_RETRY_WAIT
     console_url: str = DEFAULT_CONSOLE_URL
     outage_tolerance: float = 600.0
+    not_listed_grace: float = DEFAULT_NOT_LISTED_GRACE
 
     @property
     def secrets(self) -> list[str]:
@@ -119,6 +121,7 @@ class DataArtsConfig:
             max_retries=_whole(_number(extra, "max_retries", DEFAULT_MAX_RETRIES, fail, minimum=0), fail),
             retry_wait=_number(extra, "retry_wait", DEFAULT_RETRY_WAIT, fail, minimum=0),
             console_url=_console_url(extra.get("console_url"), fail),
+            not_listed_grace=_number(extra, "not_listed_grace", DEFAULT_NOT_LISTED_GRACE, fail, minimum=0),
         )
 
 

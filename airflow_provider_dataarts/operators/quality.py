@@ -13,7 +13,6 @@ from airflow_provider_dataarts.links.dataarts import DataArtsQualityInstanceLink
 from airflow_provider_dataarts.operators.base import DataArtsRunOperator
 from airflow_provider_dataarts.statuses import (
     DEFAULT_CONN_ID,
-    NOT_FOUND_GRACE,
     TASK_TYPES,
     is_quality_terminal,
     rule_type_code,
@@ -141,7 +140,7 @@ class RerunQualityJobOperator(DataArtsRunOperator):
             return None
         submitted_at = int(marker["submitted_at"])
         known = set(marker.get("known") or [])
-        give_up_at = submitted_at / 1000 + NOT_FOUND_GRACE
+        give_up_at = submitted_at / 1000 + self.hook.config.not_listed_grace
         deadline = self.hook.deadline
         while True:
             started = [item for item in self._job_instances(submitted_at) if str(item["id"]) not in known]

@@ -115,7 +115,7 @@ class DataArtsQualityInstanceTrigger(DataArtsPollingTrigger):
                 )
             )
         if instance is None:
-            return self._not_found(config.workspace)
+            return self._not_found(config)
         status = instance.get("run_status")
         if status != self._run_status:
             self.log.info("DataArts quality instance %s is %s", self.instance_id, status)
@@ -129,12 +129,15 @@ class DataArtsQualityInstanceTrigger(DataArtsPollingTrigger):
             )
         return None
 
-    def _not_found(self, workspace: str | None) -> TriggerEvent | None:
-        if not not_listed_too_long(self._waiting_since, self.started_after, time.time()):
+    def _not_found(self, config: DataArtsConfig) -> TriggerEvent | None:
+        if not not_listed_too_long(
+            self._waiting_since, self.started_after, time.time(), config.not_listed_grace
+        ):
             self.log.info("DataArts quality instance %s is not listed yet", self.instance_id)
             return None
         return self._event(
             "error",
-            f"quality instance {self.instance_id} is not in the instance list of workspace {workspace}",
+            f"quality instance {self.instance_id} is not in the instance list of workspace "
+            f"{config.workspace}",
             run_status=None,
         )

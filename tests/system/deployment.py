@@ -342,6 +342,10 @@ class Deployment:
             **base,
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW_CONN_DATAARTS_DEFAULT": connection_json(self.emulator_url, "aksk"),
+            # For the tests of the not-listed grace: 3 s instead of 2 minutes.
+            "AIRFLOW_CONN_DATAARTS_SHORT_GRACE": connection_json(
+                self.emulator_url, "aksk", not_listed_grace=3
+            ),
             MARKER: str(self.home),
             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         }

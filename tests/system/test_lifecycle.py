@@ -156,8 +156,10 @@ def test_a_lost_answer_is_adopted_or_fails_without_retry(
     quality_run = airflow_api.trigger_dag(QUALITY.format("deferred"), {"job_name": job})
     script_run = airflow_api.trigger_dag(SCRIPT.format("sync"), {"script_name": script})
 
-    gate = airflow_api.wait_for_task(QUALITY.format("deferred"), quality_run, "gate", TERMINAL_TI_STATES, 120)
-    run = airflow_api.wait_for_task(SCRIPT.format("sync"), script_run, "run", TERMINAL_TI_STATES, 120)
+    gate = airflow_api.wait_for_task(
+        QUALITY.format("deferred"), quality_run, "gate", tuple(TERMINAL_TI_STATES), 120
+    )
+    run = airflow_api.wait_for_task(SCRIPT.format("sync"), script_run, "run", tuple(TERMINAL_TI_STATES), 120)
 
     (instance,) = dataarts_emulator.instances(job)
     assert gate["state"] == "success"
@@ -285,7 +287,7 @@ def test_the_timeout_ends_the_wait_even_inside_retries(
     try:
         for way, run_id in runs.items():
             ti = airflow_api.wait_for_task(
-                f"lifecycle_quality_timeout_{way}", run_id, "gate", TERMINAL_TI_STATES, 90
+                f"lifecycle_quality_timeout_{way}", run_id, "gate", tuple(TERMINAL_TI_STATES), 90
             )
             assert ti["state"] == "failed"
             assert ti["try_number"] == 1, "a timeout is not retried"
@@ -313,3 +315,23 @@ def test_a_triggerer_restart_keeps_the_wait_and_stops_nothing(
     assert done["try_number"] == 1
     (instance,) = dataarts_emulator.instances(job)
     assert not instance["stopped"]
+
+
+def test_the_not_listed_grace_survives_reschedules(airflow_api: AirflowClient) -> None:
+    """
+    Reschedule mode runs each poke in a new process: the grace for an instance missing from the
+    list (3 s on this connection) is kept in task_state_store, so a wrong id fails soon after it,
+    not at the sensor's 300 s timeout.
+    """
+    dag_id = "lifecycle_quality_sensor_grace"
+    run_id = airflow_api.trigger_dag(dag_id, {"instance_id": "1012386207306600449"})
+    ti = airflow_api.wait_for_task(dag_id, run_id, "wait", ("failed", "success"), 120)
+    assert ti["state"] == "failed"
+    # The failing poke's lines reach the log a moment after the state does.
+    def failing_poke_logged() -> str | None:
+        text = airflow_api.log(dag_id, run_id, "wait")
+        return text if "no quality instance" in text else None
+
+    log = wait_until("the failing poke's log", failing_poke_logged, timeout=30)
+    assert "is not listed yet" in log
+    assert "no quality instance 1012386207306600449" in log

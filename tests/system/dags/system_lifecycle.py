@@ -87,3 +87,14 @@ for way, options in SENSOR_WAYS.items():
             timeout=300,
             **options,
         )
+
+with lifecycle_dag("lifecycle_quality_sensor_grace", {"instance_id": ""}):
+    DataArtsQualityInstanceSensor(
+        task_id="wait",
+        instance_id="{{ params.instance_id }}",
+        dataarts_conn_id="dataarts_short_grace",
+        mode="reschedule",
+        poke_interval=1,
+        timeout=300,
+        retries=0,
+    )
