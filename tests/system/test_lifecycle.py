@@ -327,6 +327,7 @@ def test_the_not_listed_grace_survives_reschedules(airflow_api: AirflowClient) -
     run_id = airflow_api.trigger_dag(dag_id, {"instance_id": "1012386207306600449"})
     ti = airflow_api.wait_for_task(dag_id, run_id, "wait", ("failed", "success"), 120)
     assert ti["state"] == "failed"
+
     # The failing poke's lines reach the log a moment after the state does.
     def failing_poke_logged() -> str | None:
         text = airflow_api.log(dag_id, run_id, "wait")
