@@ -66,5 +66,9 @@ class DataArtsConnectionError(DataArtsAPIError):
         super().__init__(error_msg, method=method, path=path)
 
 
+class DataArtsDeadlineExceeded(DataArtsAPIError):
+    """A call was to be made after its caller's deadline had passed: nothing was sent."""
+
+
 class DataArtsConfigError(AirflowException, ValueError):
     """The connection or a parameter is wrong; raised before any request is sent."""

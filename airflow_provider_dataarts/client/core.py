@@ -15,17 +15,22 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import quote, urlsplit
 
 from airflow_provider_dataarts.client import signer
-from airflow_provider_dataarts.exceptions import DataArtsAPIError, DataArtsConfigError
+from airflow_provider_dataarts.exceptions import (
+    DataArtsAPIError,
+    DataArtsConfigError,
+    DataArtsDeadlineExceeded,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_dataarts.client.config import DataArtsConfig
 
+T = TypeVar("T")
 USER_AGENT = "airflow-provider-dataarts"
 CONTENT_TYPE = "application/json;charset=UTF-8"
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -232,42 +237,40 @@ def should_retry(error: BaseException, request: ApiRequest) -> bool:
     return error.status_code == 429 or (error.status_code == 503 and from_gateway)
 
 
-def retry_wait(config: DataArtsConfig) -> Callable[[Any], float]:
-    """Exponential backoff with full jitter, or the service's ``Retry-After`` when it gives one."""
+def retry_delay(
+    config: DataArtsConfig, request: ApiRequest, error: BaseException, attempt: int, deadline: float | None
+) -> float | None:
+    """
+    Seconds to wait before sending ``request`` again after its ``attempt``-th try failed, or None.
 
-    def wait(state: Any) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        retry_after = getattr(error, "retry_after", None)
-        if retry_after is not None:
-            return min(retry_after, MAX_RETRY_AFTER)
-        ceiling = min(MAX_BACKOFF, config.retry_wait * 2 ** (state.attempt_number - 1))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
-
+    The one retry policy of both transports: exponential backoff with full jitter, or the service's
+    ``Retry-After``; never a retry whose wait would end past ``deadline`` (the caller re-raises).
+    """
+    if attempt > config.max_retries or not should_retry(error, request):
+        return None
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        wait = min(retry_after, MAX_RETRY_AFTER)
+    else:
+        ceiling = min(MAX_BACKOFF, config.retry_wait * 2 ** (attempt - 1))
+        wait = ceiling / 2 + random.uniform(0, ceiling / 2)
+    if deadline is not None and time.time() + wait >= deadline:
+        return None
     return wait
 
 
-def retry_kwargs(config: DataArtsConfig, request: ApiRequest, log: Any) -> dict[str, Any]:
-    """Arguments for ``tenacity.Retrying``/``AsyncRetrying``: the one retry policy of both transports."""
-    import tenacity
-
-    def before_sleep(state: Any) -> None:
-        error = state.outcome.exception()
-        log.warning(
-            "DataArts %s failed (attempt %d of %d): %s; retrying in %.1f s",
-            request.describe(),
-            state.attempt_number,
-            config.max_retries + 1,
-            error,
-            state.upcoming_sleep,
+def time_left(request: ApiRequest, deadline: float | None, timeout: float) -> float:
+    """The timeout for one request: the connection's, cut to what is left before ``deadline``."""
+    if deadline is None:
+        return timeout
+    left = deadline - time.time()
+    if left <= 0:
+        raise DataArtsDeadlineExceeded(
+            f"the deadline passed {-left:.1f} s ago; the request was not sent",
+            method=request.method,
+            path=request.path,
         )
-
-    return {
-        "stop": tenacity.stop_after_attempt(config.max_retries + 1),
-        "wait": retry_wait(config),
-        "retry": tenacity.retry_if_exception(lambda error: should_retry(error, request)),
-        "before_sleep": before_sleep,
-        "reraise": True,
-    }
+    return min(timeout, left)
 
 
 def needs_token_renewal(config: DataArtsConfig, error: BaseException) -> bool:
@@ -349,7 +352,9 @@ class TokenCache:
 
     def __init__(self) -> None:
         self._tokens: dict[str, IamToken] = {}
-        self.guard = threading.Lock()
+        self._fetching: dict[str, float] = {}
+        # Held only for dict bookkeeping, never across I/O: threads and event loops share the cache.
+        self._guard = threading.Lock()
 
     @staticmethod
     def key(config: DataArtsConfig) -> str:
@@ -361,13 +366,187 @@ class TokenCache:
         return token.value if token and time.time() < token.renew_at else None
 
     def put(self, config: DataArtsConfig, token: IamToken) -> None:
-        self._tokens[self.key(config)] = token
+        with self._guard:
+            self._tokens[self.key(config)] = token
 
     def discard(self, config: DataArtsConfig, value: str | None) -> None:
+        """Forget the token ``value`` (refused by the service), unless another caller renewed it already."""
         key = self.key(config)
-        token = self._tokens.get(key)
-        if token and token.value == value:
-            del self._tokens[key]
+        with self._guard:
+            token = self._tokens.get(key)
+            if token and token.value == value:
+                del self._tokens[key]
+
+    def claim(self, config: DataArtsConfig) -> bool:
+        """Whether this caller should fetch the token: one fetch at a time per set of credentials."""
+        key, now = self.key(config), time.time()
+        with self._guard:
+            # A claim older than a whole fetch with its retries is left over by a caller that died.
+            if now - self._fetching.get(key, float("-inf")) < TOKEN_CLAIM_STALE:
+                return False
+            self._fetching[key] = now
+            return True
+
+    def release(self, config: DataArtsConfig) -> None:
+        with self._guard:
+            self._fetching.pop(self.key(config), None)
 
 
 TOKENS = TokenCache()
+TOKEN_CLAIM_STALE = 300.0
+TOKEN_WAIT = 0.05
+
+
+# --- calls as steps that a transport carries out ---------------------------------------------------
+# A call (auth, token renewal, retries, deadline) is a generator of steps; a transport only carries
+# each step out (bytes over its HTTP client, a sleep, masking a secret), so both are written once.
+
+
+@dataclass(frozen=True)
+class Send:
+    """Send these bytes; the reply is ``(status, headers, body)`` or the ``DataArtsAPIError`` it met."""
+
+    request: ApiRequest
+    prepared: PreparedRequest
+    timeout: float
+
+
+@dataclass(frozen=True)
+class Sleep:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Mask:
+    """Register a secret (a fresh IAM token) with Airflow's log masker."""
+
+    secret: str = field(repr=False)
+
+
+Step = Send | Sleep | Mask
+Steps = Generator[Step, Any, T]
+Reader = Callable[[ApiRequest, int, Mapping[str, str], bytes], Any]
+
+
+def run_operation(
+    config: DataArtsConfig, operation: Generator[ApiRequest, Any, T], log: Any, deadline: float | None
+) -> Steps[T]:
+    """The steps of a whole operation: each request it yields, called, its answer sent back in."""
+    try:
+        request = next(operation)
+        while True:
+            request = operation.send((yield from call(config, request, log, deadline)))
+    except StopIteration as done:
+        return done.value
+
+
+def call(
+    config: DataArtsConfig,
+    request: ApiRequest,
+    log: Any,
+    deadline: float | None,
+    reader: Reader = read_answer,
+) -> Steps[Any]:
+    """One request with auth, one token renewal, retries as ``retry_delay`` says, within ``deadline``."""
+    attempt = 1
+    while True:
+        try:
+            return (yield from _attempt(config, request, log, deadline, reader))
+        except DataArtsDeadlineExceeded:
+            raise
+        except DataArtsAPIError as error:
+            wait = retry_delay(config, request, error, attempt, deadline)
+            if wait is None:
+                raise
+            log.warning(
+                "DataArts %s failed (attempt %d of %d): %s; retrying in %.1f s",
+                request.describe(),
+                attempt,
+                config.max_retries + 1,
+                error,
+                wait,
+            )
+            yield Sleep(wait)
+            attempt += 1
+
+
+def _attempt(
+    config: DataArtsConfig, request: ApiRequest, log: Any, deadline: float | None, reader: Reader
+) -> Steps[Any]:
+    token = (yield from _token(config, log, deadline)) if request.authenticated else None
+    answer = yield from _send(config, request, token, deadline)
+    try:
+        return reader(request, *answer)
+    except DataArtsAPIError as error:
+        if not needs_token_renewal(config, error):
+            raise
+        log.info("DataArts token was refused (%s); renewing it once", error.error_code)
+        TOKENS.discard(config, token)
+        token = yield from _token(config, log, deadline)
+        return reader(request, *(yield from _send(config, request, token, deadline)))
+
+
+def _send(
+    config: DataArtsConfig, request: ApiRequest, token: str | None, deadline: float | None
+) -> Steps[tuple[int, Mapping[str, str], bytes]]:
+    timeout = time_left(request, deadline, config.timeout)
+    answer: tuple[int, Mapping[str, str], bytes] = yield Send(
+        request, prepare(config, request, token), timeout
+    )
+    return answer
+
+
+def _token(config: DataArtsConfig, log: Any, deadline: float | None) -> Steps[str | None]:
+    if config.auth_type == "token":
+        return config.secret
+    if config.auth_type != "password":
+        return None
+    request = token_request(config)
+    while not (cached := TOKENS.get(config)):
+        if not TOKENS.claim(config):  # another caller is fetching it: wait for its result
+            time_left(request, deadline, TOKEN_WAIT)
+            yield Sleep(TOKEN_WAIT)
+            continue
+        try:
+            token: IamToken = yield from call(config, request, log, deadline, read_token)
+            yield Mask(token.value)
+            TOKENS.put(config, token)
+            return token.value
+        finally:
+            TOKENS.release(config)
+    return cached
+
+
+class Drive(Generic[T]):
+    """
+    Hands a transport the steps of a call one at a time, and the step's reply back to the call.
+
+    Use as a context manager: leaving it (also by cancellation) closes the call, so a token claim
+    it holds is released.
+    """
+
+    def __init__(self, steps: Steps[T]) -> None:
+        self._steps = steps
+        self.done = False
+        self.result: T | None = None
+        self.step: Step = self._advance(lambda: next(steps))
+
+    def reply(self, value: Any) -> None:
+        """The step's outcome: its value, or the ``DataArtsAPIError`` it failed with."""
+        if isinstance(value, BaseException):
+            self.step = self._advance(lambda: self._steps.throw(value))
+        else:
+            self.step = self._advance(lambda: self._steps.send(value))
+
+    def _advance(self, resume: Callable[[], Step]) -> Step:
+        try:
+            return resume()
+        except StopIteration as stop:
+            self.done, self.result = True, stop.value
+            return Sleep(0.0)
+
+    def __enter__(self) -> Drive[T]:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._steps.close()

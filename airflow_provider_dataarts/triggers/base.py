@@ -72,6 +72,8 @@ class DataArtsPollingTrigger(BaseTrigger):
         return None if self.end_time is None else self.end_time - time.time()
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow_provider_dataarts.exceptions import DataArtsDeadlineExceeded
+
         try:
             from airflow_provider_dataarts.client.aio import AsyncTransport
 
@@ -83,7 +85,7 @@ class DataArtsPollingTrigger(BaseTrigger):
                     return
                 try:
                     done = await asyncio.wait_for(self.poll(transport), timeout=remaining)
-                except TimeoutError:
+                except (TimeoutError, DataArtsDeadlineExceeded):
                     yield self._timeout_event()
                     return
                 if done is not None:

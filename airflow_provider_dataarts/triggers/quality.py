@@ -96,7 +96,8 @@ class DataArtsQualityInstanceTrigger(DataArtsPollingTrigger):
                     name=self.job_name,
                     task_type=self.task_type,
                     started_after=self.started_after,
-                )
+                ),
+                deadline=self.end_time,
             )
         if instance is None:
             return self._not_found(config.workspace)
