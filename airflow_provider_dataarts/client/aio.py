@@ -25,6 +25,25 @@ _CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, httpx.A
     weakref.WeakKeyDictionary()
 )
 
+_BUDGETS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, core.RequestBudget]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def shared_budget(config: DataArtsConfig) -> core.RequestBudget:
+    """The request budget of this loop (the triggerer) for the connection's user at its gateway."""
+    budgets = _BUDGETS.setdefault(asyncio.get_running_loop(), {})
+    key = (
+        core.TokenCache.key(config),
+        config.endpoint,
+        config.factory_endpoint,
+        config.max_requests_per_minute,
+    )
+    budget = budgets.get(key)
+    if budget is None:
+        budget = budgets[key] = core.RequestBudget(config.max_requests_per_minute)
+    return budget
+
 
 def shared_client(config: DataArtsConfig) -> httpx.AsyncClient:
     import httpx
@@ -43,7 +62,10 @@ def shared_client(config: DataArtsConfig) -> httpx.AsyncClient:
 
 
 class AsyncTransport:
-    """The async twin of ``SyncTransport`` (same ``deadline`` rule): only the I/O differs."""
+    """
+    The async twin of ``SyncTransport`` (same ``deadline`` rule): only the I/O differs, and every
+    request waits for the loop's request budget of its connection (``max_requests_per_minute``).
+    """
 
     def __init__(self, config: DataArtsConfig, log: Any, client: httpx.AsyncClient | None = None) -> None:
         self.config = config
@@ -51,10 +73,12 @@ class AsyncTransport:
         self.client = client
 
     async def run(self, operation: Generator[core.ApiRequest, Any, T], *, deadline: float | None = None) -> T:
-        return await self._carry_out(core.run_operation(self.config, operation, self.log, deadline))
+        steps = core.run_operation(self.config, operation, self.log, deadline, shared_budget(self.config))
+        return await self._carry_out(steps)
 
     async def call(self, request: core.ApiRequest, *, deadline: float | None = None) -> Any:
-        return await self._carry_out(core.call(self.config, request, self.log, deadline))
+        steps = core.call(self.config, request, self.log, deadline, budget=shared_budget(self.config))
+        return await self._carry_out(steps)
 
     async def _carry_out(self, steps: core.Steps[T]) -> T:
         with core.Drive(steps) as drive:

@@ -8,6 +8,8 @@ mapping and retry decisions exist once.
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import email.utils
 import hashlib
 import json
@@ -24,6 +26,7 @@ from airflow_provider_dataarts.client import signer
 from airflow_provider_dataarts.exceptions import (
     DataArtsAPIError,
     DataArtsConfigError,
+    DataArtsConnectionError,
     DataArtsDeadlineExceeded,
 )
 
@@ -38,6 +41,8 @@ RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 TOKEN_RENEW_CODES = frozenset({"APIG.0301", "APIG.0307"})
 MAX_RETRY_AFTER = 60.0
 MAX_BACKOFF = 30.0
+# A 429 without Retry-After still pauses everyone sharing the budget this long (the gateway's 2-5 s).
+MIN_THROTTLE_PAUSE = 2.0
 # The SDK renews temporary credentials 40 minutes early; never wait past half a token's life.
 TOKEN_RENEW_MARGIN = 40 * 60.0
 
@@ -221,8 +226,6 @@ def should_retry(error: BaseException, request: ApiRequest) -> bool:
     A call that is not replayable (a rerun, a script execution) is sent again only when it surely
     did not reach the service: a connection that never opened, a 429, or a 503 from the gateway.
     """
-    from airflow_provider_dataarts.exceptions import DataArtsConnectionError
-
     if isinstance(error, DataArtsConnectionError):
         return request.replayable or not error.may_have_arrived
     if not isinstance(error, DataArtsAPIError):
@@ -273,6 +276,91 @@ def time_left(request: ApiRequest, deadline: float | None, timeout: float) -> fl
     return min(timeout, left)
 
 
+def is_transient(error: BaseException) -> bool:
+    """
+    Whether a failed poll says nothing about the instance, so that a wait may go on: the service
+    could not be reached, timed out, throttled (429), failed (5xx) or answered garbage.
+
+    Anything else (401 after one token renewal, 403, 400, TLS, a bug) is permanent: retrying in a
+    minute will not change the answer, and the user must see the service's message at once.
+    """
+    if isinstance(error, DataArtsDeadlineExceeded) or not isinstance(error, DataArtsAPIError):
+        return False
+    if isinstance(error, DataArtsConnectionError) or error.malformed:
+        return True
+    status = error.status_code
+    return status is not None and (status == 429 or 500 <= status < 600)
+
+
+# Between two progress lines of one outage, so a long outage shows in the task log without flooding it.
+OUTAGE_LOG_EVERY = 60.0
+
+
+@dataclass
+class Outage:
+    """
+    Bookkeeping of one wait's outage: since when DataArts is unreachable, and whether that is
+    still within ``tolerance`` seconds. Plain data (``to_dict``/``from_dict``) so a sensor can keep
+    it in ``task_state_store`` between pokes.
+    """
+
+    tolerance: float
+    started_at: float | None = None
+    logged_at: float | None = None
+    last_error: str | None = None
+
+    def failed(self, error: BaseException, now: float, log: Any = None) -> bool:
+        """Record a transient failure; whether the outage is still tolerated (logs once, then each minute)."""
+        self.last_error = str(error)
+        if self.started_at is None:
+            self.started_at = now
+        tolerated = now - self.started_at <= self.tolerance
+        if log is not None and tolerated:
+            if self.logged_at is None:
+                log.warning(
+                    "DataArts unreachable (%s); still waiting, for up to %.0f s of outage",
+                    self.last_error,
+                    self.tolerance,
+                )
+                self.logged_at = now
+            elif now - self.logged_at >= OUTAGE_LOG_EVERY:
+                log.warning("DataArts unreachable for %.0f s, still waiting", self.lasted(now))
+                self.logged_at = now
+        return tolerated
+
+    def recovered(self, now: float, log: Any = None) -> float | None:
+        """A poll succeeded: end the outage; how long it lasted (None when there was none)."""
+        if self.started_at is None:
+            return None
+        lasted = self.lasted(now)
+        if log is not None:
+            log.warning("DataArts was unreachable for %.0f s; reachable again, still waiting", lasted)
+        self.started_at = self.logged_at = self.last_error = None
+        return lasted
+
+    def lasted(self, now: float) -> float:
+        return 0.0 if self.started_at is None else now - self.started_at
+
+    def give_up_message(self, now: float) -> str:
+        return (
+            f"DataArts unreachable for {self.lasted(now):.0f} s, longer than the outage tolerance of "
+            f"{self.tolerance:g} s (connection extra outage_tolerance); last error: {self.last_error}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"started_at": self.started_at, "logged_at": self.logged_at, "last_error": self.last_error}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None, tolerance: float) -> Outage:
+        data = data or {}
+        return cls(
+            tolerance=tolerance,
+            started_at=data.get("started_at"),
+            logged_at=data.get("logged_at"),
+            last_error=data.get("last_error"),
+        )
+
+
 def needs_token_renewal(config: DataArtsConfig, error: BaseException) -> bool:
     return (
         config.auth_type == "password"
@@ -280,6 +368,42 @@ def needs_token_renewal(config: DataArtsConfig, error: BaseException) -> bool:
         and error.status_code == 401
         and error.error_code in TOKEN_RENEW_CODES
     )
+
+
+def connection_key(config: DataArtsConfig) -> str:
+    """
+    A digest of every setting that changes a request (endpoints, credentials, workspace, project,
+    auth type, timeout, retries, TLS): equal keys may share a transport. Secrets only hashed.
+    """
+    return hashlib.sha256(repr(dataclasses.astuple(config)).encode()).hexdigest()
+
+
+class RequestBudget:
+    """
+    At most ``per_minute`` requests in any 60 s (first come, first served), and none at all while
+    the service has asked to wait (a 429's ``Retry-After``): whoever shares it slows down together.
+    """
+
+    def __init__(self, per_minute: float) -> None:
+        self.limit = max(1, int(per_minute))
+        self._slots: collections.deque[float] = collections.deque()
+        self.paused_until = 0.0
+        self._guard = threading.Lock()
+
+    def reserve(self, now: float) -> float:
+        """Take the next free slot; seconds to wait before using it."""
+        with self._guard:
+            at = max(now, self.paused_until, self._slots[-1] if self._slots else now)
+            if len(self._slots) >= self.limit:
+                at = max(at, self._slots[-self.limit] + 60.0)
+            while self._slots and self._slots[0] <= at - 60.0:
+                self._slots.popleft()
+            self._slots.append(at)
+            return at - now
+
+    def pause(self, until: float) -> None:
+        with self._guard:
+            self.paused_until = max(self.paused_until, until)
 
 
 # --- IAM tokens (auth_type "password") ------------------------------------------------------------
@@ -429,13 +553,17 @@ Reader = Callable[[ApiRequest, int, Mapping[str, str], bytes], Any]
 
 
 def run_operation(
-    config: DataArtsConfig, operation: Generator[ApiRequest, Any, T], log: Any, deadline: float | None
+    config: DataArtsConfig,
+    operation: Generator[ApiRequest, Any, T],
+    log: Any,
+    deadline: float | None,
+    budget: RequestBudget | None = None,
 ) -> Steps[T]:
     """The steps of a whole operation: each request it yields, called, its answer sent back in."""
     try:
         request = next(operation)
         while True:
-            request = operation.send((yield from call(config, request, log, deadline)))
+            request = operation.send((yield from call(config, request, log, deadline, budget=budget)))
     except StopIteration as done:
         return done.value
 
@@ -446,15 +574,22 @@ def call(
     log: Any,
     deadline: float | None,
     reader: Reader = read_answer,
+    *,
+    budget: RequestBudget | None = None,
 ) -> Steps[Any]:
-    """One request with auth, one token renewal, retries as ``retry_delay`` says, within ``deadline``."""
+    """
+    One request with auth, one token renewal, retries as ``retry_delay`` says, within ``deadline``,
+    and within ``budget`` when given (a 429's ``Retry-After`` then pauses all who share it).
+    """
     attempt = 1
     while True:
         try:
-            return (yield from _attempt(config, request, log, deadline, reader))
+            return (yield from _attempt(config, request, log, deadline, reader, budget))
         except DataArtsDeadlineExceeded:
             raise
         except DataArtsAPIError as error:
+            if budget is not None and error.status_code == 429:
+                budget.pause(time.time() + min(error.retry_after or MIN_THROTTLE_PAUSE, MAX_RETRY_AFTER))
             wait = retry_delay(config, request, error, attempt, deadline)
             if wait is None:
                 raise
@@ -471,10 +606,15 @@ def call(
 
 
 def _attempt(
-    config: DataArtsConfig, request: ApiRequest, log: Any, deadline: float | None, reader: Reader
+    config: DataArtsConfig,
+    request: ApiRequest,
+    log: Any,
+    deadline: float | None,
+    reader: Reader,
+    budget: RequestBudget | None,
 ) -> Steps[Any]:
     token = (yield from _token(config, log, deadline)) if request.authenticated else None
-    answer = yield from _send(config, request, token, deadline)
+    answer = yield from _send(config, request, token, deadline, budget)
     try:
         return reader(request, *answer)
     except DataArtsAPIError as error:
@@ -483,12 +623,24 @@ def _attempt(
         log.info("DataArts token was refused (%s); renewing it once", error.error_code)
         TOKENS.discard(config, token)
         token = yield from _token(config, log, deadline)
-        return reader(request, *(yield from _send(config, request, token, deadline)))
+        return reader(request, *(yield from _send(config, request, token, deadline, budget)))
 
 
 def _send(
-    config: DataArtsConfig, request: ApiRequest, token: str | None, deadline: float | None
+    config: DataArtsConfig,
+    request: ApiRequest,
+    token: str | None,
+    deadline: float | None,
+    budget: RequestBudget | None,
 ) -> Steps[tuple[int, Mapping[str, str], bytes]]:
+    if budget is not None and (wait := budget.reserve(time.time())) > 0:
+        if deadline is not None and time.time() + wait >= deadline:
+            raise DataArtsDeadlineExceeded(
+                f"the request budget ({budget.limit} a minute) has no slot before the deadline",
+                method=request.method,
+                path=request.path,
+            )
+        yield Sleep(wait)
     timeout = time_left(request, deadline, config.timeout)
     answer: tuple[int, Mapping[str, str], bytes] = yield Send(
         request, prepare(config, request, token), timeout
