@@ -105,16 +105,23 @@ class SharedInstancePoller:
 
     async def _run(self) -> None:
         last_due = float("-inf")
+        rounds: set[asyncio.Task[None]] = set()
         try:
-            while self.waiting:
+            while self.waiting or rounds:
                 due = max(self.next_tick(time.time()), last_due + self.effective_interval)
                 last_due = due
                 await asyncio.sleep(max(0.0, due - time.time()))
                 batch, self.waiting = [w for w in self.waiting if not w.future.done()], []
                 if batch:
-                    await self._serve(batch, due)
+                    # Not awaited: a round held up by a slow page must not hold up the next tick of
+                    # the waiters it has already answered.
+                    task = asyncio.get_running_loop().create_task(self._serve(batch, due))
+                    rounds.add(task)
+                    task.add_done_callback(rounds.discard)
         finally:
             # Whatever ended the loop (a bug, cancellation), no waiter may hang on it.
+            for task in rounds:
+                task.cancel()
             _settle(self.waiting, RoundFailed("the shared poller stopped"))
             _forget(self)
 
