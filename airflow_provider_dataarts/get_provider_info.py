@@ -60,6 +60,18 @@ CONN_FIELDS = {
         "is waited for before it is an error; default 120.",
         "schema": {"type": ["number", "null"], "default": 120},
     },
+    "outage_tolerance": {
+        "label": "Outage tolerance (seconds)",
+        "description": "How long a deferred wait survives DataArts being unreachable (network, 429, "
+        "5xx) before it fails; default 600.",
+        "schema": {"type": ["number", "null"], "default": 600},
+    },
+    "max_requests_per_minute": {
+        "label": "Max requests per minute",
+        "description": "Request budget of one triggerer for this connection; polls stretch their "
+        "interval rather than exceed it; default 120.",
+        "schema": {"type": ["number", "null"], "default": 120},
+    },
     "console_url": _field(
         "Console URL template",
         "Link to an instance in the DataArts console; placeholders {region}, {project_id}, {workspace}, "

@@ -135,24 +135,21 @@ def tolerate_outage(state: TaskState, error: DataArtsAPIError, tolerance: float,
     """
     Whether a failed check is part of an outage that is still tolerated (then keep waiting).
 
-    The outage's start is durable (a reschedule or a retry continues it); it is logged once when
-    it starts and once when it ends. Permanent errors are never tolerated.
+    The same rule as the triggers' (``client.core.is_transient`` and ``Outage``), with the outage's
+    start kept in the task's durable state, so that a reschedule or a retry continues it.
     """
     from airflow_provider_dataarts.client.core import Outage, is_transient
 
     if not is_transient(error):
         return False
-    outage = Outage.from_dict(state.record.get("outage"))
-    now = time.time()
-    first = outage.started_at is None
-    tolerated = outage.failed(error, now, tolerance)
-    if first:
-        log.warning("DataArts unreachable (%s); still waiting", error)
-        state.save(outage=outage.to_dict())
+    outage = Outage.from_dict(state.record.get("outage"), tolerance)
+    tolerated = outage.failed(error, time.time(), log)
+    state.save(outage=outage.to_dict())
     if not tolerated:
         log.error(
-            "DataArts unreachable for %.0f s, longer than the outage tolerance of %.0f s",
-            now - (outage.started_at or now),
+            "DataArts unreachable for %.0f s, longer than the outage tolerance (extra.outage_tolerance) "
+            "of %.0f s",
+            outage.lasted(time.time()),
             tolerance,
         )
     return tolerated
@@ -163,8 +160,7 @@ def reached(state: TaskState, log: Any) -> None:
     from airflow_provider_dataarts.client.core import Outage
 
     if state.record.get("outage"):
-        outage = Outage.from_dict(state.record["outage"])
-        log.info("DataArts reachable again after %.0f s", time.time() - (outage.started_at or time.time()))
+        Outage.from_dict(state.record["outage"], 0.0).recovered(time.time(), log)
         state.save(outage=None)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from airflow_provider_dataarts.client import core
 from airflow_provider_dataarts.exceptions import DataArtsAPIError, DataArtsConnectionError
@@ -24,21 +24,36 @@ MAX_CONNECTIONS = 64
 _CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, httpx.AsyncClient]] = (
     weakref.WeakKeyDictionary()
 )
-_TOKEN_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+
+_BUDGETS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, core.RequestBudget]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+def shared_budget(config: DataArtsConfig) -> core.RequestBudget:
+    """The request budget of this loop (the triggerer) for the connection's user at its gateway."""
+    budgets = _BUDGETS.setdefault(asyncio.get_running_loop(), {})
+    key = (
+        core.TokenCache.key(config),
+        config.endpoint,
+        config.factory_endpoint,
+        config.max_requests_per_minute,
+    )
+    budget = budgets.get(key)
+    if budget is None:
+        budget = budgets[key] = core.RequestBudget(config.max_requests_per_minute)
+    return budget
 
 
 def shared_client(config: DataArtsConfig) -> httpx.AsyncClient:
     import httpx
 
     clients = _CLIENTS.setdefault(asyncio.get_running_loop(), {})
-    key = (str(config.verify), config.timeout)
+    key = str(config.verify)
     client = clients.get(key)
     if client is None or client.is_closed:
         client = httpx.AsyncClient(
             verify=config.verify,
-            timeout=httpx.Timeout(config.timeout, connect=min(CONNECT_TIMEOUT, config.timeout)),
             limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS),
             follow_redirects=False,
         )
@@ -47,7 +62,10 @@ def shared_client(config: DataArtsConfig) -> httpx.AsyncClient:
 
 
 class AsyncTransport:
-    """The async twin of ``SyncTransport``: only the I/O differs, every decision is in ``core``."""
+    """
+    The async twin of ``SyncTransport`` (same ``deadline`` rule): only the I/O differs, and every
+    request waits for the loop's request budget of its connection (``max_requests_per_minute``).
+    """
 
     def __init__(self, config: DataArtsConfig, log: Any, client: httpx.AsyncClient | None = None) -> None:
         self.config = config
@@ -55,73 +73,48 @@ class AsyncTransport:
         self.client = client
 
     async def run(self, operation: Generator[core.ApiRequest, Any, T], *, deadline: float | None = None) -> T:
-        try:
-            request = next(operation)
-            while True:
-                request = operation.send(await self.call(request, deadline=deadline))
-        except StopIteration as done:
-            return done.value
+        steps = core.run_operation(self.config, operation, self.log, deadline, shared_budget(self.config))
+        return await self._carry_out(steps)
 
     async def call(self, request: core.ApiRequest, *, deadline: float | None = None) -> Any:
-        core.check_deadline(request, deadline)
-        async for attempt in _retrying(self.config, request, self.log, deadline):
-            with attempt:
-                return await self._call_once(request)
-        raise AssertionError("unreachable: tenacity reraises the last error")
+        steps = core.call(self.config, request, self.log, deadline, budget=shared_budget(self.config))
+        return await self._carry_out(steps)
 
-    async def _call_once(self, request: core.ApiRequest) -> Any:
-        token = await self._token()
-        try:
-            return core.read_answer(request, *await self._exchange(request, token))
-        except DataArtsAPIError as error:
-            if not core.needs_token_renewal(self.config, error):
-                raise
-            self.log.info("DataArts token was refused (%s); renewing it once", error.error_code)
-            core.TOKENS.discard(self.config, token)
-            return core.read_answer(request, *await self._exchange(request, await self._token()))
+    async def _carry_out(self, steps: core.Steps[T]) -> T:
+        with core.Drive(steps) as drive:
+            while not drive.done:
+                drive.reply(await self._step(drive.step))
+            return cast(T, drive.result)
 
-    async def _token(self) -> str | None:
-        if self.config.auth_type == "token":
-            return self.config.secret
-        if self.config.auth_type != "password":
-            return None
-        cached = core.TOKENS.get(self.config)
-        if cached:
-            return cached
-        key = core.TOKENS.key(self.config)
-        lock = _TOKEN_LOCKS.setdefault(asyncio.get_running_loop(), {}).setdefault(key, asyncio.Lock())
-        async with lock:
-            cached = core.TOKENS.get(self.config)
-            if cached:
-                return cached
-            token = await self._fetch_token()
-            await amask_secret(token.value)
-            core.TOKENS.put(self.config, token)
-            return token.value
+    async def _step(self, step: core.Step) -> Any:
+        if isinstance(step, core.Send):
+            return await self._exchange(step)
+        if isinstance(step, core.Sleep):
+            await asyncio.sleep(step.seconds)
+        else:
+            await amask_secret(step.secret)
+        return None
 
-    async def _fetch_token(self) -> core.IamToken:
-        request = core.token_request(self.config)
-        async for attempt in _retrying(self.config, request, self.log):
-            with attempt:
-                return core.read_token(request, *await self._exchange(request, None))
-        raise AssertionError("unreachable: tenacity reraises the last error")
-
-    async def _exchange(self, request: core.ApiRequest, token: str | None) -> tuple[int, Any, bytes]:
+    async def _exchange(self, step: core.Send) -> tuple[int, Any, bytes] | DataArtsAPIError:
         import httpx
 
-        prepared = core.prepare(self.config, request, token)
+        prepared, request = step.prepared, step.request
         client = self.client or shared_client(self.config)
         try:
             response = await client.request(
-                prepared.method, prepared.url, headers=prepared.headers, content=prepared.body or None
+                prepared.method,
+                prepared.url,
+                headers=prepared.headers,
+                content=prepared.body or None,
+                timeout=httpx.Timeout(step.timeout, connect=min(CONNECT_TIMEOUT, step.timeout)),
             )
         except httpx.TransportError as error:
-            raise DataArtsConnectionError(
+            return DataArtsConnectionError(
                 f"{type(error).__name__}: {error}",
                 may_have_arrived=not isinstance(error, _not_sent()),
                 method=request.method,
                 path=request.path,
-            ) from None
+            )
         return response.status_code, response.headers, response.content
 
 
@@ -129,17 +122,6 @@ def _not_sent() -> tuple[type[Exception], ...]:
     import httpx
 
     return (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
-def _retrying(
-    config: DataArtsConfig, request: core.ApiRequest, log: Any, deadline: float | None = None
-) -> Any:
-    from tenacity import AsyncRetrying
-
-    kwargs = core.retry_kwargs(config, request, log)
-    base, late = kwargs["stop"], core.deadline_stop(deadline)
-    kwargs["stop"] = lambda state: base(state) or late(state)
-    return AsyncRetrying(**kwargs)
 
 
 async def amask_secret(value: str) -> None:

@@ -7,6 +7,7 @@ import math
 import re
 import string
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,6 +18,11 @@ DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 5
 DEFAULT_RETRY_WAIT = 1.0
 DEFAULT_NOT_LISTED_GRACE = 120.0
+# A deferred wait survives a gateway outage this long (seconds) before it ends with an error.
+DEFAULT_OUTAGE_TOLERANCE = 600.0
+# Requests a minute one triggerer sends per connection: the lowest per-user limit DataArts
+# documents for its read APIs (120 a minute for many DataArts Migration reads).
+DEFAULT_MAX_REQUESTS_PER_MINUTE = 120.0
 DEFAULT_CONSOLE_URL = (
     "https://console.huaweicloud.com/dataartsstudio/?region={region}#/dq/taskMonitor"
     "?projectId={project_id}&workspace={workspace}&instanceId={instance_id}"
@@ -44,8 +50,9 @@ class DataArtsConfig:
     timeout: float = DEFAULT_TIMEOUT
     max_retries: int = DEFAULT_MAX_RETRIES
     retry_wait: float = DEFAULT_RETRY_WAIT
+    outage_tolerance: float = DEFAULT_OUTAGE_TOLERANCE
+    max_requests_per_minute: float = DEFAULT_MAX_REQUESTS_PER_MINUTE
     console_url: str = DEFAULT_CONSOLE_URL
-    outage_tolerance: float = 600.0
     not_listed_grace: float = DEFAULT_NOT_LISTED_GRACE
 
     @property
@@ -120,6 +127,10 @@ class DataArtsConfig:
             timeout=_number(extra, "timeout", DEFAULT_TIMEOUT, fail, minimum=0.001),
             max_retries=_whole(_number(extra, "max_retries", DEFAULT_MAX_RETRIES, fail, minimum=0), fail),
             retry_wait=_number(extra, "retry_wait", DEFAULT_RETRY_WAIT, fail, minimum=0),
+            outage_tolerance=_number(extra, "outage_tolerance", DEFAULT_OUTAGE_TOLERANCE, fail, minimum=0),
+            max_requests_per_minute=_number(
+                extra, "max_requests_per_minute", DEFAULT_MAX_REQUESTS_PER_MINUTE, fail, minimum=1
+            ),
             console_url=_console_url(extra.get("console_url"), fail),
             not_listed_grace=_number(extra, "not_listed_grace", DEFAULT_NOT_LISTED_GRACE, fail, minimum=0),
         )
@@ -242,3 +253,16 @@ def _number(extra: dict[str, Any], key: str, default: float, fail: Any, *, minim
     if number < minimum:
         raise fail(f"extra.{key}", f"must be at least {minimum}, not {raw!r}.")
     return number
+
+
+def positive_seconds(value: Any, name: str) -> float:
+    """A poll interval in seconds, refused with the parameter's name unless it is positive and finite."""
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise DataArtsConfigError(f"{name} must be a number of seconds, not {value!r}.") from None
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise DataArtsConfigError(f"{name} must be a positive number of seconds, not {value!r}.")
+    return seconds

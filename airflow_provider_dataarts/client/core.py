@@ -8,6 +8,8 @@ mapping and retry decisions exist once.
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import email.utils
 import hashlib
 import json
@@ -15,17 +17,23 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import quote, urlsplit
 
 from airflow_provider_dataarts.client import signer
-from airflow_provider_dataarts.exceptions import DataArtsAPIError, DataArtsConfigError
+from airflow_provider_dataarts.exceptions import (
+    DataArtsAPIError,
+    DataArtsConfigError,
+    DataArtsConnectionError,
+    DataArtsDeadlineExceeded,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_dataarts.client.config import DataArtsConfig
 
+T = TypeVar("T")
 USER_AGENT = "airflow-provider-dataarts"
 CONTENT_TYPE = "application/json;charset=UTF-8"
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -33,6 +41,8 @@ RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 TOKEN_RENEW_CODES = frozenset({"APIG.0301", "APIG.0307"})
 MAX_RETRY_AFTER = 60.0
 MAX_BACKOFF = 30.0
+# A 429 without Retry-After still pauses everyone sharing the budget this long (the gateway's 2-5 s).
+MIN_THROTTLE_PAUSE = 2.0
 # The SDK renews temporary credentials 40 minutes early; never wait past half a token's life.
 TOKEN_RENEW_MARGIN = 40 * 60.0
 
@@ -216,8 +226,6 @@ def should_retry(error: BaseException, request: ApiRequest) -> bool:
     A call that is not replayable (a rerun, a script execution) is sent again only when it surely
     did not reach the service: a connection that never opened, a 429, or a 503 from the gateway.
     """
-    from airflow_provider_dataarts.exceptions import DataArtsConnectionError
-
     if isinstance(error, DataArtsConnectionError):
         return request.replayable or not error.may_have_arrived
     if not isinstance(error, DataArtsAPIError):
@@ -232,91 +240,125 @@ def should_retry(error: BaseException, request: ApiRequest) -> bool:
     return error.status_code == 429 or (error.status_code == 503 and from_gateway)
 
 
-def retry_wait(config: DataArtsConfig) -> Callable[[Any], float]:
-    """Exponential backoff with full jitter, or the service's ``Retry-After`` when it gives one."""
+def retry_delay(
+    config: DataArtsConfig, request: ApiRequest, error: BaseException, attempt: int, deadline: float | None
+) -> float | None:
+    """
+    Seconds to wait before sending ``request`` again after its ``attempt``-th try failed, or None.
 
-    def wait(state: Any) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        retry_after = getattr(error, "retry_after", None)
-        if retry_after is not None:
-            return min(retry_after, MAX_RETRY_AFTER)
-        ceiling = min(MAX_BACKOFF, config.retry_wait * 2 ** (state.attempt_number - 1))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
-
+    The one retry policy of both transports: exponential backoff with full jitter, or the service's
+    ``Retry-After``; never a retry whose wait would end past ``deadline`` (the caller re-raises).
+    """
+    if attempt > config.max_retries or not should_retry(error, request):
+        return None
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        wait = min(retry_after, MAX_RETRY_AFTER)
+    else:
+        ceiling = min(MAX_BACKOFF, config.retry_wait * 2 ** (attempt - 1))
+        wait = ceiling / 2 + random.uniform(0, ceiling / 2)
+    if deadline is not None and time.time() + wait >= deadline:
+        return None
     return wait
 
 
-def is_transient(error: BaseException) -> bool:
-    """Whether an error says DataArts is unreachable for now (worth waiting out), not that a call is wrong."""
-    from airflow_provider_dataarts.exceptions import DataArtsConnectionError
+def time_left(request: ApiRequest, deadline: float | None, timeout: float) -> float:
+    """The timeout for one request: the connection's, cut to what is left before ``deadline``."""
+    if deadline is None:
+        return timeout
+    left = deadline - time.time()
+    if left <= 0:
+        raise DataArtsDeadlineExceeded(
+            f"the deadline passed {-left:.1f} s ago; the request was not sent",
+            method=request.method,
+            path=request.path,
+        )
+    return min(timeout, left)
 
-    if isinstance(error, DataArtsConnectionError):
-        return True
-    if not isinstance(error, DataArtsAPIError):
+
+def is_transient(error: BaseException) -> bool:
+    """
+    Whether a failed poll says nothing about the instance, so that a wait may go on: the service
+    could not be reached, timed out, throttled (429), failed (5xx) or answered garbage.
+
+    Anything else (401 after one token renewal, 403, 400, TLS, a bug) is permanent: retrying in a
+    minute will not change the answer, and the user must see the service's message at once.
+    """
+    if isinstance(error, DataArtsDeadlineExceeded) or not isinstance(error, DataArtsAPIError):
         return False
-    return error.malformed or error.status_code in RETRYABLE_STATUS
+    if isinstance(error, DataArtsConnectionError) or error.malformed:
+        return True
+    status = error.status_code
+    return status is not None and (status == 429 or 500 <= status < 600)
+
+
+# Between two progress lines of one outage, so a long outage shows in the task log without flooding it.
+OUTAGE_LOG_EVERY = 60.0
 
 
 @dataclass
 class Outage:
-    """When DataArts became unreachable (None: it is reachable); JSON-safe as a dict."""
+    """
+    Bookkeeping of one wait's outage: since when DataArts is unreachable, and whether that is
+    still within ``tolerance`` seconds. Plain data (``to_dict``/``from_dict``) so a sensor can keep
+    it in ``task_state_store`` between pokes.
+    """
 
+    tolerance: float
     started_at: float | None = None
+    logged_at: float | None = None
+    last_error: str | None = None
 
-    @classmethod
-    def from_dict(cls, data: Any) -> Outage:
-        return cls(started_at=(data or {}).get("started_at") if isinstance(data, dict) else None)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"started_at": self.started_at}
-
-    def failed(self, error: BaseException, now: float, tolerance: float) -> bool:
-        """Another failed check: whether the outage is still within ``tolerance`` seconds."""
+    def failed(self, error: BaseException, now: float, log: Any = None) -> bool:
+        """Record a transient failure; whether the outage is still tolerated (logs once, then each minute)."""
+        self.last_error = str(error)
         if self.started_at is None:
             self.started_at = now
-        return now - self.started_at <= tolerance
+        tolerated = now - self.started_at <= self.tolerance
+        if log is not None and tolerated:
+            if self.logged_at is None:
+                log.warning(
+                    "DataArts unreachable (%s); still waiting, for up to %.0f s of outage",
+                    self.last_error,
+                    self.tolerance,
+                )
+                self.logged_at = now
+            elif now - self.logged_at >= OUTAGE_LOG_EVERY:
+                log.warning("DataArts unreachable for %.0f s, still waiting", self.lasted(now))
+                self.logged_at = now
+        return tolerated
 
+    def recovered(self, now: float, log: Any = None) -> float | None:
+        """A poll succeeded: end the outage; how long it lasted (None when there was none)."""
+        if self.started_at is None:
+            return None
+        lasted = self.lasted(now)
+        if log is not None:
+            log.warning("DataArts was unreachable for %.0f s; reachable again, still waiting", lasted)
+        self.started_at = self.logged_at = self.last_error = None
+        return lasted
 
-def deadline_stop(deadline: float | None) -> Callable[[Any], bool]:
-    """Stop retrying when the next wait would end past ``deadline``."""
+    def lasted(self, now: float) -> float:
+        return 0.0 if self.started_at is None else now - self.started_at
 
-    def stop(state: Any) -> bool:
-        return deadline is not None and time.time() + (state.upcoming_sleep or 0) > deadline
-
-    return stop
-
-
-def check_deadline(request: ApiRequest, deadline: float | None) -> None:
-    from airflow_provider_dataarts.exceptions import DataArtsDeadlineExceeded
-
-    if deadline is not None and time.time() >= deadline:
-        raise DataArtsDeadlineExceeded(
-            "the deadline passed before the call", method=request.method, path=request.path
+    def give_up_message(self, now: float) -> str:
+        return (
+            f"DataArts unreachable for {self.lasted(now):.0f} s, longer than the outage tolerance of "
+            f"{self.tolerance:g} s (connection extra outage_tolerance); last error: {self.last_error}"
         )
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"started_at": self.started_at, "logged_at": self.logged_at, "last_error": self.last_error}
 
-def retry_kwargs(config: DataArtsConfig, request: ApiRequest, log: Any) -> dict[str, Any]:
-    """Arguments for ``tenacity.Retrying``/``AsyncRetrying``: the one retry policy of both transports."""
-    import tenacity
-
-    def before_sleep(state: Any) -> None:
-        error = state.outcome.exception()
-        log.warning(
-            "DataArts %s failed (attempt %d of %d): %s; retrying in %.1f s",
-            request.describe(),
-            state.attempt_number,
-            config.max_retries + 1,
-            error,
-            state.upcoming_sleep,
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None, tolerance: float) -> Outage:
+        data = data or {}
+        return cls(
+            tolerance=tolerance,
+            started_at=data.get("started_at"),
+            logged_at=data.get("logged_at"),
+            last_error=data.get("last_error"),
         )
-
-    return {
-        "stop": tenacity.stop_after_attempt(config.max_retries + 1),
-        "wait": retry_wait(config),
-        "retry": tenacity.retry_if_exception(lambda error: should_retry(error, request)),
-        "before_sleep": before_sleep,
-        "reraise": True,
-    }
 
 
 def needs_token_renewal(config: DataArtsConfig, error: BaseException) -> bool:
@@ -326,6 +368,42 @@ def needs_token_renewal(config: DataArtsConfig, error: BaseException) -> bool:
         and error.status_code == 401
         and error.error_code in TOKEN_RENEW_CODES
     )
+
+
+def connection_key(config: DataArtsConfig) -> str:
+    """
+    A digest of every setting that changes a request (endpoints, credentials, workspace, project,
+    auth type, timeout, retries, TLS): equal keys may share a transport. Secrets only hashed.
+    """
+    return hashlib.sha256(repr(dataclasses.astuple(config)).encode()).hexdigest()
+
+
+class RequestBudget:
+    """
+    At most ``per_minute`` requests in any 60 s (first come, first served), and none at all while
+    the service has asked to wait (a 429's ``Retry-After``): whoever shares it slows down together.
+    """
+
+    def __init__(self, per_minute: float) -> None:
+        self.limit = max(1, int(per_minute))
+        self._slots: collections.deque[float] = collections.deque()
+        self.paused_until = 0.0
+        self._guard = threading.Lock()
+
+    def reserve(self, now: float) -> float:
+        """Take the next free slot; seconds to wait before using it."""
+        with self._guard:
+            at = max(now, self.paused_until, self._slots[-1] if self._slots else now)
+            if len(self._slots) >= self.limit:
+                at = max(at, self._slots[-self.limit] + 60.0)
+            while self._slots and self._slots[0] <= at - 60.0:
+                self._slots.popleft()
+            self._slots.append(at)
+            return at - now
+
+    def pause(self, until: float) -> None:
+        with self._guard:
+            self.paused_until = max(self.paused_until, until)
 
 
 # --- IAM tokens (auth_type "password") ------------------------------------------------------------
@@ -398,7 +476,9 @@ class TokenCache:
 
     def __init__(self) -> None:
         self._tokens: dict[str, IamToken] = {}
-        self.guard = threading.Lock()
+        self._fetching: dict[str, float] = {}
+        # Held only for dict bookkeeping, never across I/O: threads and event loops share the cache.
+        self._guard = threading.Lock()
 
     @staticmethod
     def key(config: DataArtsConfig) -> str:
@@ -410,13 +490,215 @@ class TokenCache:
         return token.value if token and time.time() < token.renew_at else None
 
     def put(self, config: DataArtsConfig, token: IamToken) -> None:
-        self._tokens[self.key(config)] = token
+        with self._guard:
+            self._tokens[self.key(config)] = token
 
     def discard(self, config: DataArtsConfig, value: str | None) -> None:
+        """Forget the token ``value`` (refused by the service), unless another caller renewed it already."""
         key = self.key(config)
-        token = self._tokens.get(key)
-        if token and token.value == value:
-            del self._tokens[key]
+        with self._guard:
+            token = self._tokens.get(key)
+            if token and token.value == value:
+                del self._tokens[key]
+
+    def claim(self, config: DataArtsConfig) -> bool:
+        """Whether this caller should fetch the token: one fetch at a time per set of credentials."""
+        key, now = self.key(config), time.time()
+        with self._guard:
+            # A claim older than a whole fetch with its retries is left over by a caller that died.
+            if now - self._fetching.get(key, float("-inf")) < TOKEN_CLAIM_STALE:
+                return False
+            self._fetching[key] = now
+            return True
+
+    def release(self, config: DataArtsConfig) -> None:
+        with self._guard:
+            self._fetching.pop(self.key(config), None)
 
 
 TOKENS = TokenCache()
+TOKEN_CLAIM_STALE = 300.0
+TOKEN_WAIT = 0.05
+
+
+# --- calls as steps that a transport carries out ---------------------------------------------------
+# A call (auth, token renewal, retries, deadline) is a generator of steps; a transport only carries
+# each step out (bytes over its HTTP client, a sleep, masking a secret), so both are written once.
+
+
+@dataclass(frozen=True)
+class Send:
+    """Send these bytes; the reply is ``(status, headers, body)`` or the ``DataArtsAPIError`` it met."""
+
+    request: ApiRequest
+    prepared: PreparedRequest
+    timeout: float
+
+
+@dataclass(frozen=True)
+class Sleep:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Mask:
+    """Register a secret (a fresh IAM token) with Airflow's log masker."""
+
+    secret: str = field(repr=False)
+
+
+Step = Send | Sleep | Mask
+Steps = Generator[Step, Any, T]
+Reader = Callable[[ApiRequest, int, Mapping[str, str], bytes], Any]
+
+
+def run_operation(
+    config: DataArtsConfig,
+    operation: Generator[ApiRequest, Any, T],
+    log: Any,
+    deadline: float | None,
+    budget: RequestBudget | None = None,
+) -> Steps[T]:
+    """The steps of a whole operation: each request it yields, called, its answer sent back in."""
+    try:
+        request = next(operation)
+        while True:
+            request = operation.send((yield from call(config, request, log, deadline, budget=budget)))
+    except StopIteration as done:
+        return done.value
+
+
+def call(
+    config: DataArtsConfig,
+    request: ApiRequest,
+    log: Any,
+    deadline: float | None,
+    reader: Reader = read_answer,
+    *,
+    budget: RequestBudget | None = None,
+) -> Steps[Any]:
+    """
+    One request with auth, one token renewal, retries as ``retry_delay`` says, within ``deadline``,
+    and within ``budget`` when given (a 429's ``Retry-After`` then pauses all who share it).
+    """
+    attempt = 1
+    while True:
+        try:
+            return (yield from _attempt(config, request, log, deadline, reader, budget))
+        except DataArtsDeadlineExceeded:
+            raise
+        except DataArtsAPIError as error:
+            if budget is not None and error.status_code == 429:
+                budget.pause(time.time() + min(error.retry_after or MIN_THROTTLE_PAUSE, MAX_RETRY_AFTER))
+            wait = retry_delay(config, request, error, attempt, deadline)
+            if wait is None:
+                raise
+            log.warning(
+                "DataArts %s failed (attempt %d of %d): %s; retrying in %.1f s",
+                request.describe(),
+                attempt,
+                config.max_retries + 1,
+                error,
+                wait,
+            )
+            yield Sleep(wait)
+            attempt += 1
+
+
+def _attempt(
+    config: DataArtsConfig,
+    request: ApiRequest,
+    log: Any,
+    deadline: float | None,
+    reader: Reader,
+    budget: RequestBudget | None,
+) -> Steps[Any]:
+    token = (yield from _token(config, log, deadline)) if request.authenticated else None
+    answer = yield from _send(config, request, token, deadline, budget)
+    try:
+        return reader(request, *answer)
+    except DataArtsAPIError as error:
+        if not needs_token_renewal(config, error):
+            raise
+        log.info("DataArts token was refused (%s); renewing it once", error.error_code)
+        TOKENS.discard(config, token)
+        token = yield from _token(config, log, deadline)
+        return reader(request, *(yield from _send(config, request, token, deadline, budget)))
+
+
+def _send(
+    config: DataArtsConfig,
+    request: ApiRequest,
+    token: str | None,
+    deadline: float | None,
+    budget: RequestBudget | None,
+) -> Steps[tuple[int, Mapping[str, str], bytes]]:
+    if budget is not None and (wait := budget.reserve(time.time())) > 0:
+        if deadline is not None and time.time() + wait >= deadline:
+            raise DataArtsDeadlineExceeded(
+                f"the request budget ({budget.limit} a minute) has no slot before the deadline",
+                method=request.method,
+                path=request.path,
+            )
+        yield Sleep(wait)
+    timeout = time_left(request, deadline, config.timeout)
+    answer: tuple[int, Mapping[str, str], bytes] = yield Send(
+        request, prepare(config, request, token), timeout
+    )
+    return answer
+
+
+def _token(config: DataArtsConfig, log: Any, deadline: float | None) -> Steps[str | None]:
+    if config.auth_type == "token":
+        return config.secret
+    if config.auth_type != "password":
+        return None
+    request = token_request(config)
+    while not (cached := TOKENS.get(config)):
+        if not TOKENS.claim(config):  # another caller is fetching it: wait for its result
+            time_left(request, deadline, TOKEN_WAIT)
+            yield Sleep(TOKEN_WAIT)
+            continue
+        try:
+            token: IamToken = yield from call(config, request, log, deadline, read_token)
+            yield Mask(token.value)
+            TOKENS.put(config, token)
+            return token.value
+        finally:
+            TOKENS.release(config)
+    return cached
+
+
+class Drive(Generic[T]):
+    """
+    Hands a transport the steps of a call one at a time, and the step's reply back to the call.
+
+    Use as a context manager: leaving it (also by cancellation) closes the call, so a token claim
+    it holds is released.
+    """
+
+    def __init__(self, steps: Steps[T]) -> None:
+        self._steps = steps
+        self.done = False
+        self.result: T | None = None
+        self.step: Step = self._advance(lambda: next(steps))
+
+    def reply(self, value: Any) -> None:
+        """The step's outcome: its value, or the ``DataArtsAPIError`` it failed with."""
+        if isinstance(value, BaseException):
+            self.step = self._advance(lambda: self._steps.throw(value))
+        else:
+            self.step = self._advance(lambda: self._steps.send(value))
+
+    def _advance(self, resume: Callable[[], Step]) -> Step:
+        try:
+            return resume()
+        except StopIteration as stop:
+            self.done, self.result = True, stop.value
+            return Sleep(0.0)
+
+    def __enter__(self) -> Drive[T]:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._steps.close()

@@ -82,25 +82,48 @@ def normalize_sub_rule(raw: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
+def _page(answer: Any, request: ApiRequest) -> tuple[list[dict[str, Any]], int | None]:
+    """The items of one ``{count, resources}`` page, and the total count when the service gives it."""
+    page = _object(answer, request, "resources").get("resources") or []
+    if not isinstance(page, list):
+        raise DataArtsAPIError(
+            "'resources' is not a list", method=request.method, path=request.path, malformed=True
+        )
+    count = answer.get("count")
+    return page, (count if isinstance(count, int) and not isinstance(count, bool) else None)
+
+
 def paginate(
     make_request: Callable[[int], ApiRequest],
     stop: Callable[[list[dict[str, Any]]], bool] = lambda page: False,
 ) -> Operation[list[dict[str, Any]]]:
     """Every page of a ``{count, resources}`` list, ``PAGE_SIZE`` at a time, until ``stop(page)``."""
     items: list[dict[str, Any]] = []
-    for _ in range(MAX_PAGES):
-        request = make_request(len(items))
-        answer = _object((yield request), request, "resources")
-        page = answer.get("resources") or []
-        if not isinstance(page, list):
-            raise DataArtsAPIError(
-                "'resources' is not a list", method=request.method, path=request.path, malformed=True
-            )
+
+    def keep(page: list[dict[str, Any]], pages_left: int) -> bool:
         items.extend(page)
-        count = answer.get("count")
-        done = len(page) < PAGE_SIZE or (isinstance(count, int) and len(items) >= count)
-        if done or stop(page):
-            return items
+        return stop(page)
+
+    yield from read_pages(make_request, keep)
+    return items
+
+
+def read_pages(
+    make_request: Callable[[int], ApiRequest], read: Callable[[list[dict[str, Any]], int], bool]
+) -> Operation[bool]:
+    """
+    Hand each page of a list to ``read(page, pages_left)`` until it returns True or the list ends;
+    whether the list was read to its end. ``pages_left`` comes from the list's ``count``.
+    """
+    offset = 0
+    for _ in range(MAX_PAGES):
+        request = make_request(offset)
+        page, count = _page((yield request), request)
+        offset += len(page)
+        done = len(page) < PAGE_SIZE or (count is not None and offset >= count)
+        pages_left = 0 if done else -(-(count - offset) // PAGE_SIZE) if count is not None else 1
+        if read(page, pages_left) or done:
+            return done
     raise DataArtsAPIError(f"more than {MAX_PAGES} pages", method=request.method, path=request.path)
 
 
@@ -150,12 +173,14 @@ def find_quality_instance(
     name: str | None = None,
     task_type: str | None = None,
     started_after: int | None = None,
+    exhaustive: bool = True,
 ) -> Operation[dict[str, Any] | None]:
     """
     The instance overview with ``instance_id``, through the list call (there is no get-by-id call).
 
     The hints narrow the list so that a recent instance is on the first page: one request. If the
-    hints were wrong, the whole list is searched once more without them.
+    hints were wrong, the whole list is searched once more without them, unless not ``exhaustive``
+    (a poll that will look again at the next interval).
     """
     target = segment(instance_id, "instance_id")
 
@@ -164,6 +189,8 @@ def find_quality_instance(
 
     hinted: dict[str, Any] = {"name": name, "task_type": task_type, "start_time": started_after}
     searches: list[dict[str, Any]] = [hinted, {}] if any(v is not None for v in hinted.values()) else [{}]
+    if not exhaustive:
+        searches = searches[:1]
     for filters in searches:
         items = yield from paginate(partial(instances_request, project_id, **filters), match)
         for item in items:

@@ -42,6 +42,7 @@ class Fault:
     count: int = 1
     method: str | None = None
     path: str | None = None  # a substring of the request path
+    query: str | None = None  # a substring of the raw query string, e.g. "offset=100" (one page)
     status: int | None = None
     retry_after: float | None = None
     when: str = "before"  # "after": the request is carried out, then its answer is replaced
@@ -55,9 +56,11 @@ class Fault:
         if self.when not in ("before", "after"):
             raise ValueError(f"when must be 'before' or 'after', not {self.when!r}")
 
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method is None or self.method.upper() == method) and (
-            self.path is None or self.path in path
+    def matches(self, method: str, path: str, query: str = "") -> bool:
+        return (
+            (self.method is None or self.method.upper() == method)
+            and (self.path is None or self.path in path)
+            and (self.query is None or self.query in query)
         )
 
 
@@ -111,10 +114,10 @@ class Emulation:
             self.log.clear()
             self.token_requests = 0
 
-    def take_fault(self, method: str, path: str, when: str) -> Fault | None:
+    def take_fault(self, method: str, path: str, when: str, query: str = "") -> Fault | None:
         with self.lock:
             for fault in self.faults:
-                if fault.when == when and fault.count > 0 and fault.matches(method, path):
+                if fault.when == when and fault.count > 0 and fault.matches(method, path, query):
                     if fault.skip > 0:
                         fault.skip -= 1
                         continue
@@ -183,7 +186,7 @@ class Handler(BaseHTTPRequestHandler):
         }
         with emulation.lock:
             emulation.log.append(record)
-        fault = emulation.take_fault(method, raw_path, "before")
+        fault = emulation.take_fault(method, raw_path, "before", raw_query)
         if fault is not None and fault.kind == "delay":
             time.sleep(fault.delay)
             fault = None
@@ -197,7 +200,7 @@ class Handler(BaseHTTPRequestHandler):
             answer = self._route(method, raw_path, query, body)
         except EmulatorError as error:
             answer = Answer(error.status, {"error_code": error.code, "error_msg": error.message})
-        after = emulation.take_fault(method, raw_path, "after")
+        after = emulation.take_fault(method, raw_path, "after", raw_query)
         if after is not None:
             record["status"] = self._fault(after)
             return

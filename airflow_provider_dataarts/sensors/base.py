@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowSkipException, BaseSensorOperator, conf
 
+from airflow_provider_dataarts.client.config import positive_seconds
 from airflow_provider_dataarts.operators.base import BACKSTOP
 from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID
 
@@ -44,6 +45,8 @@ class DataArtsSensor(BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        # Airflow accepts 0, which would make every deferred poll of a connection spin.
+        positive_seconds(self.poke_interval, "poke_interval")
         self.dataarts_conn_id = dataarts_conn_id
         self.deferrable = deferrable
         self._state: TaskState | None = None

@@ -10,12 +10,18 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_dataarts.client.config import positive_seconds
+
 # The triggerer gives on_kill() 30 s by default ([triggerer] on_kill_timeout); we stop sooner.
 ON_KILL_TIMEOUT = 25.0
 
 if TYPE_CHECKING:
     from airflow_provider_dataarts.client.aio import AsyncTransport
     from airflow_provider_dataarts.client.config import DataArtsConfig
+    from airflow_provider_dataarts.client.core import Outage
+
+# During an outage, polls come at most this far apart (and never less often than the interval).
+MAX_OUTAGE_BACKOFF = 60.0
 
 
 async def load_config(conn_id: str) -> DataArtsConfig:
@@ -60,7 +66,7 @@ class DataArtsPollingTrigger(BaseTrigger):
         super().__init__()
         self.instance_id = str(instance_id)
         self.dataarts_conn_id = dataarts_conn_id
-        self.poll_interval = float(poll_interval)
+        self.poll_interval = positive_seconds(poll_interval, "poll_interval")
         self.end_time = float(end_time) if end_time is not None else None
         self.cancel_on_kill = bool(cancel_on_kill)
 
@@ -80,12 +86,16 @@ class DataArtsPollingTrigger(BaseTrigger):
         return None if self.end_time is None else self.end_time - time.time()
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow_provider_dataarts.client.core import Outage, is_transient
+        from airflow_provider_dataarts.exceptions import DataArtsDeadlineExceeded
+
         try:
             from airflow_provider_dataarts.client.aio import AsyncTransport
 
             config = await load_config(self.dataarts_conn_id)
             self.validate(config)  # the checks the hook makes, before any request
             transport = AsyncTransport(config, self.log)
+            outage = Outage(config.outage_tolerance)
             while True:
                 remaining = self._remaining()
                 if remaining is not None and remaining <= 0:
@@ -93,15 +103,32 @@ class DataArtsPollingTrigger(BaseTrigger):
                     return
                 try:
                     done = await asyncio.wait_for(self.poll(transport), timeout=remaining)
-                except TimeoutError:
+                except (TimeoutError, DataArtsDeadlineExceeded):
                     yield self._timeout_event()
                     return
+                except Exception as error:
+                    # The instance keeps running while the gateway is down: only a long outage, or
+                    # an error that retrying cannot change, ends the wait.
+                    if not is_transient(error):
+                        raise
+                    if not outage.failed(error, time.time(), self.log):
+                        yield self._event("error", outage.give_up_message(time.time()), **self._last_seen())
+                        return
+                    await self._back_off(outage)
+                    continue
+                outage.recovered(time.time(), self.log)
                 if done is not None:
                     yield done
                     return
         except Exception as error:
             self.log.exception("DataArts trigger for instance %s failed", self.instance_id)
             yield self._event("error", f"{type(error).__name__}: {error}", **self._last_seen())
+
+    async def _back_off(self, outage: Outage) -> None:
+        """Poll less often the longer DataArts is unreachable, never past the deadline."""
+        wait = min(MAX_OUTAGE_BACKOFF, max(self.poll_interval, outage.lasted(time.time()) / 4))
+        remaining = self._remaining()
+        await asyncio.sleep(wait if remaining is None else max(0.0, min(wait, remaining)))
 
     def _timeout_event(self) -> TriggerEvent:
         return self._event(

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_dataarts.client.aio import AsyncTransport
     from airflow_provider_dataarts.client.config import DataArtsConfig
-    from airflow_provider_dataarts.triggers.shared_poll import SharedInstancePoller
+    from airflow_provider_dataarts.triggers.shared_poll import Wanted
 
 
 class DataArtsQualityInstanceTrigger(DataArtsPollingTrigger):
@@ -60,7 +60,9 @@ class DataArtsQualityInstanceTrigger(DataArtsPollingTrigger):
         self.started_after = int(started_after) if started_after is not None else None
         self._run_status: str | None = None
         self._waiting_since = time.time()
-        self._poller: SharedInstancePoller | None = None
+        self._wanted: Wanted | None = None
+        self._poller_key: Any = None
+        self._told_stretched = False
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -89,31 +91,22 @@ class DataArtsQualityInstanceTrigger(DataArtsPollingTrigger):
 
     async def poll(self, transport: AsyncTransport) -> TriggerEvent | None:
         # Imported here, not at the top: the triggerer loads the module, DAG files never need it.
-        from airflow_provider_dataarts.client import operations as ops
+        from airflow_provider_dataarts.triggers.shared_poll import Wanted, poller_key, shared_poller
 
         config = transport.config
-        if self._poller is None:
-            from airflow_provider_dataarts.client.core import TOKENS
-            from airflow_provider_dataarts.triggers.shared_poll import shared_poller
-
-            self._poller = shared_poller(
-                (TOKENS.key(config), config.endpoint, config.workspace, config.auth_type, self.poll_interval),
-                transport,
-                config.project_id,
+        if self._wanted is None:
+            self._wanted = Wanted(self.instance_id, self.started_after, self.job_name, self.task_type)
+            self._poller_key = poller_key(config, self.poll_interval)
+        # Looked up at every poll, not kept: a poller is dropped when nothing waits on it.
+        answer = await shared_poller(config, self.poll_interval, self._poller_key).poll(self._wanted)
+        if answer.interval > self.poll_interval and not self._told_stretched:
+            self.log.warning(
+                "DataArts request budget (extra.max_requests_per_minute): polling every %.0f s, not %g s",
+                answer.interval,
                 self.poll_interval,
             )
-        answer = await self._poller.poll(self.instance_id, self.started_after)
+            self._told_stretched = True
         instance = answer.instance
-        if instance is None:  # not in the shared answer (a hint may be off): look it up alone
-            instance = await transport.run(
-                ops.find_quality_instance(
-                    config.project_id,
-                    self.instance_id,
-                    name=self.job_name,
-                    task_type=self.task_type,
-                    started_after=self.started_after,
-                )
-            )
         if instance is None:
             return self._not_found(config)
         status = instance.get("run_status")

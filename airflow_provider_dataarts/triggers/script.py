@@ -71,7 +71,8 @@ class DataArtsScriptInstanceTrigger(DataArtsPollingTrigger):
         from airflow_provider_dataarts.client import operations as ops
 
         answer = await transport.run(
-            ops.get_script_instance(transport.config.project_id, self.script_name, self.instance_id)
+            ops.get_script_instance(transport.config.project_id, self.script_name, self.instance_id),
+            deadline=self.end_time,
         )
         status = answer.get("status")
         if status != self._status:
