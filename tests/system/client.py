@@ -50,6 +50,9 @@ class AirflowClient:
 
     # --- plumbing ---------------------------------------------------------------------------------
 
+    def close(self) -> None:
+        self._session.close()
+
     def answers(self) -> bool:
         """Whether the api-server answers its health route (no login needed)."""
         try:
@@ -331,6 +334,8 @@ class AirflowClient:
             time.sleep(0.2)
         order = {"worker": ("supervisor", "task"), "task": ("task",), "supervisor": ("supervisor",)}[target]
         chosen = [found[role] for role in order if role in found]
+        if target == "supervisor":  # the task runner (a process group of its own) is left to init
+            self._deployment.watch(found["task"].pid)
         for process in chosen:
             try:
                 process.send_signal(sig)
@@ -364,6 +369,9 @@ class EmulatorClient:
     def __init__(self, url: str) -> None:
         self.url = url
         self._session = requests.Session()
+
+    def close(self) -> None:
+        self._session.close()
 
     def _call(self, method: str, route: str, body: Any = None, **params: Any) -> Any:
         answer = self._session.request(
