@@ -105,7 +105,8 @@ class Service:
         return self.process is not None and self.process.poll() is None
 
     def signal_group(self, sig: int) -> None:
-        if self.process is not None:
+        """Signal the process group; only while the leader is unreaped, so its id cannot be reused."""
+        if self.process is not None and self.process.returncode is None:
             _signal_group(self.process.pid, sig)
 
     def stop(self, sig: int = signal.SIGTERM, grace: float = 10.0) -> None:
@@ -113,8 +114,7 @@ class Service:
         if self.process is None:
             return
         self.signal_group(sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=grace)
+        _wait_unreaped(self.process.pid, grace)
         self.signal_group(signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=10)
@@ -441,8 +441,9 @@ class Deployment:
             except subprocess.TimeoutExpired:
                 self._watchdog.kill()
                 self._watchdog.wait()
-        for process in processes:  # the leaders again, had the watchdog failed; and reap them
-            _signal_group(process.pid, signal.SIGKILL)
+        for process in processes:  # the groups again, had the watchdog failed; then reap the leaders
+            if process.returncode is None:
+                _signal_group(process.pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=10)
         for service in self.services.values():
@@ -454,6 +455,18 @@ class Deployment:
 def _signal_group(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
+
+
+def _wait_unreaped(pid: int, timeout: float) -> None:
+    """Wait until a child process has exited, without reaping it (its pid stays ours meanwhile)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return
+        except psutil.NoSuchProcess:
+            return
+        time.sleep(0.1)
 
 
 def _fernet_key() -> str:

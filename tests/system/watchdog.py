@@ -78,18 +78,24 @@ class Reaper:
         return [pid for pid, start in everything.items() if running(table, pid, start)]
 
     def reap(self) -> None:
-        for pid in self.leaders:
-            with contextlib.suppress(OSError):
-                os.killpg(pid, signal.SIGTERM)
+        """SIGTERM, a grace period, then SIGKILL: to each group whose leader still holds its id, and
+        to each recorded process (checked by start time, so a reused pid is never signalled)."""
+        self.signal(signal.SIGTERM)
         deadline = time.monotonic() + GRACE_SECONDS
         while self.alive() and time.monotonic() < deadline:
             time.sleep(0.1)
-        for pid in self.leaders:
-            with contextlib.suppress(OSError):
-                os.killpg(pid, signal.SIGKILL)
+        self.signal(signal.SIGKILL)
+
+    def signal(self, sig: int) -> None:
+        table = self.scan()
+        for pid, start in self.leaders.items():
+            entry = table.get(pid)
+            if entry is not None and entry[1] == start:  # alive or an unreaped zombie: the group is ours
+                with contextlib.suppress(OSError):
+                    os.killpg(pid, sig)
         for pid in self.alive():
             with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
+                os.kill(pid, sig)
 
 
 def main(argv: list[str]) -> int:
