@@ -481,6 +481,8 @@ class Handler(BaseHTTPRequestHandler):
             if route == "instances" and method == "GET":
                 job_name = dict(query).get("job_name")
                 return Answer(200, {"instances": state.instance_reports(job_name)})
+            if route.startswith("instances/") and route.endswith("/finish") and method == "POST":
+                return Answer(200, state.finish_instance(unquote(route.split("/")[1])))
             if route.startswith("instances/") and method == "GET":
                 return Answer(200, state.instance_report(unquote(route[len("instances/") :])))
             if route.startswith("scripts/") and method == "GET":
@@ -489,6 +491,10 @@ class Handler(BaseHTTPRequestHandler):
                     return Answer(200, {"instances": state.script_reports(parts[1])})
                 if len(parts) == 4 and parts[2] == "instances":
                     return Answer(200, state.script_report(parts[1], parts[3]))
+            if route.startswith("scripts/") and route.endswith("/finish") and method == "POST":
+                parts = [unquote(part) for part in route.split("/")]
+                if len(parts) == 5 and parts[2] == "instances":
+                    return Answer(200, state.finish_script(parts[1], parts[3]))
             if route == "expire-tokens" and method == "POST":
                 emulation.expire_tokens()
                 return Answer(204)

@@ -522,6 +522,16 @@ class EmulatorState:
             "stopped": instance.stopped,
         }
 
+    def finish_instance(self, instance_id: str) -> dict[str, Any]:
+        """End a running quality instance now, with its job's outcome (for tests: no fixed run times)."""
+        report = self.instance_report(instance_id)
+        with self.lock:
+            instance = self.instances[int(instance_id)]
+            now = time.time()
+            if instance.run_status(now) == "RUNNING":
+                instance.finish_at = now
+        return {**report, **self.instance_report(instance_id)}
+
     def instance_reports(self, job_name: str | None = None) -> list[dict[str, Any]]:
         """Every quality instance (of one job when ``job_name`` is given), oldest first."""
         with self.lock:
@@ -537,6 +547,16 @@ class EmulatorState:
             "stopped": instance.stopped,
             "params": instance.params,
         }
+
+    def finish_script(self, name: str, instance_id: str) -> dict[str, Any]:
+        """End a launching or running script instance now, with its script's outcome."""
+        instance = self.script_instance(name, instance_id)
+        with self.lock:
+            now = time.time()
+            if instance.status(now) in ("LAUNCHING", "RUNNING"):
+                instance.running_at = min(instance.running_at, now)
+                instance.finish_at = now
+        return self.script_report(name, instance_id)
 
     def script_reports(self, name: str) -> list[dict[str, Any]]:
         """Every instance of one script, oldest first."""

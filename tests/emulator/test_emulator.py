@@ -173,3 +173,21 @@ def test_control_routes_report_script_instances(emulator: DataArtsEmulator) -> N
     status, one = control(emulator, f"scripts/daily_orders_sql/instances/{second.id}")
     assert (status, one["instance_id"], one["stopped"]) == (200, second.id, False)
     assert control(emulator, "scripts/no_such_script/instances")[0] == 400
+
+
+def test_control_routes_finish_running_instances_now(emulator: DataArtsEmulator) -> None:
+    job_id = emulator.add_quality_job("finished_early", outcome="ALARMING", run_seconds=3600)
+    instance = emulator.state.rerun(job_id, 1)
+    request = urllib.request.Request(
+        f"{emulator.url}/_emulator/instances/{instance.id}/finish", method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert json.loads(answer.read())["run_status"] == "ALARMING"
+    assert control(emulator, f"instances/{instance.id}")[1]["run_status"] == "ALARMING"
+    script = emulator.state.execute_script("slow_script", {})
+    path = f"scripts/slow_script/instances/{script.id}"
+    assert control(emulator, path)[1]["status"] == "LAUNCHING"
+    request = urllib.request.Request(f"{emulator.url}/_emulator/{path}/finish", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert json.loads(answer.read())["status"] == "FINISHED"
+    assert control(emulator, path)[1]["status"] == "FINISHED"

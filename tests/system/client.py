@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from tests.system.deployment import Deployment
 
 TERMINAL_TI_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
+# States in which no worker process runs the task instance's current try.
+NO_PROCESS_STATES = TERMINAL_TI_STATES | {"deferred", "up_for_retry", "up_for_reschedule"}
 KillTarget = Literal["worker", "task", "supervisor"]
 
 
@@ -49,6 +51,9 @@ class AirflowClient:
         self._session = requests.Session()
 
     # --- plumbing ---------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._session.close()
 
     def answers(self) -> bool:
         """Whether the api-server answers its health route (no login needed)."""
@@ -286,14 +291,19 @@ class AirflowClient:
 
     # --- processes --------------------------------------------------------------------------------
 
-    def task_processes(self, dag_id: str, run_id: str, task_id: str) -> dict[str, psutil.Process]:
+    def task_processes(
+        self, dag_id: str, run_id: str, task_id: str, *, ti_id: str | None = None
+    ) -> dict[str, psutil.Process]:
         """
-        The live processes running the task instance's current try: ``task`` (the task runner,
-        whose title is ``airflow worker -- {ti id}``) and ``supervisor`` (its parent, the LocalExecutor
-        worker that supervises it); empty when nothing runs it.
+        The live processes running a try of the task instance: ``task`` (the task runner, whose
+        title is ``airflow worker -- {ti id}``; the TI's ``pid``) and ``supervisor`` (its parent, the
+        LocalExecutor worker that supervises it); empty when nothing runs it. The current try's by
+        default; a clear gives the next try a new TI ``id``, so pass the old ``ti_id`` to follow the
+        process of a cleared try.
         """
-        ti = self.task_instance(dag_id, run_id, task_id)
-        title = f"airflow worker -- {ti['id']}"
+        if ti_id is None:
+            ti_id = str(self.task_instance(dag_id, run_id, task_id)["id"])
+        title = f"airflow worker -- {ti_id}"
         for process in self._deployment.descendants():
             try:
                 if " ".join(process.cmdline()).strip() == title:
@@ -314,23 +324,34 @@ class AirflowClient:
         timeout: float = 30,
     ) -> list[int]:
         """
-        Send ``sig`` to the process(es) running the task's current try and wait until they are gone;
-        returns their pids. ``target``: ``worker`` (default) the supervisor and then the task runner,
-        as when the worker dies: the scheduler notices only when the try's heartbeat times out;
-        ``task`` only the task runner (its supervisor sees it die and reports the try failed);
-        ``supervisor`` only the supervisor.
+        Send ``sig`` to the process(es) running the task's current try (waiting up to ``timeout``
+        for one to appear) and wait until they are gone; returns their pids. ``target``:
+
+        - ``worker`` (default): the supervisor, then the task runner, as when a worker dies. Nobody
+          reports anything: the scheduler fails the try when its heartbeat times out
+          (``TASK_HEARTBEAT_TIMEOUT``), then retries it if it has retries left.
+        - ``task``: only the task runner. Its supervisor sees it die and reports the try failed at
+          once (``up_for_retry`` when retries are left).
+        - ``supervisor``: only the supervisor; the task runner runs on, orphaned, without heartbeats.
         """
         deadline = time.monotonic() + timeout
         while not (found := self.task_processes(dag_id, run_id, task_id)):
             ti = self.task_instance(dag_id, run_id, task_id)
-            if time.monotonic() > deadline:
+            problem = None
+            if ti["state"] in NO_PROCESS_STATES:
+                problem = "no process runs it"
+            elif time.monotonic() > deadline:
+                problem = f"no process ran it within {timeout:.0f} s"
+            if problem is not None:
                 raise AssertionError(
-                    f"no process runs {dag_id}/{run_id}/{task_id} (state {ti['state']!r}, "
+                    f"cannot kill {dag_id}/{run_id}/{task_id}: {problem} (state {ti['state']!r}, "
                     f"try {ti['try_number']}, pid {ti.get('pid')})"
                 )
             time.sleep(0.2)
         order = {"worker": ("supervisor", "task"), "task": ("task",), "supervisor": ("supervisor",)}[target]
         chosen = [found[role] for role in order if role in found]
+        if target == "supervisor":  # the task runner (a process group of its own) is left to init
+            self._deployment.watch(found["task"].pid)
         for process in chosen:
             try:
                 process.send_signal(sig)
@@ -364,6 +385,9 @@ class EmulatorClient:
     def __init__(self, url: str) -> None:
         self.url = url
         self._session = requests.Session()
+
+    def close(self) -> None:
+        self._session.close()
 
     def _call(self, method: str, route: str, body: Any = None, **params: Any) -> Any:
         answer = self._session.request(
@@ -436,6 +460,11 @@ class EmulatorClient:
         result: dict[str, Any] = self._call("GET", f"instances/{_path(str(instance_id))}")
         return result
 
+    def finish_instance(self, instance_id: str) -> dict[str, Any]:
+        """End a running quality instance now, with its job's outcome; returns the instance."""
+        result: dict[str, Any] = self._call("POST", f"instances/{_path(str(instance_id))}/finish")
+        return result
+
     def script_instances(self, script_name: str) -> list[dict[str, Any]]:
         path = f"scripts/{_path(script_name)}/instances"
         result: list[dict[str, Any]] = self._call("GET", path)["instances"]
@@ -445,4 +474,10 @@ class EmulatorClient:
         """One script instance: ``status``, ``results``, ``stopped``, ``params``."""
         path = f"scripts/{_path(script_name)}/instances/{_path(instance_id)}"
         result: dict[str, Any] = self._call("GET", path)
+        return result
+
+    def finish_script(self, script_name: str, instance_id: str) -> dict[str, Any]:
+        """End a launching or running script instance now, with its script's outcome."""
+        path = f"scripts/{_path(script_name)}/instances/{_path(instance_id)}/finish"
+        result: dict[str, Any] = self._call("POST", path)
         return result

@@ -29,9 +29,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.system)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def deployment() -> Iterator[Deployment]:
-    """The session's one Airflow deployment, with its DataArts emulator."""
+    """
+    The session's one Airflow deployment, with its DataArts emulator: shared by every test under
+    ``tests/system`` (package scope), and stopped after the last of them, so that the rest of the
+    suite does not run beside an idle Airflow.
+    """
     try:
         check_environment()
     except DeploymentUnavailable as error:

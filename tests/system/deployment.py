@@ -40,37 +40,12 @@ ROOT = Path(__file__).resolve().parents[2]
 SYSTEM_DAGS = Path(__file__).resolve().parent / "dags"
 DAG_SOURCES = (ROOT / "example_dags", SYSTEM_DAGS)
 USERNAME = "admin"
-MARKER = "DATAARTS_SYSTEST_DEPLOYMENT"  # set in every process we start: the final sweep finds them by it
+WATCHDOG = Path(__file__).resolve().parent / "watchdog.py"
+KEEP_HOME = "DATAARTS_SYSTEST_KEEP_HOME"  # set it to keep the deployment's AIRFLOW_HOME for a look afterwards
 # How long the scheduler waits for a task's heartbeat before it fails the try (Airflow's default: 300 s).
 TASK_HEARTBEAT_TIMEOUT = 12
 STARTUP_TIMEOUT = 150.0
 SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
-
-# Ends every process of the deployment when the test process is gone (killed, crashed) before stop().
-WATCHDOG = r"""
-import os, signal, sys, time
-parent, marker = int(sys.argv[1]), sys.argv[2]
-def ours():
-    found = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit() and int(pid) != os.getpid():
-            try:
-                with open(f"/proc/{pid}/environ", "rb") as environ:
-                    if marker.encode() in environ.read().split(b"\0"):
-                        found.append(int(pid))
-            except OSError:
-                pass
-    return found
-while os.getppid() == parent:
-    time.sleep(1)
-for sig, pause in ((signal.SIGTERM, 5), (signal.SIGKILL, 0)):
-    for pid in ours():
-        try:
-            os.kill(pid, sig)
-        except OSError:
-            pass
-    time.sleep(pause)
-"""
 
 
 class DeploymentUnavailable(Exception):
@@ -130,20 +105,22 @@ class Service:
         return self.process is not None and self.process.poll() is None
 
     def signal_group(self, sig: int) -> None:
-        if self.process is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.process.pid, sig)
+        """Signal the process group; only while the leader is unreaped, so its id cannot be reused."""
+        if self.process is not None and self.process.returncode is None:
+            _signal_group(self.process.pid, sig)
 
     def stop(self, sig: int = signal.SIGTERM, grace: float = 10.0) -> None:
         """Signal the process group, wait up to ``grace`` seconds, then SIGKILL what is left of it."""
         if self.process is None:
             return
         self.signal_group(sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=grace)
+        _wait_unreaped(self.process.pid, grace)
         self.signal_group(signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=10)
+        self.close_log()
+
+    def close_log(self) -> None:
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -194,11 +171,12 @@ class Deployment:
         return self
 
     def _start(self) -> None:
+        keep = ["--keep"] if os.environ.get(KEEP_HOME) else []
         self._watchdog = subprocess.Popen(
-            [sys.executable, "-c", WATCHDOG, str(os.getpid()), f"{MARKER}={self.home}"],
-            stdin=subprocess.DEVNULL,
+            [sys.executable, str(WATCHDOG), str(self.home), *keep],
+            stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=(self.home / "watchdog.log").open("wb"),
             start_new_session=True,
         )
         self._link_dags()
@@ -238,7 +216,7 @@ class Deployment:
         for name in SERVICES:
             service = Service(name, [*self._airflow(), *commands[name]], self.home / f"{name}.log")
             self.services[name] = service
-            service.start(self.env, self.home)
+            self._start_service(service)
         deadline = time.monotonic() + STARTUP_TIMEOUT
         self.api = AirflowClient(f"http://127.0.0.1:{self.api_port}", USERNAME, self._password, self)
         self.emulator = EmulatorClient(self.emulator_url)
@@ -246,6 +224,16 @@ class Deployment:
         self.api.login()
         self._wait_for_dags(deadline)
         self._wait("scheduler, dag-processor and triggerer heartbeats", self._healthy, deadline)
+
+    def _start_service(self, service: Service) -> None:
+        service.start(self.env, self.home)
+        self.watch(service.pid)
+
+    def watch(self, pid: int) -> None:
+        """Have the watchdog end this process's group, and its descendants, when the deployment stops."""
+        assert self._watchdog is not None and self._watchdog.stdin is not None
+        self._watchdog.stdin.write(f"{pid}\n".encode())
+        self._watchdog.stdin.flush()
 
     def _airflow(self) -> list[str]:
         return [sys.executable, "-m", "airflow"]
@@ -265,13 +253,13 @@ class Deployment:
                 *("--port", "0", "--quiet", "--ak", AK, "--sk", SK),
                 *("--run-seconds", str(self.run_seconds), "--script-seconds", str(self.script_seconds)),
             ],
-            env={**os.environ, MARKER: str(self.home)},
             stdin=subprocess.DEVNULL,
             # The banner shows the credentials: it is read here, never written anywhere.
             stdout=subprocess.PIPE,
             stderr=(self.home / "emulator.log").open("wb"),
             start_new_session=True,
         )
+        self.watch(self._emulator_process.pid)
         assert self._emulator_process.stdout is not None
         first = self._emulator_process.stdout.readline().decode()
         match = re.match(r"DataArts emulator on (http://127\.0\.0\.1:\d+)", first)
@@ -346,7 +334,6 @@ class Deployment:
             "AIRFLOW_CONN_DATAARTS_SHORT_GRACE": connection_json(
                 self.emulator_url, "aksk", not_listed_grace=3
             ),
-            MARKER: str(self.home),
             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         }
         for section, options in config.items():
@@ -424,7 +411,7 @@ class Deployment:
         service = self.services["triggerer"]
         service.stop(sig, grace=30.0)
         stopped_at = datetime.now(UTC)
-        service.start(self.env, self.home)
+        self._start_service(service)
 
         def new_heartbeat() -> bool:
             triggerer = self.api.health()["triggerer"]
@@ -440,37 +427,50 @@ class Deployment:
     # --- stop -------------------------------------------------------------------------------------
 
     def stop(self) -> None:
-        """End every process of the deployment (SIGTERM, then SIGKILL) and remove the home."""
-        for service in self.services.values():
-            service.signal_group(signal.SIGTERM)
-        for service in self.services.values():
-            service.stop(signal.SIGTERM, grace=8.0)
-        if self._emulator_process is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self._emulator_process.pid, signal.SIGTERM)
-            try:
-                self._emulator_process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._emulator_process.pid, signal.SIGKILL)
-                self._emulator_process.wait(timeout=5)
-        for process in leftovers(str(self.home)):
-            with contextlib.suppress(psutil.Error):
-                process.kill()
+        """
+        End every process of the deployment and remove its home (kept when ``DATAARTS_SYSTEST_KEEP_HOME``
+        is set): the watchdog sends SIGTERM to each process group, waits a few seconds, then SIGKILLs
+        the groups and every descendant it has seen (task runners have process groups of their own).
+        """
+        for client in (getattr(self, "api", None), getattr(self, "emulator", None)):
+            if client is not None:
+                client.close()  # an open keep-alive connection holds up the api-server's shutdown
+        processes = [s.process for s in self.services.values() if s.process is not None]
+        processes += [self._emulator_process] if self._emulator_process is not None else []
         if self._watchdog is not None:
-            self._watchdog.kill()
-            self._watchdog.wait(timeout=5)
-        if not os.environ.get("DATAARTS_SYSTEST_KEEP_HOME"):
+            assert self._watchdog.stdin is not None
+            self._watchdog.stdin.close()  # the watchdog's signal to clean up
+            try:
+                self._watchdog.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self._watchdog.kill()
+                self._watchdog.wait()
+        for process in processes:  # the groups again, had the watchdog failed; then reap the leaders
+            if process.returncode is None:
+                _signal_group(process.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=10)
+        for service in self.services.values():
+            service.close_log()
+        if not os.environ.get(KEEP_HOME):
             shutil.rmtree(self.home, ignore_errors=True)
 
 
-def leftovers(home: str) -> list[psutil.Process]:
-    """Processes still running with this deployment's marker in their environment."""
-    found = []
-    for process in psutil.process_iter():
-        with contextlib.suppress(psutil.Error):
-            if process.pid != os.getpid() and process.environ().get(MARKER) == home:
-                found.append(process)
-    return found
+def _signal_group(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+def _wait_unreaped(pid: int, timeout: float) -> None:
+    """Wait until a child process has exited, without reaping it (its pid stays ours meanwhile)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return
+        except psutil.NoSuchProcess:
+            return
+        time.sleep(0.1)
 
 
 def _fernet_key() -> str:
