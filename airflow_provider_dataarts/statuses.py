@@ -6,12 +6,29 @@ DAG files import the operators on every parse.
 
 from __future__ import annotations
 
+import math
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
 DEFAULT_CONN_ID = "dataarts_default"
 RULE_TYPES = {"quality": 1, "comparison": 2, "1": 1, "2": 2, "quality_task": 1, "consistency_task": 2}
 TASK_TYPES = {1: "QUALITY_TASK", 2: "CONSISTENCY_TASK"}
+
+
+def positive_seconds(value: Any, name: str) -> float:
+    """A poll interval in seconds, refused with the parameter's name unless it is positive and finite."""
+    from airflow_provider_dataarts.exceptions import DataArtsConfigError
+
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise DataArtsConfigError(f"{name} must be a number of seconds, not {value!r}.") from None
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise DataArtsConfigError(f"{name} must be a positive number of seconds, not {value!r}.")
+    return seconds
 
 
 def rule_type_code(rule_type: Any) -> int:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator, conf
 
-from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID
+from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID, positive_seconds
 from airflow_provider_dataarts.waiting import TaskState, task_deadline
 
 if TYPE_CHECKING:
@@ -81,24 +81,11 @@ class DataArtsRunOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if (
-            isinstance(poll_interval, bool)
-            or not isinstance(poll_interval, int | float)
-            or poll_interval <= 0
-        ):
-            raise ValueError(
-                f"{self.task_id}: poll_interval must be a positive number, not {poll_interval!r}."
-            )
-        seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
-        if seconds is not None and (not isinstance(seconds, int | float) or seconds <= 0):
-            raise ValueError(
-                f"{self.task_id}: timeout must be a positive number of seconds, not {timeout!r}."
-            )
         self.dataarts_conn_id = dataarts_conn_id
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
-        self.poll_interval = poll_interval
-        self.timeout = seconds
+        self.poll_interval = positive_seconds(poll_interval, "poll_interval")
+        self.timeout = None if timeout is None else positive_seconds(timeout, "timeout")
         self.cancel_on_kill = cancel_on_kill
         self._instance_id: str | None = None
         self._delivered = False

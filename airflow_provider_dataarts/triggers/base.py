@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_dataarts.client.config import positive_seconds
+from airflow_provider_dataarts.statuses import positive_seconds
 
 # The triggerer gives on_kill() 30 s by default ([triggerer] on_kill_timeout); we stop sooner.
 ON_KILL_TIMEOUT = 25.0
