@@ -35,8 +35,9 @@ if TYPE_CHECKING:
 
 # The deferral's own timeout is a backstop only: the trigger itself sends a "timeout" event.
 BACKSTOP = timedelta(seconds=60)
-# How long a user's kill may spend asking DataArts to stop the run (Airflow gives on_kill ~30 s).
-STOP_TIMEOUT = 20.0
+# How long a user's kill may spend asking DataArts to stop the run: the task runner's supervisor
+# follows its SIGTERM (which calls on_kill) with SIGKILL 5 s later.
+STOP_TIMEOUT = 4.0
 # HTTP answers to a POST that starts a run which do not prove that nothing started: the gateway
 # timed out or failed while the backend may have acted on it.
 MAY_HAVE_STARTED_STATUS = frozenset({500, 502, 504})
