@@ -61,19 +61,25 @@ def _xcom_or_none(api: AirflowClient, dag_id: str, run_id: str, task_id: str, ke
 
 
 def test_a_dead_worker_is_retried_and_reconnects(
-    airflow_api: AirflowClient, dataarts_emulator: EmulatorClient
+    airflow_api: AirflowClient, dataarts_emulator: EmulatorClient, start_outside_airflow: Callable[..., str]
 ) -> None:
     """Row 1: the worker dies (SIGKILL) while waiting; the retry waits for the same instance."""
-    job, script = unique("crash_job"), unique("crash_script")
+    job, script, watched_job = unique("crash_job"), unique("crash_script"), unique("crash_watched")
     dataarts_emulator.add_quality_job(job, run_seconds=28)
+    dataarts_emulator.add_quality_job(watched_job, run_seconds=28)
     dataarts_emulator.add_script(script, run_seconds=28, schema=[{"n": "int"}], rows=[[1]])
+    watched = start_outside_airflow("quality", watched_job)
     quality_run = airflow_api.trigger_dag(QUALITY.format("sync"), {"job_name": job})
     script_run = airflow_api.trigger_dag(SCRIPT.format("sync"), {"script_name": script})
+    sensor_run = airflow_api.trigger_dag(QUALITY_SENSOR.format("poke"), {"instance_id": watched})
     instance_id = announced(airflow_api, QUALITY.format("sync"), quality_run, "gate", "return_value")
     script_instance = announced(airflow_api, SCRIPT.format("sync"), script_run, "run", "instance_id")
 
+    airflow_api.wait_for_task(QUALITY_SENSOR.format("poke"), sensor_run, "wait", "running", 90)
+
     airflow_api.kill_task_process(QUALITY.format("sync"), quality_run, "gate")
     airflow_api.kill_task_process(SCRIPT.format("sync"), script_run, "run")
+    airflow_api.kill_task_process(QUALITY_SENSOR.format("poke"), sensor_run, "wait")
 
     gate = airflow_api.wait_for_task(
         QUALITY.format("sync"), quality_run, "gate", "success", 150, try_number=2
@@ -87,6 +93,11 @@ def test_a_dead_worker_is_retried_and_reconnects(
     assert airflow_api.xcom(SCRIPT.format("sync"), script_run, "run")["instance_id"] == script_instance
     log = airflow_api.log(QUALITY.format("sync"), quality_run, "gate", 2)
     assert f"Reconnecting to DataArts quality instance {instance_id}" in log
+    sensor = airflow_api.wait_for_task(QUALITY_SENSOR.format("poke"), sensor_run, "wait", "success", 150)
+    assert sensor["try_number"] == 2
+    result = airflow_api.xcom(QUALITY_SENSOR.format("poke"), sensor_run, "wait", "quality_result")
+    assert result["instance_id"] == watched
+    assert len(dataarts_emulator.instances(watched_job)) == 1
 
 
 def test_a_clear_after_a_verdict_runs_again(
@@ -269,12 +280,20 @@ def test_a_user_who_kills_a_waiting_task_stops_what_it_started_never_what_it_wat
 
 
 def test_the_timeout_ends_the_wait_even_inside_retries(
-    airflow_api: AirflowClient, dataarts_emulator: EmulatorClient
+    airflow_api: AirflowClient, dataarts_emulator: EmulatorClient, start_outside_airflow: Callable[..., str]
 ) -> None:
-    """Row 5: every check is throttled with Retry-After 30 s; the task fails at its 4 s timeout."""
+    """
+    Row 5: every check is throttled with Retry-After 30 s; an operator fails at its 4 s timeout,
+    a sensor with soft_fail skips at its 6 s timeout.
+    """
     jobs = {way: unique(f"timeout_{way}") for way in ("sync", "deferred")}
-    for job in jobs.values():
+    for job in [*jobs.values(), "timeout_watched"]:
         dataarts_emulator.add_quality_job(job, run_seconds=600)
+    watched = start_outside_airflow("quality", "timeout_watched")
+    sensor_runs = {
+        way: airflow_api.trigger_dag(f"lifecycle_quality_sensor_timeout_{way}", {"instance_id": watched})
+        for way in ("poke", "deferred")
+    }
     runs = {
         way: airflow_api.trigger_dag(f"lifecycle_quality_timeout_{way}", {"job_name": job})
         for way, job in jobs.items()
@@ -292,6 +311,11 @@ def test_the_timeout_ends_the_wait_even_inside_retries(
             assert ti["state"] == "failed"
             assert ti["try_number"] == 1, "a timeout is not retried"
             assert ti["duration"] < 20, f"{way}: the 4 s timeout took {ti['duration']:.0f} s"
+        for way, run_id in sensor_runs.items():
+            dag_id = f"lifecycle_quality_sensor_timeout_{way}"
+            ti = airflow_api.wait_for_task(dag_id, run_id, "wait", tuple(TERMINAL_TI_STATES), 90)
+            assert ti["state"] == "skipped", f"{way}: soft_fail skips at the deadline"
+            assert ti["duration"] < 25, f"{way}: the 6 s timeout took {ti['duration']:.0f} s"
     finally:
         dataarts_emulator.clear_faults()
 

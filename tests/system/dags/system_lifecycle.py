@@ -98,3 +98,14 @@ with lifecycle_dag("lifecycle_quality_sensor_grace", {"instance_id": ""}):
         timeout=300,
         retries=0,
     )
+
+for way, options in SENSOR_WAYS.items():
+    with lifecycle_dag(f"lifecycle_quality_sensor_timeout_{way}", {"instance_id": ""}):
+        DataArtsQualityInstanceSensor(
+            task_id="wait",
+            instance_id="{{ params.instance_id }}",
+            poke_interval=1,
+            timeout=6,
+            soft_fail=True,
+            **options,
+        )
