@@ -21,11 +21,19 @@ class RunOutcome:
         return self.xcoms.get((task_id, key))
 
 
+def dag_bag(folder: str) -> Any:
+    """The DAGs of a folder, parsed as the DAG processor does (``DagBag`` moved in Airflow 3.1)."""
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 3.0
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
+    return DagBag(dag_folder=folder)
+
+
 def load_dag(dag_id: str) -> Any:
     from airflow.configuration import conf
-    from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=conf.get("core", "dags_folder"))
+    bag = dag_bag(conf.get("core", "dags_folder"))
     assert not bag.import_errors, bag.import_errors
     return bag.get_dag(dag_id)
 

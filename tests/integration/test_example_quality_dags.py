@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_dataarts.emulator import DataArtsEmulator
-from tests.integration.dagrun import EXAMPLE_DAGS, load_dag, run_dag
+from tests.integration.dagrun import EXAMPLE_DAGS, dag_bag, load_dag, run_dag
 
 pytestmark = [pytest.mark.usefixtures("airflow_db"), pytest.mark.filterwarnings("ignore")]
 
@@ -34,9 +34,7 @@ def assert_quality_result(result: dict, emulator: DataArtsEmulator, instance_id:
 
 
 def test_every_example_dag_loads() -> None:
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(EXAMPLE_DAGS))
+    bag = dag_bag(str(EXAMPLE_DAGS))
     assert bag.import_errors == {}
     assert {
         "example_dataarts_quality",
