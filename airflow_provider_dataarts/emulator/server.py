@@ -532,8 +532,9 @@ def _page(
         offset = int(params.get("offset") or 0)
     except ValueError:
         raise EmulatorError(400, "DQC.0003", "limit and offset must be integers.") from None
-    if limit > MAX_LIMIT or limit < 1 or offset < 0:
-        raise EmulatorError(400, "DQC.0003", f"limit must be between 1 and {MAX_LIMIT}, offset at least 0.")
+    # The reference gives the result page's range as [0,100]; limit=0 answers the count alone.
+    if limit > MAX_LIMIT or limit < 0 or offset < 0:
+        raise EmulatorError(400, "DQC.0003", f"limit must be between 0 and {MAX_LIMIT}, offset at least 0.")
     return Answer(
         200, {"count": len(items), "resources": [render(i) for i in items[offset : offset + limit]]}
     )

@@ -51,10 +51,16 @@ def mask_config_secrets(config: DataArtsConfig) -> None:
 
 
 def epoch_millis(value: Any) -> int | None:
-    """A time hint as the API's 13-digit millisecond timestamp (datetime, ISO text or a number)."""
+    """
+    A time hint as the API's 13-digit millisecond timestamp (datetime, ISO text or a number).
+
+    A datetime or text without a zone is UTC (Airflow's convention), never the worker's local zone.
+    """
     if value is None or value == "":
         return None
     if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.UTC)
         return int(value.timestamp() * 1000)
     if isinstance(value, int | float):
         return int(value if value > 1e11 else value * 1000)

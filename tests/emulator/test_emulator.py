@@ -137,3 +137,14 @@ def test_the_command_line_serves_and_prints_a_connection(tmp_path: Any) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_limit_0_answers_the_count_alone(emulator: DataArtsEmulator) -> None:
+    """The result page's range is [0,100] in the reference; 0 gives the count and no sub-rules."""
+    job = emulator.job_id("orders_completeness")
+    instance_id = max(i.id for i in emulator.state.instances.values() if str(i.job.id) == job)
+    status, body = call(emulator, "GET", f"/v2/p1/quality/instances/{instance_id}/result?limit=0&offset=0")
+    assert status == 200, body
+    assert json.loads(body) == {"count": 3, "resources": []}
+    status, body = call(emulator, "GET", f"/v2/p1/quality/instances/{instance_id}/result?limit=-1&offset=0")
+    assert status == 400
