@@ -31,7 +31,7 @@ class DataArtsExecuteScriptOperator(ResumableJobMixin, BaseOperator):
 
     Pushes the script instance id (XCom ``instance_id``) as soon as the script starts. When it
     waits (the default), returns ``{"instance_id", "script_name", "status", "results": [{"schema",
-    "rows", "records", "rowCount", "duration", "message"}]}`` with at most ``max_rows`` rows in all;
+    "records", "rowCount", "duration", "message"}]}`` with at most ``max_rows`` rows in all;
     ``FAILED`` fails the task with the service's message. A retry while the instance still runs
     reconnects to it instead of executing again (``task_state_store``, Airflow 3.3+); killing the
     task stops the instance.
@@ -44,6 +44,10 @@ class DataArtsExecuteScriptOperator(ResumableJobMixin, BaseOperator):
     :param poll_interval: Seconds between status checks while waiting.
     :param timeout: Seconds to wait at most (``None``: no limit).
     :param max_rows: Most rows to return (XCom lives in the metadata database).
+    :param include_rows: Also return each result set's ``rows`` (the API's lists: the same data as
+        ``records`` again, so about twice the XCom).
+    :param max_xcom_bytes: Most bytes of JSON to return (default 512 KiB; ``None``: no bound): the
+        first rows that fit are kept, with a warning saying what was cut.
     """
 
     template_fields: Sequence[str] = ("script_name", "script_params")
@@ -62,6 +66,8 @@ class DataArtsExecuteScriptOperator(ResumableJobMixin, BaseOperator):
         poll_interval: float = 10.0,
         timeout: float | timedelta | None = None,
         max_rows: int = 1000,
+        include_rows: bool = False,
+        max_xcom_bytes: int | None = 512 * 1024,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -73,6 +79,10 @@ class DataArtsExecuteScriptOperator(ResumableJobMixin, BaseOperator):
             raise ValueError(f"{self.task_id}: poll_interval must be positive, not {poll_interval!r}.")
         if max_rows < 0:
             raise ValueError(f"{self.task_id}: max_rows must be 0 or more, not {max_rows!r}.")
+        if max_xcom_bytes is not None and max_xcom_bytes <= 0:
+            raise ValueError(
+                f"{self.task_id}: max_xcom_bytes must be positive or None, not {max_xcom_bytes!r}."
+            )
         self.script_name = script_name
         self.script_params = script_params
         self.dataarts_conn_id = dataarts_conn_id
@@ -81,6 +91,8 @@ class DataArtsExecuteScriptOperator(ResumableJobMixin, BaseOperator):
         self.poll_interval = poll_interval
         self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
         self.max_rows = max_rows
+        self.include_rows = include_rows
+        self.max_xcom_bytes = max_xcom_bytes
         self._instance_id: str | None = None
         self._finished = False
         self._result: Any = None
@@ -155,7 +167,15 @@ class DataArtsExecuteScriptOperator(ResumableJobMixin, BaseOperator):
         from airflow_provider_dataarts.results import finish_script
 
         self._finished = True
-        return finish_script(self.script_name, instance_id, answer, max_rows=self.max_rows, log=self.log)
+        return finish_script(
+            self.script_name,
+            instance_id,
+            answer,
+            max_rows=self.max_rows,
+            log=self.log,
+            include_rows=self.include_rows,
+            max_xcom_bytes=self.max_xcom_bytes,
+        )
 
     def _defer(self, instance_id: str) -> None:
         from airflow_provider_dataarts.triggers.script import DataArtsScriptInstanceTrigger
