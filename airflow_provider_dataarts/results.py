@@ -89,20 +89,47 @@ def finish_quality(
     return result
 
 
+JOB_KINDS = {"QUALITY_TASK": "quality job", "CONSISTENCY_TASK": "comparison job"}
+# abnormal_table_status: whether DataArts wrote the rows that broke the sub-rule to its abnormal table.
+ABNORMAL_TABLE_WORDS = {
+    "UNSUPPORTED": "none, the rule keeps no abnormal table",
+    "READY": "being prepared",
+    "RUNNING": "being written",
+    "SUCCESS": "written",
+    "FAILED": "writing failed",
+}
+
+
 def summarize_quality(result: dict[str, Any]) -> str:
-    """Sub-rule counts, abnormal-table statuses and a table of the alarming sub-rules."""
+    """
+    What a data engineer reads in the task log: the verdict, sub-rules by outcome, the abnormal
+    tables by status, and a table of the alarming sub-rules with their result rows.
+    """
     instance = result["instance"]
     sub_rules = result["sub_rules"]
     alarming = [s for s in sub_rules if is_alarming(s)]
+    no_result = sum(1 for s in sub_rules if not s.get("results"))
+    passed = len(sub_rules) - len(alarming) - no_result
+    kind = JOB_KINDS.get(str(instance.get("task_type")), instance.get("task_type"))
+    outcomes = f"{passed} passed, {len(alarming)} alarming (a result row with Status false)"
+    if no_result:
+        outcomes += f", {no_result} without a result"
     tables = Counter(str(s.get("abnormal_table_status")) for s in sub_rules)
     lines = [
-        f"DataArts quality instance {result['instance_id']} ({instance.get('name')}, "
-        f"{instance.get('task_type')}): {result['run_status']}",
-        f"Sub-rules: {len(sub_rules)} ({len(sub_rules) - len(alarming)} passed, {len(alarming)} alarming); "
-        f"abnormal tables: " + ", ".join(f"{k} {v}" for k, v in sorted(tables.items())),
+        f"DataArts quality instance {result['instance_id']} ({instance.get('name')}, {kind}): "
+        f"{result['run_status']}",
+        f"Sub-rules: {len(sub_rules)} checked: {outcomes}",
     ]
+    if tables:
+        lines.append(
+            "Abnormal tables (where DataArts copies the rows that broke a sub-rule), sub-rules by status: "
+            + "; ".join(
+                f"{ABNORMAL_TABLE_WORDS.get(status, status)}: {count} ({status})"
+                for status, count in tables.most_common()
+            )
+        )
     if alarming:
-        lines.append(f"{'sub-rule':<21} {'sub-rule instance':<21} result rows")
+        lines.append(f"{'alarming sub-rule':<21} {'sub-rule instance':<21} result rows")
         for sub_rule in alarming[:SUMMARY_ROWS]:
             rows = "; ".join(
                 ", ".join(f"{k}={v}" for k, v in row.items()) for row in sub_rule.get("results", [])

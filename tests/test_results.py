@@ -271,25 +271,39 @@ def test_summary_counts_sub_rules_and_lists_the_alarming_ones() -> None:
     text = summarize_quality(quality_result(rules))
     lines = text.splitlines()
 
-    assert "1012386190718128129" in lines[0] and "orders_check" in lines[0] and "ALARMING" in lines[0]
-    assert "Sub-rules: 4 (2 passed, 2 alarming)" in lines[1]
-    assert "FAILED 1" in lines[1] and "SUCCESS 1" in lines[1] and "UNSUPPORTED 2" in lines[1]
+    assert lines[0] == "DataArts quality instance 1012386190718128129 (orders_check, quality job): ALARMING"
+    assert lines[1] == "Sub-rules: 4 checked: 2 passed, 2 alarming (a result row with Status false)"
+    assert lines[2] == (
+        "Abnormal tables (where DataArts copies the rows that broke a sub-rule), sub-rules by status: "
+        "none, the rule keeps no abnormal table: 2 (UNSUPPORTED); written: 1 (SUCCESS); "
+        "writing failed: 1 (FAILED)"
+    )
     assert rules[0]["sub_rule_id"] in text and rules[2]["sub_rule_id"] in text
     assert rules[0]["sub_instance_instance_id"] in text
     assert "Name=db.table_3" in text
     assert rules[1]["sub_rule_id"] not in text and rules[3]["sub_rule_id"] not in text
 
 
+def test_summary_counts_sub_rules_without_a_result_apart() -> None:
+    broken = {"sub_rule_id": "7", "abnormal_table_status": "UNSUPPORTED", "results": []}
+    text = summarize_quality(quality_result([sub_rule(1, "true"), broken], run_status="FAILED"))
+    assert (
+        "Sub-rules: 2 checked: 1 passed, 0 alarming (a result row with Status false), 1 without a result"
+        in text
+    )
+    assert "(comparison job)" not in text
+
+
 def test_summary_of_a_clean_run_lists_nothing() -> None:
     text = summarize_quality(quality_result([sub_rule(1, "true"), sub_rule(2, "true")], run_status="SUCCESS"))
-    assert "Sub-rules: 2 (2 passed, 0 alarming)" in text
-    assert len(text.splitlines()) == 2
+    assert "Sub-rules: 2 checked: 2 passed, 0 alarming" in text
+    assert len(text.splitlines()) == 3
 
 
 def test_summary_of_many_alarming_sub_rules_is_bounded() -> None:
     rules = [sub_rule(n, "false") for n in range(50)]
     text = summarize_quality(quality_result(rules))
-    assert "Sub-rules: 50 (0 passed, 50 alarming)" in text
+    assert "Sub-rules: 50 checked: 0 passed, 50 alarming" in text
     assert rules[0]["sub_rule_id"] in text
     assert rules[49]["sub_rule_id"] not in text
     assert "30 more alarming sub-rules" in text
