@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from airflow_provider_dataarts.client.signer import verify
+from airflow_provider_dataarts.emulator import console
 from airflow_provider_dataarts.emulator.state import EmulatorError, EmulatorState
 
 MAX_LIMIT = 100
@@ -167,6 +168,9 @@ class Handler(BaseHTTPRequestHandler):
         method = self.command
         if raw_path.startswith("/_emulator/"):
             self._send(self._control(method, raw_path, query, body))
+            return
+        if raw_path.rstrip("/") == "/console" or raw_path.startswith("/console/"):
+            self._send(self._console(raw_path))
             return
         record: dict[str, Any] = {
             "method": method,
@@ -424,6 +428,12 @@ class Handler(BaseHTTPRequestHandler):
             }
         }
         return Answer(201, body, {"X-Subject-Token": token})
+
+    # --- the console's HTML pages (the extra link's target in local development) --------------------
+
+    def _console(self, raw_path: str) -> Answer:
+        status, html = console.page(raw_path, self.server.emulation.state)
+        return Answer(status, raw=html.encode(), headers={"Content-Type": "text/html; charset=utf-8"})
 
     # --- control routes for tests, benchmarks and the demo ------------------------------------------
 

@@ -18,6 +18,7 @@ class RunOutcome:
     xcoms: dict[tuple[str, str], Any] = field(default_factory=dict)
     logical_date: datetime | None = None
     run_after: datetime | None = None
+    run_id: str = ""
 
     def xcom(self, task_id: str, key: str = "return_value") -> Any:
         return self.xcoms.get((task_id, key))
@@ -69,6 +70,7 @@ def run_dag(
     return RunOutcome(
         logical_date=run.logical_date,
         run_after=run.run_after,
+        run_id=run.run_id,
         state=str(run.state),
         states={ti.task_id: str(ti.state) for ti in tis},
         tries={ti.task_id: ti.try_number for ti in tis},
