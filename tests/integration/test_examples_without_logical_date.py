@@ -71,7 +71,6 @@ def airflow(*args: str) -> subprocess.CompletedProcess[str]:
 def test_the_script_example_triggered_from_the_cli(emulator: DataArtsEmulator, dataarts_conn: str) -> None:
     """`airflow dags trigger` with no date, then each task of that run, as a worker would run it."""
     from airflow.models.dagrun import DagRun
-    from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
     assert airflow("dags", "reserialize").returncode == 0
@@ -83,19 +82,10 @@ def test_the_script_example_triggered_from_the_cli(emulator: DataArtsEmulator, d
         assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
         assert "UndefinedError" not in ran.stdout + ran.stderr
 
+    # What the task log shows (Airflow 3.1's `tasks test` keeps no XCom row to read back).
+    assert "Returned value was: {'north': 18234.5, 'south': 15880.25, 'west': 12011.0}" in ran.stdout
     with create_session() as session:
         run: Any = session.query(DagRun).filter(DagRun.run_id == run_id).one()
-        totals = (
-            session.query(XComModel)
-            .filter(
-                XComModel.run_id == run_id,
-                XComModel.task_id == "revenue_by_region",
-                XComModel.key == "return_value",
-            )
-            .one()
-            .value
-        )
     assert run.logical_date is None
     (instance,) = emulator.state.script_instances.values()
     assert instance.params == {"date": run.run_after.strftime("%Y-%m-%d")}
-    assert totals == {"north": 18234.5, "south": 15880.25, "west": 12011.0}
