@@ -91,6 +91,10 @@ def test_known_airflow_behaviour_the_xcom_tab_turns_a_19_digit_id_into_a_number(
     assert float(entry["value"]) != int(instance_id), "which a browser's JavaScript rounds"
     raw = api(f"{finished_run.run_id}/taskInstances/{TASK_ID}/xcomEntries/return_value")
     assert raw["value"] == instance_id, "the stored value is the string"
+    result = api(
+        f"{finished_run.run_id}/taskInstances/{TASK_ID}/xcomEntries/quality_result", deserialize="true"
+    )
+    assert result["value"]["instance_id"] == instance_id, "inside a dict the id stays text"
 
 
 def test_known_airflow_behaviour_the_list_test_button_posts_port_0(emulator: DataArtsEmulator) -> None:
