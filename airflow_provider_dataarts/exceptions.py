@@ -38,7 +38,8 @@ class DataArtsAPIError(AirflowException):
     def _describe(self) -> str:
         call = f"{self.method} {self.path}" if self.method else "DataArts call"
         status = f"HTTP {self.status_code}" if self.status_code is not None else "no answer"
-        code = f" {self.error_code}" if self.error_code else ""
+        # IAM errors carry the HTTP status as their code: "HTTP 401", not "HTTP 401 401".
+        code = f" {self.error_code}" if self.error_code and self.error_code != str(self.status_code) else ""
         request = f" (request id {self.request_id})" if self.request_id else ""
         return f"{call} failed: {status}{code}: {self.error_msg}{request}"
 
@@ -64,6 +65,50 @@ class DataArtsConnectionError(DataArtsAPIError):
     def __init__(self, error_msg: str, *, may_have_arrived: bool, method: str, path: str) -> None:
         self.may_have_arrived = may_have_arrived
         super().__init__(error_msg, method=method, path=path)
+
+    @property
+    def reason(self) -> str:
+        """What went wrong, in words (``connection refused``), read from the HTTP library's text."""
+        return network_reason(self.error_msg)
+
+    def _describe(self) -> str:
+        call = f"{self.method} {self.path}" if self.method else "DataArts call"
+        return f"{call} failed: no answer ({self.reason}): {self.error_msg}"
+
+
+# Words for what the HTTP libraries (urllib3/requests, httpx) report, most specific first.
+_NETWORK_REASONS = (
+    (("CERTIFICATE_VERIFY_FAILED", "certificate verify failed"), "the TLS certificate is not trusted"),
+    (("SSLError", "SSL:", "TLS"), "the TLS handshake failed"),
+    (("Connection refused", "Errno 111"), "connection refused"),
+    (
+        (
+            "Name or service not known",
+            "Temporary failure in name resolution",
+            "nodename nor servname",
+            "NameResolutionError",
+            "getaddrinfo failed",
+            "No address associated",
+        ),
+        "the host name does not resolve",
+    ),
+    (("Network is unreachable", "No route to host", "Errno 101", "Errno 113"), "no route to the host"),
+    (("Connection reset", "Errno 104"), "the connection was reset"),
+    (("ConnectTimeout", "Connect timeout", "connect timeout"), "timed out while connecting"),
+    (("ReadTimeout", "Read timed out", "timed out", "Timeout"), "timed out waiting for the answer"),
+    (
+        ("RemoteDisconnected", "Connection aborted", "Server disconnected", "RemoteProtocolError"),
+        "the connection closed before an answer",
+    ),
+)
+
+
+def network_reason(text: str) -> str:
+    """``connection refused``, ``the host name does not resolve``...: the cause of a failed request."""
+    for needles, reason in _NETWORK_REASONS:
+        if any(needle in text for needle in needles):
+            return reason
+    return "the request failed on the network"
 
 
 class DataArtsDeadlineExceeded(DataArtsAPIError):

@@ -5,6 +5,7 @@ verdict. Shared by the operators and sensors, whether they poked or deferred.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
 QUALITY_RESULT_KEY = "quality_result"
 DEFAULT_MAX_ROWS = 1000
+DEFAULT_MAX_XCOM_BYTES = 512 * 1024
 EVENT_STATUSES = ("success", "error", "timeout")
 SUMMARY_ROWS = 20
 
@@ -100,20 +102,47 @@ def finish_quality(
     return result
 
 
+JOB_KINDS = {"QUALITY_TASK": "quality job", "CONSISTENCY_TASK": "comparison job"}
+# abnormal_table_status: whether DataArts wrote the rows that broke the sub-rule to its abnormal table.
+ABNORMAL_TABLE_WORDS = {
+    "UNSUPPORTED": "none, the rule keeps no abnormal table",
+    "READY": "being prepared",
+    "RUNNING": "being written",
+    "SUCCESS": "written",
+    "FAILED": "writing failed",
+}
+
+
 def summarize_quality(result: dict[str, Any]) -> str:
-    """Sub-rule counts, abnormal-table statuses and a table of the alarming sub-rules."""
+    """
+    What a data engineer reads in the task log: the verdict, sub-rules by outcome, the abnormal
+    tables by status, and a table of the alarming sub-rules with their result rows.
+    """
     instance = result["instance"]
     sub_rules = result["sub_rules"]
     alarming = [s for s in sub_rules if is_alarming(s)]
+    no_result = sum(1 for s in sub_rules if not s.get("results"))
+    passed = len(sub_rules) - len(alarming) - no_result
+    kind = JOB_KINDS.get(str(instance.get("task_type")), instance.get("task_type"))
+    outcomes = f"{passed} passed, {len(alarming)} alarming (a result row with Status false)"
+    if no_result:
+        outcomes += f", {no_result} without a result"
     tables = Counter(str(s.get("abnormal_table_status")) for s in sub_rules)
     lines = [
-        f"DataArts quality instance {result['instance_id']} ({instance.get('name')}, "
-        f"{instance.get('task_type')}): {result['run_status']}",
-        f"Sub-rules: {len(sub_rules)} ({len(sub_rules) - len(alarming)} passed, {len(alarming)} alarming); "
-        f"abnormal tables: " + ", ".join(f"{k} {v}" for k, v in sorted(tables.items())),
+        f"DataArts quality instance {result['instance_id']} ({instance.get('name')}, {kind}): "
+        f"{result['run_status']}",
+        f"Sub-rules: {len(sub_rules)} checked: {outcomes}",
     ]
+    if tables:
+        lines.append(
+            "Abnormal tables (where DataArts copies the rows that broke a sub-rule), sub-rules by status: "
+            + "; ".join(
+                f"{ABNORMAL_TABLE_WORDS.get(status, status)}: {count} ({status})"
+                for status, count in tables.most_common()
+            )
+        )
     if alarming:
-        lines.append(f"{'sub-rule':<21} {'sub-rule instance':<21} result rows")
+        lines.append(f"{'alarming sub-rule':<21} {'sub-rule instance':<21} result rows")
         for sub_rule in alarming[:SUMMARY_ROWS]:
             rows = "; ".join(
                 ", ".join(f"{k}={v}" for k, v in row.items()) for row in sub_rule.get("results", [])
@@ -148,42 +177,127 @@ def column_names(schema: Any) -> list[str]:
     return names
 
 
+def json_size(value: Any) -> int:
+    """Bytes of ``value`` as JSON, as the XCom table stores it."""
+    return len(json.dumps(value, default=str).encode())
+
+
 def script_result(
-    script_name: str, instance_id: str, answer: dict[str, Any], *, max_rows: int, log: Any
+    script_name: str,
+    instance_id: str,
+    answer: dict[str, Any],
+    *,
+    max_rows: int,
+    log: Any,
+    include_rows: bool = False,
+    max_xcom_bytes: int | None = DEFAULT_MAX_XCOM_BYTES,
 ) -> dict[str, Any]:
-    """The script XCom: every result set with ``records``, at most ``max_rows`` rows in all."""
-    budget = max_rows
-    total = 0
-    results = []
-    for result in answer.get("results", []):
-        rows = list(result.get("rows") or [])
-        total += len(rows)
-        kept, budget = rows[: max(budget, 0)], budget - len(rows)
-        columns = column_names(result.get("schema"))
-        results.append(
-            {
-                "schema": result.get("schema") or [],
-                "rows": kept,
-                "records": [dict(zip(columns, row, strict=False)) for row in kept],
-                "rowCount": result.get("rowCount", len(rows)),
-                "duration": result.get("duration"),
-                "message": result.get("message"),
-            }
-        )
-    if total > max_rows:
-        log.warning(
-            "DataArts script %s instance %s returned %d rows; kept the first %d in XCom (max_rows)",
-            script_name,
-            instance_id,
-            total,
-            max_rows,
-        )
-    return {
+    """
+    The script XCom: every result set with ``schema`` and ``records``, bounded in rows and bytes.
+
+    ``records`` are the rows as dicts keyed by column name; ``rows`` (the API's lists, the same data
+    again) only with ``include_rows``. At most ``max_rows`` rows in all, then the first rows that fit
+    in ``max_xcom_bytes`` of JSON (``None``: no byte bound); a warning says what was cut. Compare a
+    result set's ``len(records)`` with its ``rowCount`` (what DataArts counted) to tell a cut.
+    """
+    sets = [_ResultSet(result, include_rows) for result in answer.get("results", [])]
+    result: dict[str, Any] = {
         "instance_id": instance_id,
         "script_name": script_name,
         "status": answer.get("status"),
-        "results": results,
+        "results": [],
     }
+    budget = (
+        None
+        if max_xcom_bytes is None
+        else max_xcom_bytes - json_size({**result, "results": [item.empty for item in sets]})
+    )
+    rows_left = max_rows
+    for item in sets:
+        item.keep(rows_left, budget)
+        # Once the bytes run out, later result sets keep nothing: XCom holds the first rows.
+        rows_left = rows_left - item.kept if item.kept == min(len(item.rows), rows_left) else 0
+        if budget is not None:
+            budget -= item.kept_bytes
+        result["results"].append(item.value())
+    total = sum(len(item.rows) for item in sets)
+    kept = sum(item.kept for item in sets)
+    if kept < total:
+        if kept == min(total, max_rows):
+            bound = f"max_rows={max_rows}"
+        else:
+            needed = json_size({**result, "results": _uncut(sets, max_rows)})
+            bound = f"max_xcom_bytes={max_xcom_bytes}; {min(total, max_rows)} rows would be {needed} bytes"
+        cut = "; ".join(
+            f"result set {number}: kept {item.kept} of {len(item.rows)} rows"
+            for number, item in enumerate(sets, 1)
+            if item.kept < len(item.rows)
+        )
+        log.warning(
+            "DataArts script %s instance %s returned %d rows; kept the first %d in XCom (%s). Cut: %s. "
+            "Raise the bound, or have the script write its result to a table or a file.",
+            script_name,
+            instance_id,
+            total,
+            kept,
+            bound,
+            cut,
+        )
+    return result
+
+
+class _ResultSet:
+    """One result set of a script answer, and how many of its rows go to XCom."""
+
+    def __init__(self, result: dict[str, Any], include_rows: bool) -> None:
+        self.rows = list(result.get("rows") or [])
+        self.columns = column_names(result.get("schema"))
+        self.include_rows = include_rows
+        self.kept = 0
+        self.kept_bytes = 0
+        self.fields = {
+            "schema": result.get("schema") or [],
+            "records": [],
+            "rowCount": result.get("rowCount", len(self.rows)),
+            "duration": result.get("duration"),
+            "message": result.get("message"),
+        }
+        if include_rows:
+            self.fields["rows"] = []
+        self.empty = dict(self.fields)
+
+    def record(self, row: Any) -> dict[str, Any]:
+        return dict(zip(self.columns, row, strict=False))
+
+    def keep(self, max_rows: int, budget: int | None) -> None:
+        """Keep the first rows, up to ``max_rows`` of them and ``budget`` more bytes of JSON."""
+        for row in self.rows[: max(max_rows, 0)]:
+            # Each row adds its JSON and a ", " separator to ``records`` (and to ``rows``).
+            cost = json_size(self.record(row)) + 2 + (json_size(row) + 2 if self.include_rows else 0)
+            if budget is not None and self.kept_bytes + cost > budget:
+                break
+            self.kept += 1
+            self.kept_bytes += cost
+
+    def value(self) -> dict[str, Any]:
+        kept = self.rows[: self.kept]
+        value = {**self.fields, "records": [self.record(row) for row in kept]}
+        if self.include_rows:
+            value["rows"] = kept
+        return value
+
+
+def _uncut(sets: list[_ResultSet], max_rows: int) -> list[dict[str, Any]]:
+    """The result sets with every row that ``max_rows`` allows (for the warning's byte count)."""
+    values, left = [], max_rows
+    for item in sets:
+        rows = item.rows[: max(left, 0)]
+        left -= len(rows)
+        value = {**item.fields, "records": [item.record(row) for row in rows]}
+        if item.include_rows:
+            value["rows"] = rows
+        values.append(value)
+    return values
 
 
 def finish_script(
@@ -194,6 +308,8 @@ def finish_script(
     max_rows: int,
     log: Any,
     retryable: bool = True,
+    include_rows: bool = False,
+    max_xcom_bytes: int | None = DEFAULT_MAX_XCOM_BYTES,
     delivered: Callable[[], None] = lambda: None,
 ) -> dict[str, Any]:
     """
@@ -213,13 +329,22 @@ def finish_script(
         reason = messages or "no message from DataArts"
         error = AirflowException if retryable else AirflowFailException
         raise error(f"DataArts script {script_name} instance {instance_id} FAILED: {reason}")
-    result = script_result(script_name, instance_id, answer, max_rows=max_rows, log=log)
-    rows = sum(len(r["rows"]) for r in result["results"])
+    result = script_result(
+        script_name,
+        instance_id,
+        answer,
+        max_rows=max_rows,
+        log=log,
+        include_rows=include_rows,
+        max_xcom_bytes=max_xcom_bytes,
+    )
+    rows = sum(len(r["records"]) for r in result["results"])
     log.info(
-        "DataArts script %s instance %s FINISHED: %d result set(s), %d row(s) kept",
+        "DataArts script %s instance %s FINISHED: %d result set(s), %d row(s) kept in XCom (%d bytes)",
         script_name,
         instance_id,
         len(result["results"]),
         rows,
+        json_size(result),
     )
     return result

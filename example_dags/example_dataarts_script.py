@@ -4,6 +4,10 @@ Execute a DataArts Factory script, wait for it in the triggerer, and use its row
 Runs against the local DataArts emulator (see README) or a real workspace: set the connection
 ``dataarts_default`` and the ``script_name`` param. ``daily_orders_sql`` on the emulator returns one
 row per region for the ``date`` it is given.
+
+The date is the run's logical date when it has one (a scheduled run, or the UI's trigger dialog),
+else the day the run was triggered: ``airflow dags trigger`` and the REST API create runs without a
+logical date in Airflow 3, and ``{{ ds }}`` is undefined in those.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ with DAG(
     run_script = DataArtsExecuteScriptOperator(
         task_id="run_script",
         script_name="{{ params.script_name }}",
-        script_params={"date": "{{ ds }}"},
+        script_params={"date": "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"},
         deferrable=True,
         poll_interval=1,
         timeout=600,

@@ -99,7 +99,12 @@ def main() -> int:
         "host": url,
         "login": "AK",
         "password": "SK",
-        "extra": {"project_id": "p1", "workspace": "w1", "retry_wait": 0.2},
+        "extra": {
+            "project_id": "p1",
+            "workspace": "w1",
+            "retry_wait": 0.2,
+            "console_url": f"{url}/console/quality/instances/{{instance_id}}",
+        },
     }
     os.environ.update(
         {

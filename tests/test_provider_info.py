@@ -9,10 +9,15 @@ from airflow_provider_dataarts.get_provider_info import get_provider_info
 
 def test_airflow_discovers_the_provider_and_its_connection_type() -> None:
     from airflow.providers_manager import ProvidersManager
-    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
 
+    try:  # Airflow 3.2+: the task runtime reads hooks through its own manager
+        from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+        hooks = ProvidersManagerTaskRuntime().hooks
+    except ImportError:
+        hooks = ProvidersManager().hooks
     assert "airflow-provider-dataarts" in ProvidersManager().providers
-    hook = ProvidersManagerTaskRuntime().hooks["dataarts"]
+    hook = hooks["dataarts"]
     assert hook is not None
     assert hook.hook_class_name == "airflow_provider_dataarts.hooks.dataarts.DataArtsHook"
     assert hook.connection_id_attribute_name == "dataarts_conn_id"

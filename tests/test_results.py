@@ -10,6 +10,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowSensorT
 
 from airflow_provider_dataarts.results import (
     is_alarming,
+    json_size,
     script_result,
     summarize_quality,
     validate_event,
@@ -94,7 +95,7 @@ def test_records_are_keyed_by_column_name() -> None:
         {"TripID": 1, "City": "北京", "Fare": 9.5},
         {"TripID": 2, "City": "Shanghai", "Fare": None},
     ]
-    assert only["rows"] == [[1, "北京", 9.5], [2, "Shanghai", None]]
+    assert "rows" not in only, "the same data as records: only with include_rows"
     assert only["schema"] == SCHEMA
     assert (only["rowCount"], only["duration"], only["message"]) == (2, 12, "ok")
 
@@ -104,7 +105,6 @@ def test_a_result_set_without_rows() -> None:
     (only,) = script_result("ddl", "i", answer, max_rows=10, log=LOG)["results"]
     assert only == {
         "schema": [],
-        "rows": [],
         "records": [],
         "rowCount": 0,
         "duration": None,
@@ -139,7 +139,6 @@ def test_rows_are_cut_to_max_rows_across_result_sets(caplog: pytest.LogCaptureFi
     one, two = result["results"]
     assert [r["TripID"] for r in one["records"]] == [0, 1, 2]
     assert [r["TripID"] for r in two["records"]] == [10, 11]
-    assert len(two["rows"]) == 2
     assert (one["rowCount"], two["rowCount"]) == (3, 4)  # what DataArts counted, not what was kept
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
@@ -151,7 +150,7 @@ def test_max_rows_zero_keeps_no_rows(caplog: pytest.LogCaptureFixture) -> None:
     answer = {"results": [result_set([[1, "a", 1.0]])]}
     with caplog.at_level(logging.WARNING, logger=LOG.name):
         (only,) = script_result("s", "i", answer, max_rows=0, log=LOG)["results"]
-    assert (only["rows"], only["records"], only["rowCount"]) == ([], [], 1)
+    assert (only["records"], only["rowCount"]) == ([], 1)
     assert any(r.levelno == logging.WARNING for r in caplog.records)
 
 
@@ -161,6 +160,65 @@ def test_no_warning_when_everything_fits(caplog: pytest.LogCaptureFixture) -> No
         (only,) = script_result("s", "i", answer, max_rows=2, log=LOG)["results"]
     assert len(only["records"]) == 2
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_include_rows_brings_back_the_api_lists() -> None:
+    answer = {"results": [result_set([[1, "a", 1.0], [2, "b", 2.0], [3, "c", 3.0]])]}
+    (only,) = script_result("s", "i", answer, max_rows=2, log=LOG, include_rows=True)["results"]
+    assert only["rows"] == [[1, "a", 1.0], [2, "b", 2.0]]
+    assert [r["TripID"] for r in only["records"]] == [1, 2]
+
+
+def wide_answer(sets: int, rows: int) -> dict[str, Any]:
+    return {
+        "status": "FINISHED",
+        "results": [result_set([[n, "x" * 90, float(n)] for n in range(rows)]) for _ in range(sets)],
+    }
+
+
+@pytest.mark.parametrize("include_rows", [False, True])
+def test_max_xcom_bytes_keeps_the_first_rows_that_fit(
+    include_rows: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    answer = wide_answer(2, 100)
+    unbounded = script_result(
+        "s", "i", answer, max_rows=1000, log=LOG, include_rows=include_rows, max_xcom_bytes=None
+    )
+    assert json_size(unbounded) > 20_000
+    with caplog.at_level(logging.WARNING, logger=LOG.name):
+        result = script_result(
+            "s", "i", answer, max_rows=1000, log=LOG, include_rows=include_rows, max_xcom_bytes=10_000
+        )
+
+    assert 9_000 < json_size(result) <= 10_000, "as many rows as fit, and no more"
+    one, two = result["results"]
+    assert 0 < len(one["records"]) < 100
+    assert [r["TripID"] for r in one["records"]] == list(range(len(one["records"])))
+    assert two["records"] == [], "later result sets keep nothing once the bytes ran out"
+    assert (one["rowCount"], two["rowCount"]) == (100, 100)
+    if include_rows:
+        assert len(one["rows"]) == len(one["records"])
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    kept = len(one["records"])
+    assert (
+        f"returned 200 rows; kept the first {kept} in XCom (max_xcom_bytes=10000; 200 rows would be"
+        in warning
+    )
+    assert f"{json_size(unbounded)} bytes" in warning
+    assert f"result set 1: kept {kept} of 100 rows; result set 2: kept 0 of 100 rows" in warning
+
+
+def test_max_rows_cuts_first_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger=LOG.name):
+        result = script_result("s", "i", wide_answer(1, 50), max_rows=10, log=LOG)
+    assert len(result["results"][0]["records"]) == 10
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "kept the first 10 in XCom (max_rows=10). Cut: result set 1: kept 10 of 50 rows" in warning
+
+
+def test_a_bound_smaller_than_the_empty_result_keeps_no_rows() -> None:
+    result = script_result("s", "i", wide_answer(1, 5), max_rows=10, log=LOG, max_xcom_bytes=50)
+    assert result["results"][0]["records"] == []
 
 
 # --- quality summary --------------------------------------------------------------------------------
@@ -213,25 +271,39 @@ def test_summary_counts_sub_rules_and_lists_the_alarming_ones() -> None:
     text = summarize_quality(quality_result(rules))
     lines = text.splitlines()
 
-    assert "1012386190718128129" in lines[0] and "orders_check" in lines[0] and "ALARMING" in lines[0]
-    assert "Sub-rules: 4 (2 passed, 2 alarming)" in lines[1]
-    assert "FAILED 1" in lines[1] and "SUCCESS 1" in lines[1] and "UNSUPPORTED 2" in lines[1]
+    assert lines[0] == "DataArts quality instance 1012386190718128129 (orders_check, quality job): ALARMING"
+    assert lines[1] == "Sub-rules: 4 checked: 2 passed, 2 alarming (a result row with Status false)"
+    assert lines[2] == (
+        "Abnormal tables (where DataArts copies the rows that broke a sub-rule), sub-rules by status: "
+        "none, the rule keeps no abnormal table: 2 (UNSUPPORTED); written: 1 (SUCCESS); "
+        "writing failed: 1 (FAILED)"
+    )
     assert rules[0]["sub_rule_id"] in text and rules[2]["sub_rule_id"] in text
     assert rules[0]["sub_instance_instance_id"] in text
     assert "Name=db.table_3" in text
     assert rules[1]["sub_rule_id"] not in text and rules[3]["sub_rule_id"] not in text
 
 
+def test_summary_counts_sub_rules_without_a_result_apart() -> None:
+    broken = {"sub_rule_id": "7", "abnormal_table_status": "UNSUPPORTED", "results": []}
+    text = summarize_quality(quality_result([sub_rule(1, "true"), broken], run_status="FAILED"))
+    assert (
+        "Sub-rules: 2 checked: 1 passed, 0 alarming (a result row with Status false), 1 without a result"
+        in text
+    )
+    assert "(comparison job)" not in text
+
+
 def test_summary_of_a_clean_run_lists_nothing() -> None:
     text = summarize_quality(quality_result([sub_rule(1, "true"), sub_rule(2, "true")], run_status="SUCCESS"))
-    assert "Sub-rules: 2 (2 passed, 0 alarming)" in text
-    assert len(text.splitlines()) == 2
+    assert "Sub-rules: 2 checked: 2 passed, 0 alarming" in text
+    assert len(text.splitlines()) == 3
 
 
 def test_summary_of_many_alarming_sub_rules_is_bounded() -> None:
     rules = [sub_rule(n, "false") for n in range(50)]
     text = summarize_quality(quality_result(rules))
-    assert "Sub-rules: 50 (0 passed, 50 alarming)" in text
+    assert "Sub-rules: 50 checked: 0 passed, 50 alarming" in text
     assert rules[0]["sub_rule_id"] in text
     assert rules[49]["sub_rule_id"] not in text
     assert "30 more alarming sub-rules" in text

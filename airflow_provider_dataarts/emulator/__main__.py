@@ -44,7 +44,11 @@ def main(argv: list[str] | None = None) -> int:
         "host": emulator.url,
         "login": creds.access_key,
         "password": creds.secret_key,
-        "extra": {"project_id": creds.project_id, "workspace": creds.workspace},
+        "extra": {
+            "project_id": creds.project_id,
+            "workspace": creds.workspace,
+            "console_url": emulator.console_url,
+        },
     }
     print(f"DataArts emulator on {emulator.url}", flush=True)
     print(f"  AK/SK: {creds.access_key} / {creds.secret_key}", flush=True)
@@ -55,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  static token: {creds.static_token}", flush=True)
     print(f"  jobs: {', '.join(job.name for job in emulator.state.jobs.values())}", flush=True)
     print(f"  scripts: {', '.join(emulator.state.scripts)}", flush=True)
+    print(f"  console: {emulator.url}/console/ (each instance's page, the tasks' extra link)", flush=True)
     print(f"AIRFLOW_CONN_DATAARTS_DEFAULT='{json.dumps(connection)}'", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:

@@ -48,6 +48,13 @@ class DataArtsEmulator:
         host, port = self.server.server_address[:2]
         return f"http://{host!s}:{port}"
 
+    @property
+    def console_url(self) -> str:
+        """The connection's ``console_url`` for this emulator: its own page for each quality instance."""
+        from airflow_provider_dataarts.emulator.console import QUALITY_PATH
+
+        return self.url + QUALITY_PATH
+
     def start(self) -> DataArtsEmulator:
         self._thread = threading.Thread(
             target=self.server.serve_forever, name="dataarts-emulator", daemon=True

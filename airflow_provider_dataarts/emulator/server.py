@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from airflow_provider_dataarts.client.signer import verify
+from airflow_provider_dataarts.emulator import console
 from airflow_provider_dataarts.emulator.state import EmulatorError, EmulatorState
 
 MAX_LIMIT = 100
@@ -174,6 +175,9 @@ class Handler(BaseHTTPRequestHandler):
         method = self.command
         if raw_path.startswith("/_emulator/"):
             self._send(self._control(method, raw_path, query, body))
+            return
+        if raw_path.rstrip("/") == "/console" or raw_path.startswith("/console/"):
+            self._send(self._console(raw_path))
             return
         record: dict[str, Any] = {
             "method": method,
@@ -432,6 +436,12 @@ class Handler(BaseHTTPRequestHandler):
         }
         return Answer(201, body, {"X-Subject-Token": token})
 
+    # --- the console's HTML pages (the extra link's target in local development) --------------------
+
+    def _console(self, raw_path: str) -> Answer:
+        status, html = console.page(raw_path, self.server.emulation.state)
+        return Answer(status, raw=html.encode(), headers={"Content-Type": "text/html; charset=utf-8"})
+
     # --- control routes for tests, benchmarks and the demo ------------------------------------------
 
     def _control(self, method: str, raw_path: str, query: list[tuple[str, str]], body: bytes) -> Answer:
@@ -558,8 +568,9 @@ def _page(
         offset = int(params.get("offset") or 0)
     except ValueError:
         raise EmulatorError(400, "DQC.0003", "limit and offset must be integers.") from None
-    if limit > MAX_LIMIT or limit < 1 or offset < 0:
-        raise EmulatorError(400, "DQC.0003", f"limit must be between 1 and {MAX_LIMIT}, offset at least 0.")
+    # The reference gives the result page's range as [0,100]; limit=0 answers the count alone.
+    if limit > MAX_LIMIT or limit < 0 or offset < 0:
+        raise EmulatorError(400, "DQC.0003", f"limit must be between 0 and {MAX_LIMIT}, offset at least 0.")
     return Answer(
         200, {"count": len(items), "resources": [render(i) for i in items[offset : offset + limit]]}
     )

@@ -7,6 +7,7 @@ import datetime
 from collections.abc import Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 from airflow.providers.common.compat.sdk import BaseHook
 
@@ -54,10 +55,16 @@ def mask_config_secrets(config: DataArtsConfig) -> None:
 
 
 def epoch_millis(value: Any) -> int | None:
-    """A time hint as the API's 13-digit millisecond timestamp (datetime, ISO text or a number)."""
+    """
+    A time hint as the API's 13-digit millisecond timestamp (datetime, ISO text or a number).
+
+    A datetime or text without a zone is UTC (Airflow's convention), never the worker's local zone.
+    """
     if value is None or value == "":
         return None
     if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.UTC)
         return int(value.timestamp() * 1000)
     if isinstance(value, int | float):
         return int(value if value > 1e11 else value * 1000)
@@ -216,11 +223,18 @@ class DataArtsHook(BaseHook):
     # --- UI ----------------------------------------------------------------------------------------
 
     def test_connection(self) -> tuple[bool, str]:
-        """Try one cheap quality call; the message tells credentials, workspace and network apart."""
+        """
+        Try one cheap quality call; the message tells credentials, project, workspace and network apart.
+
+        Messages name no connection id: Airflow tests a copy of the connection under a random id.
+        """
         from airflow_provider_dataarts.client.sync import SyncTransport
 
         try:
             config = dataclasses.replace(self.config, max_retries=0)
+        except DataArtsConfigError as error:
+            return False, str(error).removeprefix(f"Connection {self.dataarts_conn_id!r}: ")
+        try:
             request = ops.instances_request(config.project_id, 0)
             probe = dataclasses.replace(request, query=(("limit", "1"), ("offset", "0")))
             config.require_workspace()
@@ -228,10 +242,13 @@ class DataArtsHook(BaseHook):
         except DataArtsConfigError as error:
             return False, str(error)
         except DataArtsConnectionError as error:
-            return False, f"Cannot reach {self.config.endpoint}: {error.error_msg}"
+            return False, _unreachable(error, config)
         except DataArtsAPIError as error:
-            return False, _explain(error, self.config)
-        return True, f"Connected to DataArts workspace {self.config.workspace} at {self.config.endpoint}."
+            return False, _explain(error, config)
+        return True, (
+            f"Connected to DataArts workspace {config.workspace} of project {config.project_id} "
+            f"at {config.endpoint}."
+        )
 
 
 def not_found(instance_id: Any, config: DataArtsConfig) -> DataArtsInstanceNotFound:
@@ -241,14 +258,33 @@ def not_found(instance_id: Any, config: DataArtsConfig) -> DataArtsInstanceNotFo
     )
 
 
+def _unreachable(error: DataArtsConnectionError, config: DataArtsConfig) -> str:
+    endpoint = config.iam_endpoint if (error.path or "").startswith("/v3/auth") else config.endpoint
+    host = urlsplit(endpoint).netloc
+    return (
+        f"Cannot reach {host}: {error.reason}. Check the endpoint {endpoint} and that the Airflow "
+        "workers can open connections to it."
+    )
+
+
 def _explain(error: DataArtsAPIError, config: DataArtsConfig) -> str:
+    said = f"(DataArts said: {error})"
+    text = (error.error_msg or "").lower()
+    if error.error_code == "APIG.0203" or (error.status_code in (400, 401, 403) and "project" in text):
+        return (
+            f"Project {config.project_id!r} is not a project of these credentials: check extra.project_id "
+            f"(Huawei Cloud console, My Credentials, Projects: the id of the project in this region). {said}"
+        )
     if error.status_code == 401:
         what = {
-            "aksk": "the access key / secret key",
-            "password": "the IAM user, password or domain name",
-            "token": "the token (expired?)",
+            "aksk": "the access key (login) and secret key (password)",
+            "password": "the IAM user (login), password and extra.domain_name",
+            "token": "the token (password): it may have expired",
         }[config.auth_type]
-        return f"Credentials rejected: check {what}. {error}"
-    if "workspace" in (error.error_msg or "").lower():
-        return f"Unknown workspace {config.workspace!r} in project {config.project_id}: {error}"
+        return f"Credentials rejected: check {what}. {said}"
+    if "workspace" in text:
+        return (
+            f"Unknown workspace {config.workspace!r} in project {config.project_id}: check extra.workspace "
+            f"(DataArts Studio console, the workspace's id). {said}"
+        )
     return str(error)

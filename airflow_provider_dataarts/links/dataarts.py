@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperatorLink, XCom
@@ -12,9 +13,23 @@ if TYPE_CHECKING:
 INSTANCE_URL_KEY = "instance_url"
 
 
+# "region={region}" with no region known: the parameter is left out, never sent empty.
+_REGION_FIRST = re.compile(r"region=\{region\}&")
+_REGION_LAST = re.compile(r"[?&]region=\{region\}(?=#|$)")
+
+
 def instance_url(config: DataArtsConfig, instance_id: str) -> str:
-    """The console link of an instance, from ``extra.console_url`` or the documented default."""
-    return config.console_url.format(
+    """
+    The console link of an instance, from ``extra.console_url`` or the documented default.
+
+    The region is the connection's ``extra.region`` or the one in its endpoint
+    (``dayu.{region}.myhuaweicloud.com``); when neither tells it, ``region={region}`` is left out
+    of the link (the console then opens in the account's default region).
+    """
+    template = config.console_url
+    if not config.region:
+        template = _REGION_LAST.sub("", _REGION_FIRST.sub("", template))
+    return template.format(
         region=config.region or "",
         project_id=config.project_id,
         workspace=config.workspace or "",

@@ -26,7 +26,7 @@ class DataArtsExecuteScriptOperator(DataArtsRunOperator):
 
     Pushes the script instance id (XCom ``instance_id``) as soon as the script starts. When it
     waits (the default), returns ``{"instance_id", "script_name", "status", "results": [{"schema",
-    "rows", "records", "rowCount", "duration", "message"}]}`` with at most ``max_rows`` rows in all;
+    "records", "rowCount", "duration", "message"}]}`` with at most ``max_rows`` rows in all;
     ``FAILED`` fails the task with the service's message. Retries, clears and kills follow README
     "Retries, clears and kills": a retry while the instance runs reconnects to it (Airflow 3.3+); a
     retry or clear after a verdict executes the script again; an execution whose answer was lost
@@ -41,6 +41,10 @@ class DataArtsExecuteScriptOperator(DataArtsRunOperator):
     :param poll_interval: Seconds between status checks while waiting.
     :param timeout: Seconds to wait at most (``None``: no limit), retries of each check included.
     :param max_rows: Most rows to return (XCom lives in the metadata database).
+    :param include_rows: Also return each result set's ``rows`` (the API's lists: the same data as
+        ``records`` again, so about twice the XCom).
+    :param max_xcom_bytes: Most bytes of JSON to return (default 512 KiB; ``None``: no bound): the
+        first rows that fit are kept, with a warning saying what was cut.
     :param cancel_on_kill: Stop the instance when a user kills the waiting task.
     """
 
@@ -61,6 +65,8 @@ class DataArtsExecuteScriptOperator(DataArtsRunOperator):
         poll_interval: float = 10.0,
         timeout: float | timedelta | None = None,
         max_rows: int = 1000,
+        include_rows: bool = False,
+        max_xcom_bytes: int | None = 512 * 1024,
         cancel_on_kill: bool = True,
         **kwargs: Any,
     ) -> None:
@@ -79,9 +85,15 @@ class DataArtsExecuteScriptOperator(DataArtsRunOperator):
             )
         if max_rows < 0:
             raise ValueError(f"{self.task_id}: max_rows must be 0 or more, not {max_rows!r}.")
+        if max_xcom_bytes is not None and max_xcom_bytes <= 0:
+            raise ValueError(
+                f"{self.task_id}: max_xcom_bytes must be positive or None, not {max_xcom_bytes!r}."
+            )
         self.script_name = script_name
         self.script_params = script_params
         self.max_rows = max_rows
+        self.include_rows = include_rows
+        self.max_xcom_bytes = max_xcom_bytes
 
     # --- the lifecycle's calls ----------------------------------------------------------------
 
@@ -151,6 +163,8 @@ class DataArtsExecuteScriptOperator(DataArtsRunOperator):
             answer,
             max_rows=self.max_rows,
             log=self.log,
+            include_rows=self.include_rows,
+            max_xcom_bytes=self.max_xcom_bytes,
             delivered=self.delivered,
         )
 

@@ -33,6 +33,10 @@ class DataArtsScriptInstanceSensor(DataArtsSensor):
     :param instance_id: The script instance id. (templated)
     :param dataarts_conn_id: The Airflow connection of type ``dataarts``.
     :param max_rows: Most rows to return (XCom lives in the metadata database).
+    :param include_rows: Also return each result set's ``rows`` (the API's lists: the same data as
+        ``records`` again, so about twice the XCom).
+    :param max_xcom_bytes: Most bytes of JSON to return (default 512 KiB; ``None``: no bound): the
+        first rows that fit are kept, with a warning saying what was cut.
     :param deferrable: Wait in the triggerer instead of a worker slot.
     """
 
@@ -47,6 +51,8 @@ class DataArtsScriptInstanceSensor(DataArtsSensor):
         instance_id: str,
         dataarts_conn_id: str = DEFAULT_CONN_ID,
         max_rows: int = 1000,
+        include_rows: bool = False,
+        max_xcom_bytes: int | None = 512 * 1024,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
@@ -54,6 +60,8 @@ class DataArtsScriptInstanceSensor(DataArtsSensor):
         self.script_name = script_name
         self.instance_id = instance_id
         self.max_rows = max_rows
+        self.include_rows = include_rows
+        self.max_xcom_bytes = max_xcom_bytes
 
     def make_trigger(self, end_time: float) -> DataArtsScriptInstanceTrigger:
         from airflow_provider_dataarts.triggers.script import DataArtsScriptInstanceTrigger
@@ -96,6 +104,8 @@ class DataArtsScriptInstanceSensor(DataArtsSensor):
             max_rows=self.max_rows,
             log=self.log,
             retryable=False,
+            include_rows=self.include_rows,
+            max_xcom_bytes=self.max_xcom_bytes,
             delivered=self._state.forget if self._state is not None else lambda: None,
         )
 

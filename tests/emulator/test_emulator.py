@@ -131,9 +131,14 @@ def test_the_command_line_serves_and_prints_a_connection(tmp_path: Any) -> None:
         url = first.split()[-1]
         with urllib.request.urlopen(f"{url}/_emulator/health", timeout=5) as answer:
             assert json.loads(answer.read())["status"] == "ok"
-        lines = [process.stdout.readline() for _ in range(6)] if process.stdout else []
-        assert any(line.startswith("AIRFLOW_CONN_DATAARTS_DEFAULT=") for line in lines)
+        lines = [process.stdout.readline() for _ in range(7)] if process.stdout else []
+        (printed,) = [line for line in lines if line.startswith("AIRFLOW_CONN_DATAARTS_DEFAULT=")]
         assert any("jobs: only_job" in line for line in lines)
+        connection = json.loads(printed.partition("=")[2].strip().strip("'"))
+        console_url = connection["extra"]["console_url"]
+        assert console_url == f"{url}/console/quality/instances/{{instance_id}}"
+        with urllib.request.urlopen(f"{url}/console/", timeout=5) as answer:
+            assert "<h1>Recent instances</h1>" in answer.read().decode()
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -191,3 +196,14 @@ def test_control_routes_finish_running_instances_now(emulator: DataArtsEmulator)
     with urllib.request.urlopen(request, timeout=10) as answer:
         assert json.loads(answer.read())["status"] == "FINISHED"
     assert control(emulator, path)[1]["status"] == "FINISHED"
+
+
+def test_limit_0_answers_the_count_alone(emulator: DataArtsEmulator) -> None:
+    """The result page's range is [0,100] in the reference; 0 gives the count and no sub-rules."""
+    job = emulator.job_id("orders_completeness")
+    instance_id = max(i.id for i in emulator.state.instances.values() if str(i.job.id) == job)
+    status, body = call(emulator, "GET", f"/v2/p1/quality/instances/{instance_id}/result?limit=0&offset=0")
+    assert status == 200, body
+    assert json.loads(body) == {"count": 3, "resources": []}
+    status, body = call(emulator, "GET", f"/v2/p1/quality/instances/{instance_id}/result?limit=-1&offset=0")
+    assert status == 400

@@ -101,7 +101,7 @@ def test_wrong_secret_key_fails_at_once_without_retry(
     assert (caught.value.status_code, caught.value.error_code) == (401, "APIG.0301")
     assert emulator.count() == 1, "a signature failure must never be retried (5 in a row lock the AK)"
     ok, message = hook.test_connection()
-    assert not ok and "access key / secret key" in message
+    assert not ok and "access key (login) and secret key (password)" in message
 
 
 def test_password_auth_fetches_one_token_for_many_calls_and_hooks(
@@ -138,7 +138,7 @@ def test_wrong_iam_password_is_a_clear_credentials_error(
     monkeypatch.setenv("AIRFLOW_CONN_BADIAM", json.dumps(conn))
     ok, message = DataArtsHook("badiam").test_connection()
     assert not ok
-    assert "IAM user, password or domain name" in message
+    assert "IAM user (login), password and extra.domain_name" in message
     assert "wrong-password-123" not in message
 
 
@@ -166,7 +166,7 @@ def test_test_connection_tells_workspace_and_unreachable_host_apart(
     monkeypatch.setenv("AIRFLOW_CONN_NOWHERE", connection_json(f"http://127.0.0.1:{closed_port}"))
     started = time.monotonic()
     ok, message = DataArtsHook("nowhere").test_connection()
-    assert not ok and message.startswith(f"Cannot reach http://127.0.0.1:{closed_port}")
+    assert not ok and message.startswith(f"Cannot reach 127.0.0.1:{closed_port}: connection refused.")
     assert time.monotonic() - started < 5, "the Test button must not sit through retries"
 
 

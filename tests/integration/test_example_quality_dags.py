@@ -6,9 +6,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from airflow import __version__ as airflow_version
+from packaging.version import Version
 
 from airflow_provider_dataarts.emulator import DataArtsEmulator
-from tests.integration.dagrun import EXAMPLE_DAGS, load_dag, run_dag
+from tests.integration.dagrun import EXAMPLE_DAGS, dag_bag, load_dag, run_dag
 
 pytestmark = [pytest.mark.usefixtures("airflow_db"), pytest.mark.filterwarnings("ignore")]
 
@@ -34,9 +36,7 @@ def assert_quality_result(result: dict, emulator: DataArtsEmulator, instance_id:
 
 
 def test_every_example_dag_loads() -> None:
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(EXAMPLE_DAGS))
+    bag = dag_bag(str(EXAMPLE_DAGS))
     assert bag.import_errors == {}
     assert {
         "example_dataarts_quality",
@@ -122,6 +122,10 @@ def test_alarm_tolerated_with_fail_on_alarm_false(emulator: DataArtsEmulator, da
     assert outcome.xcom("quality_gate", "quality_result")["run_status"] == "ALARMING"
 
 
+@pytest.mark.skipif(
+    Version(airflow_version) < Version("3.3"),
+    reason="reconnecting needs task_state_store (Airflow 3.3+): before it, a retry reruns the job",
+)
 def test_retry_reconnects_to_the_running_instance(
     emulator: DataArtsEmulator, connect: Callable[..., str]
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -35,7 +36,9 @@ def test_rows_come_back_as_records(mode: str, emulator: DataArtsEmulator, dataar
     day = emulator.script_instance("daily_orders_sql", instance_id)["params"]["date"]
     assert all(record["order_date"] == day for record in result_set["records"])
     columns = ["order_date", "region", "orders", "revenue"]
-    assert result_set["records"][0] == dict(zip(columns, result_set["rows"][0], strict=True))
+    (served,) = emulator.script_instance("daily_orders_sql", instance_id)["results"]
+    assert result_set["records"] == [dict(zip(columns, row, strict=True)) for row in served["rows"]]
+    assert "rows" not in result_set
     assert emulator.count("POST", "/execute") == 1
 
 
@@ -62,7 +65,7 @@ def test_max_rows_bounds_what_goes_to_xcom(
 ) -> None:
     outcome = run_script("big_result_sql", max_rows=100, **MODES[mode])
     (result_set,) = outcome.xcom("run")["results"]
-    assert len(result_set["rows"]) == len(result_set["records"]) == 100
+    assert len(result_set["records"]) == 100
     assert result_set["rowCount"] == 2500
     assert result_set["records"][99] == {"id": 99, "value": "value-99"}
     out = capsys.readouterr()
@@ -110,3 +113,26 @@ def test_killing_the_task_stops_the_script_instance(emulator: DataArtsEmulator, 
 def test_script_params_must_be_a_dict(bad: object) -> None:
     with pytest.raises(ValueError, match="script_params must be a dict"):
         DataArtsExecuteScriptOperator(task_id="run", script_name="x", script_params=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("changes", "size"),
+    [
+        ({}, (30_000, 40_000)),
+        ({"include_rows": True}, (50_000, 60_000)),
+        ({"max_xcom_bytes": 10_000}, (9_000, 10_000)),
+    ],
+    ids=["records", "records-and-rows", "byte-bound"],
+)
+def test_what_1000_rows_cost_in_xcom(
+    changes: dict[str, object], size: tuple[int, int], emulator: DataArtsEmulator, dataarts_conn: str
+) -> None:
+    """The XCom as stored (JSON), measured: by default records alone, not the same data twice."""
+    outcome = run_script("big_result_sql", deferrable=False, **changes)
+    result = outcome.xcom("run")
+    (result_set,) = result["results"]
+    assert ("rows" in result_set) is bool(changes.get("include_rows"))
+    assert size[0] < len(json.dumps(result)) <= size[1]
+    kept = len(result_set["records"])
+    assert kept == 1000 if "max_xcom_bytes" not in changes else 100 < kept < 1000
+    assert result_set["records"][kept - 1] == {"id": kept - 1, "value": f"value-{kept - 1}"}

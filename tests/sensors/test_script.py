@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -71,3 +72,19 @@ def test_timeout_and_soft_fail_agree(
 ) -> None:
     _, outcome = sense(dataarts_conn, "slow_script", timeout=1, soft_fail=soft_fail, **MODES[mode])
     assert outcome.states == {"wait": "skipped" if soft_fail else "failed"}
+
+
+@pytest.mark.parametrize("mode", ["poke", "deferrable"])
+def test_include_rows_and_max_xcom_bytes(
+    mode: str, emulator: DataArtsEmulator, dataarts_conn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, outcome = sense(
+        dataarts_conn, "big_result_sql", timeout=30, include_rows=True, max_xcom_bytes=4000, **MODES[mode]
+    )
+    (result_set,) = outcome.xcom("wait")["results"]
+    kept = len(result_set["records"])
+    assert 0 < kept < 1000
+    assert result_set["rows"] == [[i, f"value-{i}"] for i in range(kept)]
+    assert len(json.dumps(outcome.xcom("wait"))) <= 4000
+    out = capsys.readouterr()
+    assert f"returned 2500 rows; kept the first {kept} in XCom (max_xcom_bytes=4000" in out.out + out.err
