@@ -164,6 +164,28 @@ def reached(state: TaskState, log: Any) -> None:
         state.save(outage=None)
 
 
+def guarded(fetch: Check, hook: DataArtsHook, state: TaskState, what: str, log: Any) -> Check:
+    """
+    ``fetch`` with the rules every worker-side check follows: past the deadline, a timeout; within
+    an outage's tolerance, None (keep waiting); any answer ends an outage.
+    """
+    from airflow_provider_dataarts.exceptions import DataArtsAPIError, DataArtsDeadlineExceeded
+
+    def check() -> dict[str, Any] | None:
+        try:
+            answer = fetch()
+        except DataArtsDeadlineExceeded as error:
+            raise deadline_passed(error, what) from error
+        except DataArtsAPIError as error:
+            if tolerate_outage(state, error, hook.config.outage_tolerance, log):
+                return None
+            raise
+        reached(state, log)
+        return answer
+
+    return check
+
+
 def quality_instance_check(
     hook: DataArtsHook,
     state: TaskState,
@@ -178,60 +200,40 @@ def quality_instance_check(
     that survives reschedules and retries) or DataArts is unreachable (within the tolerance).
     When the grace runs out, ``forget`` drops the run record (the operator reruns on its retry).
     """
-    from airflow_provider_dataarts.exceptions import DataArtsAPIError, DataArtsDeadlineExceeded
     from airflow_provider_dataarts.hooks.dataarts import DataArtsInstanceNotFound
 
     what = f"quality instance {instance_id}"
 
-    def check() -> dict[str, Any] | None:
+    def fetch() -> dict[str, Any] | None:
         try:
             instance = hook.get_quality_instance(instance_id, **hints)
         except DataArtsInstanceNotFound:
-            reached(state, log)
             since = state.record.get("not_listed_since")
             if since is None:
                 since = time.time()
                 state.save(not_listed_since=since)
-            if not_listed_too_long(
-                since, hints.get("started_after"), time.time(), hook.config.not_listed_grace
-            ):
+            grace = hook.config.not_listed_grace
+            if not_listed_too_long(since, hints.get("started_after"), time.time(), grace):
                 if forget:
                     state.forget()
                 raise
             log.info("DataArts %s is not listed yet", what)
             return None
-        except DataArtsDeadlineExceeded as error:
-            raise deadline_passed(error, what) from error
-        except DataArtsAPIError as error:
-            if tolerate_outage(state, error, hook.config.outage_tolerance, log):
-                return None
-            raise
-        reached(state, log)
         if state.record.get("not_listed_since") is not None:
             state.save(not_listed_since=None)
         return instance
 
-    return check
+    return guarded(fetch, hook, state, what, log)
 
 
 def script_instance_check(
     hook: DataArtsHook, state: TaskState, script_name: str, instance_id: str, log: Any
 ) -> Check:
     """A check of one script instance: its answer, or None while DataArts is unreachable."""
-    from airflow_provider_dataarts.exceptions import DataArtsAPIError, DataArtsDeadlineExceeded
-
-    what = f"script {script_name} instance {instance_id}"
-
-    def check() -> dict[str, Any] | None:
-        try:
-            answer = hook.get_script_instance(script_name, instance_id)
-        except DataArtsDeadlineExceeded as error:
-            raise deadline_passed(error, what) from error
-        except DataArtsAPIError as error:
-            if tolerate_outage(state, error, hook.config.outage_tolerance, log):
-                return None
-            raise
-        reached(state, log)
-        return answer
-
-    return check
+    return guarded(
+        lambda: hook.get_script_instance(script_name, instance_id),
+        hook,
+        state,
+        f"script {script_name} instance {instance_id}",
+        log,
+    )
