@@ -16,6 +16,7 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_dataarts.links.dataarts import DataArtsQualityInstanceLink
+from airflow_provider_dataarts.openlineage import QualityLineageMixin
 from airflow_provider_dataarts.operators.base import NOT_FOUND, deferral_deadline, wait_in_worker
 from airflow_provider_dataarts.statuses import (
     DEFAULT_CONN_ID,
@@ -40,7 +41,7 @@ def _is_template(value: Any) -> bool:
     return isinstance(value, str) and "{{" in value
 
 
-class RerunQualityJobOperator(ResumableJobMixin, BaseOperator):
+class RerunQualityJobOperator(QualityLineageMixin, ResumableJobMixin, BaseOperator):
     """
     Rerun a DataArts Quality job or comparison job, and optionally wait for its instance.
 
