@@ -475,12 +475,25 @@ class Handler(BaseHTTPRequestHandler):
                 return Answer(201, {"name": script.name})
             if route == "instances/bulk" and method == "POST":
                 return Answer(201, {"instances": state.add_running_instances(**data)})
+            if route == "instances" and method == "GET":
+                job_name = dict(query).get("job_name")
+                return Answer(200, {"instances": state.instance_reports(job_name)})
+            if route.startswith("instances/") and method == "GET":
+                return Answer(200, state.instance_report(unquote(route[len("instances/") :])))
+            if route.startswith("scripts/") and method == "GET":
+                parts = [unquote(part) for part in route.split("/")]
+                if len(parts) == 3 and parts[2] == "instances":
+                    return Answer(200, {"instances": state.script_reports(parts[1])})
+                if len(parts) == 4 and parts[2] == "instances":
+                    return Answer(200, state.script_report(parts[1], parts[3]))
             if route == "expire-tokens" and method == "POST":
                 emulation.expire_tokens()
                 return Answer(204)
             if route == "reset" and method == "POST":
                 emulation.reset()
                 return Answer(204)
+        except EmulatorError as error:
+            return Answer(error.status, {"error_code": error.code, "error_msg": error.message})
         except (TypeError, ValueError, KeyError) as error:
             return Answer(
                 400, {"error_code": "EMULATOR.0400", "error_msg": f"{type(error).__name__}: {error}"}

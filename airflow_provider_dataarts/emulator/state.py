@@ -539,6 +539,45 @@ class EmulatorState:
             results = [{"message": message, "duration": duration, "rowCount": 0, "rows": [], "schema": []}]
         return {"status": status, "result" if script.legacy else "results": results}
 
+    def instance_report(self, instance_id: str) -> dict[str, Any]:
+        """A quality instance as the control routes show it: ids as strings, plus ``stopped``."""
+        with self.lock:
+            instance = self.instances.get(int(instance_id)) if _is_id(instance_id) else None
+        if instance is None:
+            raise EmulatorError(404, "DQC.1002", f"No quality instance {instance_id!r}.")
+        overview = instance.overview(time.time())
+        return {
+            **overview,
+            "id": str(instance.id),
+            "task_id": str(instance.job.id),
+            "stopped": instance.stopped,
+        }
+
+    def instance_reports(self, job_name: str | None = None) -> list[dict[str, Any]]:
+        """Every quality instance (of one job when ``job_name`` is given), oldest first."""
+        with self.lock:
+            chosen = [i for i in self.order if job_name is None or i.job.name == job_name]
+        return [self.instance_report(str(instance.id)) for instance in chosen]
+
+    def script_report(self, name: str, instance_id: str) -> dict[str, Any]:
+        """A script instance: what the service answers, plus its id, ``stopped`` and the run's ``params``."""
+        instance = self.script_instance(name, instance_id)
+        return {
+            **self.script_answer(name, instance_id),
+            "instance_id": instance.id,
+            "stopped": instance.stopped,
+            "params": instance.params,
+        }
+
+    def script_reports(self, name: str) -> list[dict[str, Any]]:
+        """Every instance of one script, oldest first."""
+        self.script(name)
+        with self.lock:
+            chosen = sorted(
+                (i for i in self.script_instances.values() if i.script.name == name), key=lambda i: i.start
+            )
+        return [self.script_report(name, instance.id) for instance in chosen]
+
     def stop_script(self, name: str, instance_id: str) -> None:
         instance = self.script_instance(name, instance_id)
         with self.lock:

@@ -137,3 +137,39 @@ def test_the_command_line_serves_and_prints_a_connection(tmp_path: Any) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def control(emulator: DataArtsEmulator, path: str) -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(f"{emulator.url}/_emulator/{path}", timeout=10) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_control_routes_report_instances_with_string_ids(emulator: DataArtsEmulator) -> None:
+    job_id = emulator.add_quality_job("reported_job", run_seconds=60)
+    instance = emulator.state.rerun(job_id, 1)
+    status, listed = control(emulator, "instances?job_name=reported_job")
+    assert status == 200
+    assert [i["id"] for i in listed["instances"]] == [str(instance.id)]
+    status, one = control(emulator, f"instances/{instance.id}")
+    assert status == 200
+    assert one == {**listed["instances"][0], "run_status": "RUNNING"}
+    assert (one["task_id"], one["stopped"]) == (job_id, False)
+    assert control(emulator, "instances/123")[0] == 404
+    assert control(emulator, "instances/not-an-id")[0] == 404
+
+
+def test_control_routes_report_script_instances(emulator: DataArtsEmulator) -> None:
+    first = emulator.state.execute_script("daily_orders_sql", {"date": "2026-01-01"})
+    second = emulator.state.execute_script("daily_orders_sql", {"date": "2026-01-02"})
+    status, listed = control(emulator, "scripts/daily_orders_sql/instances")
+    assert status == 200
+    assert [(i["instance_id"], i["params"]) for i in listed["instances"]] == [
+        (first.id, {"date": "2026-01-01"}),
+        (second.id, {"date": "2026-01-02"}),
+    ]
+    status, one = control(emulator, f"scripts/daily_orders_sql/instances/{second.id}")
+    assert (status, one["instance_id"], one["stopped"]) == (200, second.id, False)
+    assert control(emulator, "scripts/no_such_script/instances")[0] == 400
