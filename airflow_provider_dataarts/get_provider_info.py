@@ -121,6 +121,7 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": "Huawei Cloud DataArts Studio",
                 "python-modules": [
                     "airflow_provider_dataarts.triggers.quality",
+                    "airflow_provider_dataarts.triggers.quality_events",
                     "airflow_provider_dataarts.triggers.script",
                 ],
             }

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
+from airflow_provider_dataarts.assets import set_outlet_events
+from airflow_provider_dataarts.openlineage import remember_quality_result
 from airflow_provider_dataarts.statuses import Verdict, quality_verdict, script_verdict
 
 if TYPE_CHECKING:
@@ -83,6 +85,8 @@ def finish_quality(
         "sub_rules": sub_rules,
     }
     context["ti"].xcom_push(key=QUALITY_RESULT_KEY, value=result)
+    remember_quality_result(context, result)
+    set_outlet_events(context, result, fail_on_alarm=fail_on_alarm, log=log)
     delivered()
     log.info("%s", summarize_quality(result))
     verdict = quality_verdict(run_status, fail_on_alarm=fail_on_alarm)

@@ -46,7 +46,7 @@ def test_every_listed_module_and_link_imports() -> None:
         for e in info[kind]
         for m in e["python-modules"]
     ]
-    assert len(modules) == 7
+    assert len(modules) == 8
     for module in modules:
         importlib.import_module(module)
     for link in info["extra-links"]:

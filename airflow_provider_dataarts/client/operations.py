@@ -300,3 +300,30 @@ def stop_script_instance(project_id: str, script_name: str, instance_id: Any) ->
         _scripts_path(project_id, script_name, "instances", segment(instance_id, "instance_id"), "stop"),
         expects_body=False,
     )
+
+
+# --- DataArts Quality job details (OpenLineage, asset watchers) -------------------------------------
+
+JOB_ID_FIELDS = ("id", "category_id")
+JOB_SUB_RULE_ID_FIELDS = ("id", "template_id")
+
+
+def get_quality_job(project_id: str, job_id: Any, rule_type: Any = "quality") -> Operation[dict[str, Any]]:
+    """
+    One quality job (``quality-tasks/{id}``) or comparison job (``consistency-tasks/{id}``), detailed.
+
+    ``sub_rules`` of a quality job is a list of sub-rules; of a comparison job, a list of lists (each
+    the rule on the table and on the table it is compared with). Ids become strings at every depth.
+    """
+    collection = "quality-tasks" if rule_type_code(rule_type) == 1 else "consistency-tasks"
+    request = ApiRequest("GET", "quality", _quality_path(project_id, collection, segment(job_id, "job_id")))
+    answer = _object((yield request), request, "sub_rules")
+    detail = _with_string_ids(answer, JOB_ID_FIELDS)
+
+    def sub_rule(item: Any) -> Any:
+        if isinstance(item, list):
+            return [sub_rule(inner) for inner in item]
+        return _with_string_ids(item, JOB_SUB_RULE_ID_FIELDS) if isinstance(item, dict) else item
+
+    detail["sub_rules"] = [sub_rule(item) for item in detail.get("sub_rules") or []]
+    return detail

@@ -483,6 +483,10 @@ class Handler(BaseHTTPRequestHandler):
             if route == "quality-jobs" and method == "POST":
                 job = state.add_quality_job(**data)
                 return Answer(201, {"id": str(job.id), "name": job.name})
+            parts = route.split("/")
+            if method == "POST" and len(parts) == 3 and parts[0::2] == ["quality-jobs", "instances"]:
+                instance = state.start_instance(unquote(parts[1]), data.get("run_seconds"))
+                return Answer(201, {"id": str(instance.id), "job_name": instance.job.name})
             if route == "scripts" and method == "POST":
                 script = state.add_script(**data)
                 return Answer(201, {"name": script.name})

@@ -22,6 +22,14 @@ FIRST_ID = 1012386207306600449  # > 2**53: exact only as an integer or a string
 TASK_TYPES = {"quality": "QUALITY_TASK", "comparison": "CONSISTENCY_TASK"}
 RULE_TYPES = {1: "quality", 2: "comparison"}
 QUALITY_OUTCOMES = ("SUCCESS", "ALARMING", "FAILED")
+# Sub-rule i of a job checks column i (modulo), with rule kind i (modulo), as the job detail shows.
+DEFAULT_COLUMNS = ("order_id", "amount", "order_date", "region")
+SUB_RULE_KINDS = (
+    ("SingleColumn", "Completeness", 7, "${1}>0"),
+    ("SingleColumn", "Uniqueness", 9, "${1}>0"),
+    ("SingleTable", "Accuracy", 1, "${1}<100"),
+    ("Customize", "Validity", 27, "${1}>0"),
+)
 SCRIPT_OUTCOMES = ("FINISHED", "FAILED")
 
 
@@ -50,6 +58,15 @@ class QualityJob:
     last_run_time: int | None = None
     # The instance list shows an instance only this long after it started (the service's lag).
     list_lag: float = 0.0
+    # What the job detail says its sub-rules check (a comparison job: against ``reference_*``).
+    connection: str = "dws_sales"
+    database: str = "sales"
+    table: str = "orders"
+    columns: list[str] = field(default_factory=lambda: list(DEFAULT_COLUMNS))
+    reference_connection: str = "dli_warehouse"
+    reference_database: str = "warehouse"
+    reference_table: str = "orders"
+    reference_ids: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -215,6 +232,10 @@ class EmulatorState:
         alarming_sub_rules: int = 0,
         run_seconds: float | None = None,
         list_lag: float = 0.0,
+        connection: str | None = None,
+        database: str | None = None,
+        table: str | None = None,
+        columns: list[str] | None = None,
     ) -> QualityJob:
         """A new job; or, when a job of that kind has that name, the same job with new settings."""
         if kind not in TASK_TYPES:
@@ -233,6 +254,8 @@ class EmulatorState:
                 if int(sub_rules) != existing.sub_rules:
                     existing.sub_rules = int(sub_rules)
                     existing.sub_rule_ids = [self.next_id() for _ in range(existing.sub_rules)]
+                    if kind == "comparison":
+                        existing.reference_ids = [self.next_id() for _ in range(existing.sub_rules)]
                 return existing
             job = QualityJob(
                 id=self.next_id(),
@@ -247,6 +270,12 @@ class EmulatorState:
                 list_lag=float(list_lag),
             )
             job.sub_rule_ids = [self.next_id() for _ in range(job.sub_rules)]
+            job.reference_ids = [self.next_id() for _ in range(job.sub_rules)] if kind == "comparison" else []
+            for name_, value in (("connection", connection), ("database", database), ("table", table)):
+                if value is not None:
+                    setattr(job, name_, str(value))
+            if columns is not None:
+                job.columns = [str(column) for column in columns] or list(DEFAULT_COLUMNS)
             self.jobs[job.id] = job
             return job
 
@@ -349,6 +378,15 @@ class EmulatorState:
             seconds = job.run_seconds if job.run_seconds is not None else self.run_seconds
             return self._new_instance(job, start=now, finish_at=now + seconds, outcome=job.outcome)
 
+    def start_instance(self, job_name: str, run_seconds: float | None = None) -> QualityInstance:
+        """Start an instance of a job as DataArts' own schedule would, not through the API."""
+        with self.lock:
+            job = self.job_by_name(job_name)
+            now = time.time()
+            if run_seconds is None:
+                run_seconds = job.run_seconds if job.run_seconds is not None else self.run_seconds
+            return self._new_instance(job, start=now, finish_at=now + float(run_seconds), outcome=job.outcome)
+
     def add_running_instances(
         self,
         job_name: str,
@@ -448,7 +486,21 @@ class EmulatorState:
             job = self.jobs.get(int(job_id)) if _is_id(job_id) else None
         if job is None or job.kind != kind:
             raise EmulatorError(400, "DQC.1001", f"The {kind} job {job_id} does not exist.")
-        return {**_job_overview(job), "sub_rules": [{"id": sub_id} for sub_id in job.sub_rule_ids]}
+        detail: dict[str, Any] = {
+            **_job_overview(job),
+            "description": f"Emulated {kind} job {job.name}",
+            "level": "MAJOR",
+            "alarm_condition": "",
+            "schedule_type": "ONCE",
+        }
+        if kind == "quality":
+            detail["sub_rules"] = [_sub_rule_detail(job, index) for index in range(job.sub_rules)]
+        else:  # a comparison sub-rule is a list: the rule on the table and on its reference table
+            detail["sub_rules"] = [
+                [_sub_rule_detail(job, index), _sub_rule_detail(job, index, reference=True)]
+                for index in range(job.sub_rules)
+            ]
+        return detail
 
     # --- scripts --------------------------------------------------------------------------------
 
@@ -587,6 +639,34 @@ def _job_overview(job: QualityJob) -> dict[str, Any]:
         "last_run_time": job.last_run_time,
         "creator": "demo-user",
     }
+
+
+def _sub_rule_detail(job: QualityJob, index: int, *, reference: bool = False) -> dict[str, Any]:
+    """One sub-rule as the job detail calls show it (fields of the SDK's ...RuleDetailForOpenApi)."""
+    kind, dimension, template_id, alarm_condition = SUB_RULE_KINDS[index % len(SUB_RULE_KINDS)]
+    column = job.columns[index % len(job.columns)]
+    table = job.reference_table if reference else job.table
+    database = job.reference_database if reference else job.database
+    detail: dict[str, Any] = {
+        "id": (job.reference_ids if reference else job.sub_rule_ids)[index],
+        "sub_rule_name": f"{job.name}_{dimension.lower()}_{index + 1}" + ("_reference" if reference else ""),
+        "type": kind,
+        "template_id": template_id,
+        "connection": job.reference_connection if reference else job.connection,
+        "connection_type": "DLI" if reference else "DWS",
+        "databases": database,
+        "tables": table,
+        "columns": "" if kind in ("SingleTable", "Customize") else column,
+        "reference_tables": "",
+        "reference_columns": "",
+        "dimension": dimension,
+        "weight": 5,
+        "alarm_condition": alarm_condition,
+        "sql": "",
+    }
+    if kind == "Customize":
+        detail["sql"] = f"SELECT count(*) FROM {database}.{table} WHERE {column} IS NULL"
+    return detail
 
 
 def _is_id(text: str) -> bool:

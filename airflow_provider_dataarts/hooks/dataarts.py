@@ -198,6 +198,13 @@ class DataArtsHook(BaseHook):
         """The id of the quality or comparison job with exactly this name."""
         return self._run(ops.resolve_job_id(self._quality_project(), job_name, rule_type))
 
+    def get_quality_job(self, job_id: str | int, rule_type: str | int = "quality") -> dict[str, Any]:
+        """
+        The detail of a quality job (``rule_type="quality"``) or comparison job: its sub-rules with
+        the data connection, databases, tables and columns each checks.
+        """
+        return self.transport.run(ops.get_quality_job(self._quality_project(), job_id, rule_type))
+
     # --- DataArts Factory scripts ------------------------------------------------------------------
 
     def execute_script(self, script_name: str, params: dict[str, Any] | None = None) -> str:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowException, conf
 
 from airflow_provider_dataarts.links.dataarts import DataArtsQualityInstanceLink
+from airflow_provider_dataarts.openlineage import QualityLineageMixin
 from airflow_provider_dataarts.operators.base import DataArtsRunOperator
 from airflow_provider_dataarts.statuses import (
     DEFAULT_CONN_ID,
@@ -31,7 +32,7 @@ def _is_template(value: Any) -> bool:
     return isinstance(value, str) and "{{" in value
 
 
-class RerunQualityJobOperator(DataArtsRunOperator):
+class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
     """
     Rerun a DataArts Quality job or comparison job, and optionally wait for its instance.
 

@@ -10,6 +10,7 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
+from airflow_provider_dataarts.openlineage import QualityLineageMixin
 from airflow_provider_dataarts.sensors.base import DataArtsSensor
 from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID, is_quality_terminal
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from airflow_provider_dataarts.triggers.quality import DataArtsQualityInstanceTrigger
 
 
-class DataArtsQualityInstanceSensor(DataArtsSensor):
+class DataArtsQualityInstanceSensor(QualityLineageMixin, DataArtsSensor):
     """
     Wait for a DataArts Quality instance to finish, then pass or fail on its result.
 

@@ -1,0 +1,74 @@
+"""
+Asset events that carry a DataArts Quality verdict, so that an asset-scheduled DAG can read it.
+
+The quality operator and sensor set, on each ``Asset`` among their ``outlets``, the event ``extra``
+``{"dataarts_instance_id", "job_name", "run_status", "sub_rules", "alarming_sub_rules"}``: the
+instance id, the job name, the instance's ``run_status``, the number of sub-rules, and the ids of the
+sub-rules that alarmed (ids as strings). A verdict that fails the task (``FAILED``, or ``ALARMING``
+with ``fail_on_alarm=True``) sets nothing: Airflow emits outlet events only for a task that
+succeeds, so a DAG scheduled on the asset runs only on data that passed.
+
+``DataArtsQualityJobEventTrigger`` (an asset watcher) emits the same ``extra`` as its event payload;
+Airflow stores it as ``{"from_trigger": true, "payload": {...}}``. ``quality_verdict_of(event)``
+reads either shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_dataarts.statuses import Verdict, quality_verdict
+
+EXTRA_KEYS = ("dataarts_instance_id", "job_name", "run_status", "sub_rules", "alarming_sub_rules")
+
+
+def quality_event_extra(quality_result: dict[str, Any]) -> dict[str, Any]:
+    """The asset event ``extra`` for a finished quality instance (its ``quality_result``)."""
+    from airflow_provider_dataarts.results import is_alarming
+
+    sub_rules = quality_result.get("sub_rules") or []
+    instance = quality_result.get("instance") or {}
+    return {
+        "dataarts_instance_id": str(quality_result["instance_id"]),
+        "job_name": instance.get("name"),
+        "run_status": quality_result.get("run_status"),
+        "sub_rules": len(sub_rules),
+        "alarming_sub_rules": [str(s.get("sub_rule_id")) for s in sub_rules if is_alarming(s)],
+    }
+
+
+def set_outlet_events(context: Any, quality_result: dict[str, Any], *, fail_on_alarm: bool, log: Any) -> None:
+    """Put the verdict on the asset event of each declared ``Asset`` outlet, unless the task will fail."""
+    from airflow.sdk import Asset
+
+    if quality_verdict(quality_result.get("run_status"), fail_on_alarm=fail_on_alarm) is Verdict.FAIL:
+        return
+    outlets = [
+        outlet for outlet in getattr(context.get("task"), "outlets", None) or [] if isinstance(outlet, Asset)
+    ]
+    if not outlets:
+        return
+    extra = quality_event_extra(quality_result)
+    for outlet in outlets:
+        context["outlet_events"][outlet].extra.update(extra)
+    log.info(
+        "Asset event(s) %s carry DataArts quality instance %s: %s",
+        ", ".join(outlet.name for outlet in outlets),
+        extra["dataarts_instance_id"],
+        extra["run_status"],
+    )
+
+
+def quality_verdict_of(asset_event: Any) -> dict[str, Any] | None:
+    """
+    The verdict an asset event carries, from the operator or sensor (``extra``) or from the asset
+    watcher (``extra["payload"]``); ``None`` if the event carries none.
+    """
+    extra = getattr(asset_event, "extra", asset_event)
+    if not isinstance(extra, dict):
+        return None
+    if extra.get("from_trigger") and isinstance(extra.get("payload"), dict):
+        extra = extra["payload"]
+    if "dataarts_instance_id" not in extra:
+        return None
+    return {key: extra.get(key) for key in EXTRA_KEYS}

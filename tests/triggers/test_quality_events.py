@@ -1,0 +1,217 @@
+"""
+DataArtsQualityJobEventTrigger against the emulator: one event per instance that ends, never twice,
+also across a restart that keeps the asset state store; the shared poll of Airflow 3.3.
+
+Instances are started through the emulator's control route (as DataArts' own schedule would), not
+through the rerun API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from airflow_provider_dataarts.emulator import DataArtsEmulator
+from airflow_provider_dataarts.triggers.quality_events import DataArtsQualityJobEventTrigger
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+FAST = 0.1
+
+
+class StateStore:
+    """Airflow 3.3's per-asset state store, as the triggerer hands it to an event trigger."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.writes = 0
+
+    async def aget(self, key: str, default: Any = None) -> Any:
+        return json.loads(json.dumps(self.values[key])) if key in self.values else default
+
+    async def aset(self, key: str, value: Any) -> None:
+        self.values[key] = json.loads(json.dumps(value))  # stored as JSON, like the real one
+        self.writes += 1
+
+
+async def collect(stream: AsyncIterator[Any], count: int, limit: float = 15) -> list[dict[str, Any]]:
+    payloads: list[dict[str, Any]] = []
+
+    async def take() -> None:
+        async for event in stream:
+            payloads.append(event.payload)
+            if len(payloads) == count:
+                return
+
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(take(), limit)
+    return payloads
+
+
+def list_requests(emulator: DataArtsEmulator) -> int:
+    return sum(
+        1 for r in emulator.requests if r["method"] == "GET" and r["path"].endswith("/quality/instances")
+    )
+
+
+def watcher(store: StateStore | None = None, **kwargs: Any) -> DataArtsQualityJobEventTrigger:
+    trigger = DataArtsQualityJobEventTrigger(poll_interval=FAST, **{"job_name": "orders_freshness", **kwargs})
+    trigger.asset_state_store = store  # what the triggerer does for a watcher on Airflow 3.3
+    return trigger
+
+
+def test_serialize_round_trip_is_json_safe() -> None:
+    trigger = DataArtsQualityJobEventTrigger(
+        job_name="orders", rule_type="comparison", poll_interval=5, run_statuses=["success"]
+    )
+    path, kwargs = trigger.serialize()
+    assert path == "airflow_provider_dataarts.triggers.quality_events.DataArtsQualityJobEventTrigger"
+    assert json.loads(json.dumps(kwargs)) == kwargs
+    assert kwargs["run_statuses"] == ["SUCCESS"]
+    module, _, name = path.rpartition(".")
+    assert getattr(importlib.import_module(module), name)(**kwargs).serialize() == (path, kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"job_name": "a", "rule_id": "1"}, {"job_name": "a", "run_statuses": ["RUNNING"]}],
+    ids=["no-job", "two-jobs", "non-terminal-status"],
+)
+def test_bad_arguments_fail_when_the_dag_is_parsed(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011
+        DataArtsQualityJobEventTrigger(**kwargs)
+
+
+def test_one_event_per_instance_that_ends_with_the_verdict(
+    dataarts_conn: str, emulator: DataArtsEmulator
+) -> None:
+    async def scenario() -> list[dict[str, Any]]:
+        trigger = watcher()
+        stream = trigger.run()
+        first = asyncio.ensure_future(collect(stream, 2))
+        await asyncio.sleep(0.3)  # the trigger has listed once: the 30 seeded instances are history
+        ids.append(emulator.start_quality_instance("orders_freshness", run_seconds=0.2))
+        ids.append(emulator.start_quality_instance("orders_completeness", run_seconds=0.2))  # another job
+        await asyncio.sleep(0.4)
+        ids.append(emulator.start_quality_instance("orders_freshness", run_seconds=0.2))
+        events = await first
+        events += await collect(stream, 1, limit=1)  # nothing more: never twice
+        await stream.aclose()
+        return events
+
+    ids: list[str] = []
+    events = asyncio.run(scenario())
+
+    job = emulator.state.job_by_name("orders_freshness")
+    assert [e["dataarts_instance_id"] for e in events] == [ids[0], ids[2]]
+    assert events[0] == {
+        "dataarts_instance_id": ids[0],
+        "job_name": "orders_freshness",
+        "run_status": "ALARMING",
+        "sub_rules": 4,
+        "alarming_sub_rules": [str(i) for i in job.sub_rule_ids[:2]],
+    }
+    assert emulator.count("POST", "/instances/restart") == 0
+
+
+def test_an_instance_running_when_the_watcher_starts_is_reported_when_it_ends(
+    dataarts_conn: str, emulator: DataArtsEmulator
+) -> None:
+    running = emulator.start_quality_instance("orders_completeness", run_seconds=0.6)
+    events = asyncio.run(collect(watcher(job_name="orders_completeness").run(), 1))
+    assert [(e["dataarts_instance_id"], e["run_status"]) for e in events] == [(running, "SUCCESS")]
+
+
+def test_a_restarted_watcher_reports_what_ended_while_it_was_down_and_nothing_twice(
+    dataarts_conn: str, emulator: DataArtsEmulator
+) -> None:
+    store = StateStore()
+
+    async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        before = asyncio.ensure_future(collect(watcher(store).run(), 1))
+        await asyncio.sleep(0.3)
+        ids.append(emulator.start_quality_instance("orders_freshness", run_seconds=0.1))
+        first = await before  # the first triggerer stops here
+        ids.append(emulator.start_quality_instance("orders_freshness", run_seconds=0.1))
+        await asyncio.sleep(0.3)  # ...and this one ends while no triggerer runs
+        return first, await collect(watcher(store).run(), 2, limit=2)
+
+    ids: list[str] = []
+    first, second = asyncio.run(scenario())
+
+    assert [e["dataarts_instance_id"] for e in first] == [ids[0]]
+    assert [e["dataarts_instance_id"] for e in second] == [ids[1]]
+    (state,) = store.values.values()
+    assert ids[1] in state["handled"]
+
+
+def test_without_a_state_store_a_new_watcher_reports_only_what_ends_from_then_on(
+    dataarts_conn: str, emulator: DataArtsEmulator
+) -> None:
+    emulator.start_quality_instance("orders_freshness", run_seconds=0)
+    time.sleep(0.01)  # it ended before the watcher started
+    assert asyncio.run(collect(watcher().run(), 1, limit=1)) == []
+
+
+def test_run_statuses_keeps_only_those_verdicts(dataarts_conn: str, emulator: DataArtsEmulator) -> None:
+    async def scenario() -> list[dict[str, Any]]:
+        stream = watcher(job_name="orders", run_statuses=["SUCCESS"]).run()
+        events = asyncio.ensure_future(collect(stream, 1, limit=3))
+        await asyncio.sleep(0.3)
+        emulator.add_quality_job("orders", outcome="ALARMING", run_seconds=0.1)
+        emulator.start_quality_instance("orders")
+        return await events
+
+    assert asyncio.run(scenario()) == []
+
+
+def test_failing_rounds_do_not_end_the_watcher(dataarts_conn: str, emulator: DataArtsEmulator) -> None:
+    async def scenario() -> list[dict[str, Any]]:
+        stream = watcher().run()
+        events = asyncio.ensure_future(collect(stream, 1))
+        await asyncio.sleep(0.3)
+        emulator.inject("status", status=400, path="/quality/instances", count=3)
+        ids.append(emulator.start_quality_instance("orders_freshness", run_seconds=0.1))
+        return await events
+
+    ids: list[str] = []
+    assert [e["dataarts_instance_id"] for e in asyncio.run(scenario())] == ids
+
+
+def test_watchers_of_one_triggerer_share_one_listing_per_round(
+    dataarts_conn: str, emulator: DataArtsEmulator
+) -> None:
+    shared_stream = pytest.importorskip("airflow.triggers.shared_stream")
+
+    async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        manager = shared_stream.SharedStreamManager()
+        triggers = [watcher(job_name="orders_freshness"), watcher(job_name="orders_completeness")]
+        keys = {t.shared_stream_key() for t in triggers}
+        assert len(keys) == 1
+        streams = [
+            t.filter_shared_stream(manager.subscribe(trigger_id=n, trigger=t, key=t.shared_stream_key()))
+            for n, t in enumerate(triggers)
+        ]
+        results = [asyncio.ensure_future(collect(s, 1)) for s in streams]
+        await asyncio.sleep(0.3)
+        before = list_requests(emulator)
+        emulator.start_quality_instance("orders_freshness", run_seconds=0.1)
+        emulator.start_quality_instance("orders_completeness", run_seconds=0.1)
+        await asyncio.sleep(0.5)
+        lists = list_requests(emulator) - before
+        done = [await r for r in results]
+        await manager.stop_all()
+        rounds.append(lists)
+        return done[0], done[1]
+
+    rounds: list[int] = []
+    freshness, completeness = asyncio.run(scenario())
+    assert [e["job_name"] for e in freshness] == ["orders_freshness"]
+    assert [e["job_name"] for e in completeness] == ["orders_completeness"]
+    assert rounds[0] <= 0.5 / FAST + 1, "one list request per round, not one per watcher"
