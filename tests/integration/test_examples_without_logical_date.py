@@ -11,6 +11,8 @@ import time
 from typing import Any
 
 import pytest
+from airflow import __version__ as airflow_version
+from packaging.version import Version
 
 from airflow_provider_dataarts.emulator import DataArtsEmulator
 from tests.integration.dagrun import load_dag, run_dag
@@ -68,6 +70,11 @@ def airflow(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.skipif(
+    Version(airflow_version) < Version("3.2"),
+    reason="before Airflow 3.2, `airflow tasks test` fails on a run no scheduler has started "
+    "(dag_run.start_date is None: a TIRunContext validation error, yet exit code 0)",
+)
 def test_the_script_example_triggered_from_the_cli(emulator: DataArtsEmulator, dataarts_conn: str) -> None:
     """`airflow dags trigger` with no date, then each task of that run, as a worker would run it."""
     from airflow.models.dagrun import DagRun
