@@ -20,9 +20,12 @@ from airflow.sdk import DAG, task
 from airflow_provider_dataarts.assets import quality_event_extra
 from airflow_provider_dataarts.operators.quality import RerunQualityJobOperator
 
+from airflow.exceptions import AirflowOptionalProviderFeatureException
+
 try:
     from airflow.providers.standard.operators.hitl import ApprovalOperator
-except ImportError:  # Airflow before 3.1, or an older standard provider: no human-in-the-loop
+except (ImportError, AirflowOptionalProviderFeatureException):
+    # Airflow before 3.1 (the standard provider says so), or a standard provider without it.
     ApprovalOperator = None
 
 if ApprovalOperator is not None:
@@ -78,7 +81,9 @@ if ApprovalOperator is not None:
             subject="DataArts quality job {{ params.job_name }} is ALARMING: load the orders?",
             body="{{ ti.xcom_pull(task_ids='describe_alarms') }}",
             defaults="Reject",
-            response_timeout=timedelta(hours=24),
+            # execution_timeout: the name every standard provider with HITL accepts (newer ones
+            # call it response_timeout and take the old name too).
+            execution_timeout=timedelta(hours=24),
         )
 
         @task(trigger_rule="none_failed_min_one_success")
