@@ -14,13 +14,12 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
+from airflow.exceptions import AirflowOptionalProviderFeatureException
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, task
 
 from airflow_provider_dataarts.assets import quality_event_extra
 from airflow_provider_dataarts.operators.quality import RerunQualityJobOperator
-
-from airflow.exceptions import AirflowOptionalProviderFeatureException
 
 try:
     from airflow.providers.standard.operators.hitl import ApprovalOperator
