@@ -62,8 +62,8 @@ CONN_FIELDS = {
     },
     "outage_tolerance": {
         "label": "Outage tolerance (seconds)",
-        "description": "How long a deferred wait survives DataArts being unreachable (network, 429, "
-        "5xx) before it fails; default 600.",
+        "description": "How long a wait (deferred, poke or reschedule) survives DataArts being "
+        "unreachable (network, 429, 5xx) before it fails; default 600.",
         "schema": {"type": ["number", "null"], "default": 600},
     },
     "max_requests_per_minute": {
