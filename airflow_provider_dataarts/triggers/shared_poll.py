@@ -130,7 +130,7 @@ class SharedInstancePoller:
         try:
             await self._round(batch, due)
         except Exception as error:
-            log.warning("Shared DataArts poll round failed: %s", error)
+            log.debug("Shared DataArts poll round failed: %s", error)
             _settle(batch, error)
         finally:
             _settle(batch, RoundFailed("the round ended without an answer for this instance"))
