@@ -10,8 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_dataarts.client.config import positive_seconds
-
 if TYPE_CHECKING:
     from airflow_provider_dataarts.client.aio import AsyncTransport
     from airflow_provider_dataarts.client.config import DataArtsConfig
@@ -57,6 +55,8 @@ class DataArtsPollingTrigger(BaseTrigger):
         poll_interval: float = 30.0,
         end_time: float | None = None,
     ) -> None:
+        from airflow_provider_dataarts.client.config import positive_seconds
+
         super().__init__()
         self.instance_id = str(instance_id)
         self.dataarts_conn_id = dataarts_conn_id

@@ -143,8 +143,8 @@ def test_an_instance_not_in_its_window_is_reported_not_listed(emulator: DataArts
 def test_a_budget_keeps_requests_per_minute_under_its_limit() -> None:
     budget = RequestBudget(3)
     assert [budget.reserve(100.0) for _ in range(3)] == [0.0, 0.0, 0.0]
-    assert budget.reserve(100.0) == 60.0, "the fourth waits until the first leaves the minute"
-    assert budget.reserve(161.0) == 0.0
+    assert budget.reserve(100.0) == 61.0, "the fourth waits until the first leaves the minute"
+    assert budget.reserve(162.0) == 0.0
     budget.pause(200.0)
     assert budget.reserve(170.0) == 30.0, "a 429's Retry-After pauses everyone"
 
