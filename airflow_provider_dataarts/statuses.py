@@ -6,6 +6,8 @@ DAG files import the operators on every parse.
 
 from __future__ import annotations
 
+import math
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -91,3 +93,18 @@ def not_listed_too_long(waiting_since: float, started_after_ms: int | None, now:
     """Whether an instance missing from the list has been missing longer than ``NOT_FOUND_GRACE``."""
     since = max(waiting_since, (started_after_ms or 0) / 1000)
     return now - since > NOT_FOUND_GRACE
+
+
+def positive_seconds(value: Any, name: str) -> float:
+    """A poll interval in seconds, refused with the parameter's name unless it is positive and finite."""
+    from airflow_provider_dataarts.exceptions import DataArtsConfigError
+
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise DataArtsConfigError(f"{name} must be a number of seconds, not {value!r}.") from None
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise DataArtsConfigError(f"{name} must be a positive number of seconds, not {value!r}.")
+    return seconds

@@ -6,7 +6,6 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -221,16 +220,3 @@ def _number(extra: dict[str, Any], key: str, default: float, fail: Any, *, minim
     if number < minimum:
         raise fail(f"extra.{key}", f"must be at least {minimum}, not {raw!r}.")
     return number
-
-
-def positive_seconds(value: Any, name: str) -> float:
-    """A poll interval in seconds, refused with the parameter's name unless it is positive and finite."""
-    if isinstance(value, timedelta):
-        value = value.total_seconds()
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        raise DataArtsConfigError(f"{name} must be a number of seconds, not {value!r}.") from None
-    if not (seconds > 0 and math.isfinite(seconds)):
-        raise DataArtsConfigError(f"{name} must be a positive number of seconds, not {value!r}.")
-    return seconds

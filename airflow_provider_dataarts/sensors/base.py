@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowSkipException, BaseSensorOperator, conf
 
-from airflow_provider_dataarts.client.config import positive_seconds
 from airflow_provider_dataarts.operators.base import BACKSTOP
-from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID
+from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID, positive_seconds
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

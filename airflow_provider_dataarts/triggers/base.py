@@ -55,7 +55,7 @@ class DataArtsPollingTrigger(BaseTrigger):
         poll_interval: float = 30.0,
         end_time: float | None = None,
     ) -> None:
-        from airflow_provider_dataarts.client.config import positive_seconds
+        from airflow_provider_dataarts.statuses import positive_seconds
 
         super().__init__()
         self.instance_id = str(instance_id)
