@@ -493,7 +493,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sizes", default="100,1000,5000,10000", help="numbers of concurrent triggers")
+    parser.add_argument("--sizes", default="1000,5000,10000", help="numbers of concurrent triggers")
     parser.add_argument("--interval", type=float, default=10.0, help="poll interval, seconds")
     parser.add_argument(
         "--scenarios",

@@ -206,3 +206,17 @@ async def _events(trigger: Any) -> list[dict[str, Any]]:
         return [event.payload async for event in trigger.run()]
 
     return await asyncio.wait_for(collect(), 20)
+
+
+def test_triggers_starting_together_read_their_connection_once(connect: Callable[..., str]) -> None:
+    from airflow_provider_dataarts.triggers.base import load_config
+
+    async def check() -> None:
+        with pytest.raises(Exception, match="dataarts_later"):
+            await load_config("dataarts_later")
+        connect(conn_id="dataarts_later")  # a failure is not kept: it is read again
+        configs = await asyncio.gather(*(load_config("dataarts_later") for _ in range(100)))
+        assert all(config is configs[0] for config in configs)
+        assert configs[0].project_id == PROJECT
+
+    asyncio.run(check())
