@@ -326,7 +326,7 @@ def scale(
                 f"p99 {result['detect_p99']:.2f} s, cpu/trigger/interval "
                 f"{result['cpu_per_trigger_interval_ms']:.3f} ms, {result['requests_per_s']:.1f} req/s, "
                 f"rss/trigger {result['rss_per_trigger_kib']:.1f} KiB, "
-                f"events right {result['right_events']}/{size}",
+                f"events right {result['right_events']}/{size}, 429s {result['throttled']}",
                 flush=True,
             )
     return rows
@@ -467,15 +467,15 @@ def report(
     if scale_rows:
         lines += [
             "| N waiting | scenario | detection p50 | detection p99 | CPU per waiting trigger per interval "
-            "| requests/s | RSS per trigger | right events |",
-            "|---:|---|---:|---:|---:|---:|---:|---:|",
+            "| requests/s | RSS per trigger | right events | 429s |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for row in scale_rows:
             lines.append(
                 f"| {row['size']:,} | {SCENARIO_NAMES[row['scenario']]} | {row['detect_p50']:.2f} s "
                 f"| {row['detect_p99']:.2f} s | {row['cpu_per_trigger_interval_ms']:.3f} ms "
                 f"| {row['requests_per_s']:.1f} | {row['rss_per_trigger_kib']:.1f} KiB "
-                f"| {row['right_events']:,}/{row['size']:,} |"
+                f"| {row['right_events']:,}/{row['size']:,} | {row['throttled']} |"
             )
         lines.append("")
     if calls:

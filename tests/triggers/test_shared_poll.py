@@ -82,7 +82,7 @@ def test_a_poller_is_dropped_when_nothing_waits_on_it(emulator: DataArtsEmulator
         poller = shared_poller(cfg, 0.05)
         (answer,) = await one_round(cfg, 0.05, Wanted(instance_id, now_ms() - 1000, "orders_freshness"))
         assert answer.instance["id"] == instance_id
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(poller.effective_interval + 0.2)  # it lingers one (budget-stretched) interval
         assert shared_poll._POLLERS[asyncio.get_running_loop()] == {}
         assert shared_poller(cfg, 0.05) is not poller
 
