@@ -126,7 +126,7 @@ class ThreadPollingTrigger:
         self.started_after = started_after
         self.offset = offset
 
-    async def run(self, lateness: list[float]) -> dict[str, Any]:
+    async def run(self) -> dict[str, Any]:
         from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
 
         def poll() -> dict[str, Any]:
@@ -142,7 +142,6 @@ class ThreadPollingTrigger:
                 instance = await asyncio.to_thread(poll)
             except Exception as error:
                 return {"status": "error", "instance_id": self.instance_id, "message": str(error)}
-            lateness.append(time.time() - due)
             if instance["run_status"] in TERMINAL:
                 return {
                     "status": "success",
@@ -152,24 +151,16 @@ class ThreadPollingTrigger:
         return {"status": "timeout", "instance_id": self.instance_id}
 
 
-async def drive(
-    kind: str, created: list[dict[str, Any]], interval: float, started_after: int
-) -> dict[str, Any]:
-    """Run one trigger per instance in this loop; measure CPU, memory, lateness and events."""
+async def drive(kind: str, url: str, size: int, interval: float, restart: bool) -> dict[str, Any]:
+    """
+    Run one trigger per instance in this loop and measure what users feel and pay: detection
+    delay, CPU per waiting trigger per interval, memory. With ``restart``, every trigger is dropped
+    1.5 intervals in and made again from its serialized form, as a triggerer restart does.
+    """
     import random
 
-    from airflow_provider_dataarts.triggers import shared_poll
     from airflow_provider_dataarts.triggers.quality import DataArtsQualityInstanceTrigger
 
-    lateness: list[float] = []
-    original = shared_poll.SharedInstancePoller.poll
-
-    async def timed_poll(self: Any, instance_id: str, hint: int | None) -> Any:
-        answer = await original(self, instance_id, hint)
-        lateness.append(time.time() - answer.due)
-        return answer
-
-    shared_poll.SharedInstancePoller.poll = timed_poll  # type: ignore[method-assign]
     events: dict[str, tuple[dict[str, Any], float]] = {}
     rng = random.Random(7)
     # Warm up what both implementations load once per process (imports, the connection).
@@ -179,37 +170,66 @@ async def drive(
     from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
 
     DataArtsHook().config  # noqa: B018
+    # Started now, once this process is ready, so its start-up is no part of the detection delay.
+    started_after = int(time.time() * 1000) - 1000
+    created = control(
+        url,
+        "POST",
+        "instances/bulk",
+        {
+            "job_name": "orders_completeness",
+            "count": size,
+            "min_seconds": interval / 2,
+            "max_seconds": interval * 3.5,
+            "distinct_jobs": True,
+        },
+    )["instances"]
     rss_before = rss_bytes()
-    began = time.time()
+    cpu_before, began = time.process_time(), time.time()
 
-    async def shared(item: dict[str, Any]) -> None:
-        trigger = DataArtsQualityInstanceTrigger(
-            instance_id=item["id"],
-            poll_interval=interval,
-            job_name=item["job_name"],
-            started_after=started_after,
-        )
+    async def shared(trigger: DataArtsQualityInstanceTrigger) -> None:
         async for event in trigger.run():
-            events[item["id"]] = (event.payload, time.time())
+            events[trigger.instance_id] = (event.payload, time.time())
 
     async def threaded(item: dict[str, Any]) -> None:
         trigger = ThreadPollingTrigger(
             item["id"], item["job_name"], interval, started_after, rng.uniform(0, interval)
         )
-        events[item["id"]] = (await trigger.run(lateness), time.time())
+        events[item["id"]] = (await trigger.run(), time.time())
 
-    runner: Callable[[dict[str, Any]], Any] = shared if kind == "shared" else threaded
-    tasks = [asyncio.create_task(runner(item)) for item in created]
+    def make(item: dict[str, Any]) -> DataArtsQualityInstanceTrigger:
+        return DataArtsQualityInstanceTrigger(
+            instance_id=item["id"],
+            poll_interval=interval,
+            job_name=item["job_name"],
+            started_after=started_after,
+        )
+
+    if kind == "shared":
+        triggers = [make(item) for item in created]
+        tasks = [asyncio.create_task(shared(trigger)) for trigger in triggers]
+    else:
+        tasks = [asyncio.create_task(threaded(item)) for item in created]
     await asyncio.sleep(interval * 1.5)  # every trigger is waiting and has polled at least once
     rss_waiting = rss_bytes()
-    # CPU is counted from here: steady polling, not start-up (imports, first connections).
-    cpu_before, polls_before = time.process_time(), len(lateness)
-    await asyncio.wait(tasks, timeout=240)
-    wall = time.time() - began
+    restarted = 0
+    if restart:
+        from airflow_provider_dataarts.triggers import shared_poll
+
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        shared_poll._POLLERS.clear()  # a new triggerer process starts with no pollers
+        reborn = []
+        for trigger in triggers:
+            if trigger.instance_id not in events:
+                _, kwargs = trigger.serialize()
+                reborn.append(DataArtsQualityInstanceTrigger(**json.loads(json.dumps(kwargs))))
+        restarted = len(reborn)
+        tasks = [asyncio.create_task(shared(trigger)) for trigger in reborn]
+    await asyncio.wait(tasks, timeout=600)
+    ended = time.time()
     cpu = time.process_time() - cpu_before
-    steady_polls = len(lateness) - polls_before
-    steady_lateness = lateness[polls_before:]
-    shared_poll.SharedInstancePoller.poll = original  # type: ignore[method-assign]
     expected = {item["id"]: item["outcome"] for item in created}
     right = sum(
         1
@@ -218,66 +238,107 @@ async def drive(
     )
     finish = {item["id"]: item["finish_at"] for item in created}
     detection = [at - finish[i] for i, (_, at) in events.items()]
+    # A trigger "waits" from the start until its event: the intervals it was owed a poll.
+    waited_intervals = sum(((events[i][1] if i in events else ended) - began) / interval for i in expected)
     return {
-        "polls": len(lateness),
         "cpu": cpu,
-        "cpu_per_poll_ms": 1000 * cpu / max(1, steady_polls),
+        "cpu_per_trigger_interval_ms": 1000 * cpu / max(1e-9, waited_intervals),
         "rss_per_trigger_kib": (rss_waiting - rss_before) / len(created) / 1024,
-        "late_p50": percentile(steady_lateness, 0.5),
-        "late_p99": percentile(steady_lateness, 0.99),
+        "detect_p50": percentile(detection, 0.5),
+        "detect_p99": percentile(detection, 0.99),
         "right_events": right,
         "events": len(events),
-        "wall": wall,
-        "detect_p99": percentile(detection, 0.99),
+        "restarted": restarted,
+        "wall": ended - began,
     }
 
 
-def scale(url: str, sizes: list[int], interval: float, kinds: list[str]) -> list[dict[str, Any]]:
-    """Each (size, implementation) runs in a fresh process, so memory and CPU are its own."""
-    rows = []
-    for size in sizes:
-        for kind in kinds:
-            control(url, "POST", "reset")
-            started_after = int(time.time() * 1000) - 1000
-            created = control(
+@contextmanager
+def workspace_noise(url: str, per_hour: float) -> Iterator[None]:
+    """Other jobs' instances keep starting (each running an hour) while the benchmark waits."""
+    import threading
+
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(3600.0 / per_hour):
+            control(
                 url,
                 "POST",
                 "instances/bulk",
-                {
-                    "job_name": "orders_completeness",
-                    "count": size,
-                    "min_seconds": interval / 2,
-                    "max_seconds": interval * 3.5,
-                    "distinct_jobs": True,
-                },
-            )["instances"]
-            with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as spec:
-                json.dump({"created": created, "started_after": started_after}, spec)
-            before = requests_seen(url)
-            done = subprocess.run(
-                [sys.executable, __file__, "--one", kind, "--spec", spec.name, "--interval", str(interval)],
-                capture_output=True,
-                text=True,
-                check=True,
+                {"job_name": "orders_freshness", "count": 1, "min_seconds": 3600, "max_seconds": 7200},
             )
+
+    thread = threading.Thread(target=loop, daemon=True)
+    if per_hour > 0:
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+
+
+SCENARIOS = {
+    # name: (implementation, triggerer restart mid-wait, request budget per minute)
+    "shared": ("shared", False, 1_000_000.0),
+    "thread": ("thread", False, 1_000_000.0),
+    "restart": ("shared", True, 1_000_000.0),
+    "budget": ("shared", False, 120.0),
+}
+
+
+def scale(
+    url: str, sizes: list[int], interval: float, scenarios: list[str], noise_per_hour: float
+) -> list[dict[str, Any]]:
+    """Each (size, scenario) runs in a fresh process, so memory and CPU are its own."""
+    rows = []
+    for size in sizes:
+        for scenario in scenarios:
+            control(url, "POST", "reset")
+            if scenario == "budget":  # the gateway throttles at the limit the budget is set to
+                control(url, "POST", "throttle", {"per_minute": int(SCENARIOS[scenario][2])})
+            with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as spec:
+                json.dump({"url": url, "size": size}, spec)
+            before = control(url, "GET", "requests/count")
+            with workspace_noise(url, noise_per_hour):
+                done = subprocess.run(
+                    [
+                        sys.executable, __file__, "--one", scenario, "--spec", spec.name,
+                        "--interval", str(interval),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    timeout=900,
+                )  # fmt: skip
             os.unlink(spec.name)
+            if done.returncode:
+                raise SystemExit(f"scenario {scenario} at N={size} failed:\n{done.stderr[-3000:]}")
             result = json.loads(done.stdout.strip().splitlines()[-1])
-            result["requests_per_s"] = (requests_seen(url) - before) / result["wall"]
-            result.update(kind=kind, size=size)
+            after = control(url, "GET", "requests/count")
+            result["requests_per_s"] = (after["total"] - before["total"]) / result["wall"]
+            result["throttled"] = after.get("status", {}).get("429", 0) - before.get("status", {}).get(
+                "429", 0
+            )
+            result.update(scenario=scenario, size=size)
             rows.append(result)
             print(
-                f"  N={size:>6} {kind:<8} cpu/poll {result['cpu_per_poll_ms']:.3f} ms, "
-                f"lateness p50 {result['late_p50']:.3f} s p99 {result['late_p99']:.3f} s, "
-                f"{result['requests_per_s']:.1f} req/s, rss/trigger {result['rss_per_trigger_kib']:.1f} KiB, "
-                f"events right {result['right_events']}/{size}",
+                f"  N={size:>6} {scenario:<8} detection p50 {result['detect_p50']:.2f} s "
+                f"p99 {result['detect_p99']:.2f} s, cpu/trigger/interval "
+                f"{result['cpu_per_trigger_interval_ms']:.3f} ms, {result['requests_per_s']:.1f} req/s, "
+                f"rss/trigger {result['rss_per_trigger_kib']:.1f} KiB, "
+                f"events right {result['right_events']}/{size}, 429s {result['throttled']}",
                 flush=True,
             )
     return rows
 
 
-def one_scale_run(kind: str, spec_path: str, interval: float) -> None:
+def one_scale_run(scenario: str, spec_path: str, interval: float) -> None:
+    kind, restart, budget = SCENARIOS[scenario]
+    connection = json.loads(os.environ["AIRFLOW_CONN_DATAARTS_DEFAULT"])
+    connection["extra"]["max_requests_per_minute"] = budget
+    os.environ["AIRFLOW_CONN_DATAARTS_DEFAULT"] = json.dumps(connection)
     spec = json.loads(Path(spec_path).read_text())
-    result = asyncio.run(drive(kind, spec["created"], interval, spec["started_after"]))
+    result = asyncio.run(drive(kind, spec["url"], spec["size"], interval, restart))
     print(json.dumps(result))
 
 
@@ -387,6 +448,14 @@ def import_costs(runs: int) -> list[tuple[str, float]]:
     return rows
 
 
+SCENARIO_NAMES = {
+    "shared": "shared polls (ours)",
+    "thread": "sync hook in thread (baseline)",
+    "restart": "ours, triggerer restart mid-wait",
+    "budget": "ours, budget 120 requests/min",
+}
+
+
 # --- report ----------------------------------------------------------------------------------------
 
 
@@ -397,17 +466,16 @@ def report(
     lines = [f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine}.", ""]
     if scale_rows:
         lines += [
-            "| N triggers | implementation | CPU per poll | RSS per trigger | lateness p50 | lateness p99 "
-            "| requests/s | right events |",
-            "|---:|---|---:|---:|---:|---:|---:|---:|",
+            "| N waiting | scenario | detection p50 | detection p99 | CPU per waiting trigger per interval "
+            "| requests/s | RSS per trigger | right events | 429s |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for row in scale_rows:
-            name = "shared polls (ours)" if row["kind"] == "shared" else "sync hook in thread"
             lines.append(
-                f"| {row['size']:,} | {name} | {row['cpu_per_poll_ms']:.3f} ms "
-                f"| {row['rss_per_trigger_kib']:.1f} KiB "
-                f"| {row['late_p50']:.3f} s | {row['late_p99']:.3f} s | {row['requests_per_s']:.1f} "
-                f"| {row['right_events']:,}/{row['size']:,} |"
+                f"| {row['size']:,} | {SCENARIO_NAMES[row['scenario']]} | {row['detect_p50']:.2f} s "
+                f"| {row['detect_p99']:.2f} s | {row['cpu_per_trigger_interval_ms']:.3f} ms "
+                f"| {row['requests_per_s']:.1f} | {row['rss_per_trigger_kib']:.1f} KiB "
+                f"| {row['right_events']:,}/{row['size']:,} | {row['throttled']} |"
             )
         lines.append("")
     if calls:
@@ -425,9 +493,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sizes", default="100,1000,5000,10000", help="numbers of concurrent triggers")
+    parser.add_argument("--sizes", default="1000,5000,10000", help="numbers of concurrent triggers")
     parser.add_argument("--interval", type=float, default=10.0, help="poll interval, seconds")
-    parser.add_argument("--kinds", default="shared,thread", help="shared (ours) and/or thread (baseline)")
+    parser.add_argument(
+        "--scenarios",
+        default="shared,thread,restart",
+        help="comma list of: shared (ours), thread (baseline), restart (ours, triggerer restart), "
+        "budget (ours under a 120/min request budget)",
+    )
+    parser.add_argument(
+        "--noise-per-hour", type=float, default=1000.0, help="other jobs' instances started per hour"
+    )
     parser.add_argument("--import-runs", type=int, default=5)
     parser.add_argument("--skip", default="", help="comma list of parts to skip: scale, requests, imports")
     parser.add_argument("--out", default=None, help="also write the Markdown tables to this file")
@@ -453,7 +529,7 @@ def main() -> int:
         if "scale" not in skip:
             print(f"Triggerer scale (interval {args.interval:g} s) ...", flush=True)
             sizes = [int(size) for size in args.sizes.split(",")]
-            scale_rows = scale(url, sizes, args.interval, args.kinds.split(","))
+            scale_rows = scale(url, sizes, args.interval, args.scenarios.split(","), args.noise_per_hour)
     imports = [] if "imports" in skip else import_costs(args.import_runs)
     text = report(scale_rows, calls, imports)
     print("\n" + text)

@@ -378,9 +378,14 @@ def connection_key(config: DataArtsConfig) -> str:
     return hashlib.sha256(repr(dataclasses.astuple(config)).encode()).hexdigest()
 
 
+# A slot is taken when a request is about to be sent; it reaches the gateway a little later, so
+# slots are kept a little longer than the gateway's minute.
+BUDGET_WINDOW = 61.0
+
+
 class RequestBudget:
     """
-    At most ``per_minute`` requests in any 60 s (first come, first served), and none at all while
+    At most ``per_minute`` requests in any minute (first come, first served), and none at all while
     the service has asked to wait (a 429's ``Retry-After``): whoever shares it slows down together.
     """
 
@@ -395,8 +400,8 @@ class RequestBudget:
         with self._guard:
             at = max(now, self.paused_until, self._slots[-1] if self._slots else now)
             if len(self._slots) >= self.limit:
-                at = max(at, self._slots[-self.limit] + 60.0)
-            while self._slots and self._slots[0] <= at - 60.0:
+                at = max(at, self._slots[-self.limit] + BUDGET_WINDOW)
+            while self._slots and self._slots[0] <= at - BUDGET_WINDOW:
                 self._slots.popleft()
             self._slots.append(at)
             return at - now

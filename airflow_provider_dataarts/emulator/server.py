@@ -12,6 +12,7 @@ see the README.
 
 from __future__ import annotations
 
+import collections
 import json
 import socket
 import struct
@@ -106,6 +107,9 @@ class Emulation:
         self.faults: list[Fault] = []
         self.log: list[dict[str, Any]] = []
         self.token_requests = 0
+        # The gateway's per-user throttling (APIG.0308), off unless a test or benchmark sets it.
+        self.throttle_per_minute: int | None = None
+        self._recent: collections.deque[float] = collections.deque()
 
     def reset(self) -> None:
         self.state.reset()
@@ -114,6 +118,20 @@ class Emulation:
             self.faults.clear()
             self.log.clear()
             self.token_requests = 0
+            self.throttle_per_minute = None
+            self._recent.clear()
+
+    def throttled(self, now: float) -> float | None:
+        """Seconds the client must wait when this request is over the per-minute limit, else None."""
+        with self.lock:
+            if not self.throttle_per_minute:
+                return None
+            while self._recent and self._recent[0] <= now - 60.0:
+                self._recent.popleft()
+            if len(self._recent) >= self.throttle_per_minute:
+                return self._recent[0] + 60.0 - now
+            self._recent.append(now)
+            return None
 
     def take_fault(self, method: str, path: str, when: str, query: str = "") -> Fault | None:
         with self.lock:
@@ -190,6 +208,10 @@ class Handler(BaseHTTPRequestHandler):
         }
         with emulation.lock:
             emulation.log.append(record)
+        wait = emulation.throttled(time.time())
+        if wait is not None:
+            record["status"] = self._fault(Fault("status", status=429, retry_after=max(1.0, round(wait))))
+            return
         fault = emulation.take_fault(method, raw_path, "before", raw_query)
         if fault is not None and fault.kind == "delay":
             time.sleep(fault.delay)
@@ -460,12 +482,20 @@ class Handler(BaseHTTPRequestHandler):
             if route == "requests/count" and method == "GET":
                 with emulation.lock:
                     counts: dict[str, int] = {}
+                    statuses: dict[str, int] = {}
                     for record in emulation.log:
                         key = f"{record['method']} {record['path']}"
                         counts[key] = counts.get(key, 0) + 1
+                        statuses[str(record["status"])] = statuses.get(str(record["status"]), 0) + 1
                     total = len(emulation.log)
                 return Answer(
-                    200, {"total": total, "by_path": counts, "token_requests": emulation.token_requests}
+                    200,
+                    {
+                        "total": total,
+                        "by_path": counts,
+                        "status": statuses,
+                        "token_requests": emulation.token_requests,
+                    },
                 )
             if route == "requests" and method == "DELETE":
                 with emulation.lock:
@@ -509,6 +539,10 @@ class Handler(BaseHTTPRequestHandler):
                 parts = [unquote(part) for part in route.split("/")]
                 if len(parts) == 5 and parts[2] == "instances":
                     return Answer(200, state.finish_script(parts[1], parts[3]))
+            if route == "throttle" and method == "POST":
+                with emulation.lock:
+                    emulation.throttle_per_minute = int(data["per_minute"]) or None
+                return Answer(204)
             if route == "expire-tokens" and method == "POST":
                 emulation.expire_tokens()
                 return Answer(204)

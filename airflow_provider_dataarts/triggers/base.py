@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from abc import abstractmethod
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -24,8 +25,35 @@ if TYPE_CHECKING:
 MAX_OUTAGE_BACKOFF = 60.0
 
 
+# A triggerer starts thousands of triggers at once (after a restart, a burst of deferrals): each
+# connection is read once a minute per loop, not once per trigger (a secrets backend call each).
+CONFIG_TTL = 60.0
+_CONFIGS: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[str, tuple[float, asyncio.Task[DataArtsConfig]]]
+] = weakref.WeakKeyDictionary()
+
+
 async def load_config(conn_id: str) -> DataArtsConfig:
     """The connection, read without blocking the triggerer's loop, with its secrets masked."""
+    loop = asyncio.get_running_loop()
+    configs = _CONFIGS.setdefault(loop, {})
+    entry = configs.get(conn_id)
+    if entry is None or time.monotonic() - entry[0] > CONFIG_TTL:
+        # A task of its own: a trigger cancelled while it reads must not fail the others waiting.
+        reading = loop.create_task(_read_config(conn_id))
+
+        def forget_if_failed(done: asyncio.Task[DataArtsConfig]) -> None:
+            # A failure is not kept: the next trigger reads the connection again.
+            failed = done.cancelled() or done.exception() is not None
+            if failed and conn_id in configs and configs[conn_id][1] is done:
+                del configs[conn_id]
+
+        reading.add_done_callback(forget_if_failed)
+        entry = configs[conn_id] = (time.monotonic(), reading)
+    return await asyncio.shield(entry[1])
+
+
+async def _read_config(conn_id: str) -> DataArtsConfig:
     from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
 
     from airflow_provider_dataarts.client.aio import amask_secret

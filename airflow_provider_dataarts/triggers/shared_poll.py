@@ -109,8 +109,11 @@ class SharedInstancePoller:
         try:
             while self.waiting or rounds:
                 due = max(self.next_tick(time.time()), last_due + self.effective_interval)
+                while (wait := due - time.time()) > 0:
+                    await asyncio.sleep(wait)
+                    # A round still reading may have stretched the interval meanwhile.
+                    due = max(due, last_due + self.effective_interval)
                 last_due = due
-                await asyncio.sleep(max(0.0, due - time.time()))
                 batch, self.waiting = [w for w in self.waiting if not w.future.done()], []
                 if batch:
                     # Not awaited: a round held up by a slow page must not hold up the next tick of
@@ -130,7 +133,7 @@ class SharedInstancePoller:
         try:
             await self._round(batch, due)
         except Exception as error:
-            log.warning("Shared DataArts poll round failed: %s", error)
+            log.debug("Shared DataArts poll round failed: %s", error)
             _settle(batch, error)
         finally:
             _settle(batch, RoundFailed("the round ended without an answer for this instance"))
@@ -184,8 +187,14 @@ class SharedInstancePoller:
         )
         missing = dict(hinted)
 
+        first = True
+
         def read(page: list[dict[str, Any]], pages_left: int) -> bool:
+            nonlocal first
             self.requests += 1
+            if first:  # the list's count tells what this round will cost: stretch at once
+                self._stretch(1 + pages_left)
+                first = False
             for item in page:
                 waiters = missing.pop(str(item.get("id")), None)
                 if waiters is not None:

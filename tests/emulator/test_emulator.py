@@ -207,3 +207,17 @@ def test_limit_0_answers_the_count_alone(emulator: DataArtsEmulator) -> None:
     assert json.loads(body) == {"count": 3, "resources": []}
     status, body = call(emulator, "GET", f"/v2/p1/quality/instances/{instance_id}/result?limit=-1&offset=0")
     assert status == 400
+
+
+def test_a_fault_can_hit_one_page_only(emulator: DataArtsEmulator) -> None:
+    emulator.inject("status", status=500, count=5, path="/quality/instances", query="offset=100")
+    assert call(emulator, "GET", "/v2/p1/quality/instances?limit=100&offset=0")[0] == 200
+    assert call(emulator, "GET", "/v2/p1/quality/instances?limit=100&offset=100")[0] == 500
+
+
+def test_the_gateway_throttles_at_its_per_minute_limit(emulator: DataArtsEmulator) -> None:
+    emulator.emulation.throttle_per_minute = 3
+    statuses = [call(emulator, "GET", "/v2/p1/quality/instances?limit=1&offset=0")[0] for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    status, body = call(emulator, "GET", "/v2/p1/quality/instances?limit=1&offset=0")
+    assert status == 429 and json.loads(body)["error_code"] == "APIG.0308"
