@@ -5,10 +5,12 @@ create in Airflow 3 (only the UI's trigger dialog fills one in). ``{{ ds }}`` is
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import subprocess
 import sys
 import time
-from typing import Any
+from pathlib import Path
 
 import pytest
 from airflow import __version__ as airflow_version
@@ -64,10 +66,22 @@ def test_example_runs_without_a_logical_date(
         assert instance.params == {"date": outcome.run_after.strftime("%Y-%m-%d")}
 
 
-def airflow(*args: str) -> subprocess.CompletedProcess[str]:
+def airflow(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{db}"}
     return subprocess.run(
-        [sys.executable, "-m", "airflow", *args], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "airflow", *args], capture_output=True, text=True, timeout=300, env=env
     )
+
+
+def private_copy(db: Path, target: Path) -> Path:
+    """
+    A copy of the test database for ``airflow`` commands to write: SQLite files that this process
+    has open and other processes write to were seen corrupted ("database disk image is
+    malformed"), which broke every later test of the session.
+    """
+    with sqlite3.connect(db) as source, sqlite3.connect(target) as copy:
+        source.backup(copy)
+    return target
 
 
 @pytest.mark.skipif(
@@ -75,24 +89,26 @@ def airflow(*args: str) -> subprocess.CompletedProcess[str]:
     reason="before Airflow 3.2, `airflow tasks test` fails on a run no scheduler has started "
     "(dag_run.start_date is None: a TIRunContext validation error, yet exit code 0)",
 )
-def test_the_script_example_triggered_from_the_cli(emulator: DataArtsEmulator, dataarts_conn: str) -> None:
+def test_the_script_example_triggered_from_the_cli(
+    emulator: DataArtsEmulator, dataarts_conn: str, airflow_db: Path, tmp_path: Path
+) -> None:
     """`airflow dags trigger` with no date, then each task of that run, as a worker would run it."""
-    from airflow.models.dagrun import DagRun
-    from airflow.utils.session import create_session
-
-    assert airflow("dags", "reserialize").returncode == 0
+    db = private_copy(airflow_db / "airflow.db", tmp_path / "airflow.db")
+    assert airflow("dags", "reserialize", db=db).returncode == 0
     run_id = f"cli_{time.time_ns()}"
-    triggered = airflow("dags", "trigger", "example_dataarts_script", "--run-id", run_id)
+    triggered = airflow("dags", "trigger", "example_dataarts_script", "--run-id", run_id, db=db)
     assert triggered.returncode == 0, triggered.stderr[-3000:]
     for task_id in ("run_script", "revenue_by_region"):
-        ran = airflow("tasks", "test", "example_dataarts_script", task_id, run_id)
+        ran = airflow("tasks", "test", "example_dataarts_script", task_id, run_id, db=db)
         assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
         assert "UndefinedError" not in ran.stdout + ran.stderr
 
     # What the task log shows (Airflow 3.1's `tasks test` keeps no XCom row to read back).
     assert "Returned value was: {'north': 18234.5, 'south': 15880.25, 'west': 12011.0}" in ran.stdout
-    with create_session() as session:
-        run: Any = session.query(DagRun).filter(DagRun.run_id == run_id).one()
-    assert run.logical_date is None
+    with sqlite3.connect(db) as copy:
+        logical_date, run_after = copy.execute(
+            "SELECT logical_date, run_after FROM dag_run WHERE run_id = ?", (run_id,)
+        ).fetchone()
+    assert logical_date is None
     (instance,) = emulator.state.script_instances.values()
-    assert instance.params == {"date": run.run_after.strftime("%Y-%m-%d")}
+    assert instance.params == {"date": str(run_after)[:10]}

@@ -353,10 +353,15 @@ def test_the_not_listed_grace_survives_reschedules(airflow_api: AirflowClient) -
     assert ti["state"] == "failed"
 
     # The failing poke's lines reach the log a moment after the state does.
-    def failing_poke_logged() -> str | None:
-        text = airflow_api.log(dag_id, run_id, "wait")
-        return text if "no quality instance" in text else None
+    seen = {"log": ""}
 
-    log = wait_until("the failing poke's log", failing_poke_logged, timeout=30)
+    def failing_poke_logged() -> str | None:
+        seen["log"] = airflow_api.log(dag_id, run_id, "wait")
+        return seen["log"] if "no quality instance" in seen["log"] else None
+
+    try:
+        log = wait_until("the failing poke's log", failing_poke_logged, timeout=90)
+    except AssertionError as error:
+        raise AssertionError(f"{error}; the log so far:\n{seen['log'][-4000:]}") from None
     assert "is not listed yet" in log
     assert "no quality instance 1012386207306600449" in log
