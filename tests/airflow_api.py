@@ -58,6 +58,12 @@ class ApiClient:
         status, text = self._answers.get(timeout=300)
         return Answer(status, text)
 
+    def close(self) -> None:
+        self._requests.put(None)
+        self._process.join(timeout=30)
+        if self._process.is_alive():
+            self._process.kill()
+
     def get(self, path: str, **kwargs: Any) -> Answer:
         return self.request("GET", path, **kwargs)
 
@@ -70,5 +76,12 @@ class ApiClient:
 
 @cache
 def api_client() -> ApiClient:
-    """The API, started once per test session (the child ends with the session)."""
+    """The API, started on first use; ``close_api_client()`` ends it (each test module that uses it)."""
     return ApiClient()
+
+
+def close_api_client() -> None:
+    """End the API's process, so that no other test shares the database with it."""
+    if api_client.cache_info().currsize:
+        api_client().close()
+        api_client.cache_clear()
