@@ -8,15 +8,22 @@ from __future__ import annotations
 import json
 import re
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from airflow_provider_dataarts.emulator import DataArtsEmulator
-from tests.airflow_api import api_client
+from tests.airflow_api import api_client, close_api_client
 from tests.support import AK, DOMAIN, IAM_PASSWORD, IAM_USER, SK, STATIC_TOKEN
 
 pytestmark = [pytest.mark.usefixtures("airflow_db"), pytest.mark.filterwarnings("ignore")]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _api_ends_with_this_module() -> Iterator[None]:
+    yield
+    close_api_client()
 
 
 def press_test(

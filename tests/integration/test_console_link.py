@@ -7,7 +7,7 @@ instance; the default template for the real console never says ``region=`` empty
 from __future__ import annotations
 
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -15,10 +15,17 @@ import pytest
 from airflow_provider_dataarts.emulator import DataArtsEmulator
 from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
 from airflow_provider_dataarts.links.dataarts import instance_url
-from tests.airflow_api import api_client
+from tests.airflow_api import api_client, close_api_client
 from tests.integration.dagrun import RunOutcome, load_dag, run_dag
 
 pytestmark = [pytest.mark.usefixtures("airflow_db"), pytest.mark.filterwarnings("ignore")]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _api_ends_with_this_module() -> Iterator[None]:
+    yield
+    close_api_client()
+
 
 DAG_ID, TASK_ID = "example_dataarts_quality_wait", "rerun_and_wait"
 
