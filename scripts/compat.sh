@@ -27,6 +27,9 @@ TESTS=(
 # nor the secrets scan (every example in every auth mode), which the main suite runs. The retry
 # drill skips itself below Airflow 3.3 (no task_state_store), the CLI one below 3.2.
 SELECT="not secret_reaches_airflow_home and not orders_completeness and not orders_broken"
+# Examples the runs without a logical date already cover, in each mode: kept to the main suite.
+SELECT+=" and not rerun_then_sensor and not rerun_and_wait_in_one_task and not alarm_tolerated"
+SELECT+=" and not failing_script_stops"
 python=${PYTHON:-python3}
 uv=.venv/bin/uv
 [ -x "$uv" ] || bash scripts/setup-venv.sh >/dev/null
