@@ -6,7 +6,6 @@ The environment is set before anything imports Airflow, so no test ever touches 
 
 from __future__ import annotations
 
-import base64
 import os
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="dataarts-tests-"))
@@ -32,9 +32,9 @@ os.environ.update(
         "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-        # One key for this process and the `airflow` commands it starts: the asset watcher's
-        # trigger rows one writes (encrypted) stay readable to the others.
-        "AIRFLOW__CORE__FERNET_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        # One key for this process and every `airflow` command it starts: both write and read
+        # encrypted rows (the triggers of asset watchers in example DAGs, deferred tasks).
+        "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
     }
 )
 

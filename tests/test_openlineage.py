@@ -185,8 +185,6 @@ def lineage_events(path: Path) -> list[dict[str, Any]]:
 def test_example_dag_emits_a_complete_event_with_one_assertion_per_sub_rule(
     job: str, tmp_path: Path, emulator: DataArtsEmulator, dataarts_conn: str
 ) -> None:
-    from airflow.configuration import conf
-
     events_file = tmp_path / "openlineage.jsonl"
     env = {
         **os.environ,
@@ -195,8 +193,6 @@ def test_example_dag_emits_a_complete_event_with_one_assertion_per_sub_rule(
         ),
         "AIRFLOW__OPENLINEAGE__NAMESPACE": "dataarts-tests",
         "AIRFLOW__OPENLINEAGE__DISABLED": "False",
-        # The same key as this process: rows one encrypts (trigger kwargs) the other must read.
-        "AIRFLOW__CORE__FERNET_KEY": conf.get("core", "fernet_key", fallback=""),
     }
     done = airflow(
         "dags", "test", "example_dataarts_quality", "--conf", json.dumps({"job_name": job}), env=env
