@@ -15,7 +15,7 @@ RELEASES=(
   "3.1.8 .venv-af31 2026-03-20"
   "3.2.2 .venv-af32 2026-06-07"
 )
-# Newer than those days on purpose: the provider needs common-compat >= 1.23.0 (ResumableJobMixin).
+# Newer than those days on purpose: the provider is built and tested against common-compat >= 1.23.0.
 NEWER_PACKAGES=(--exclude-newer-package "apache-airflow-providers-common-compat=2026-11-30")
 TESTS=(
   tests/test_provider_info.py
