@@ -48,10 +48,6 @@ class TaskState:
         self.record: dict[str, Any] = {}
         self._loaded = False
 
-    @property
-    def durable(self) -> bool:
-        return self._store is not None
-
     def load(self) -> dict[str, Any]:
         """The record an earlier try of this lease left (``{}`` if none), read once per try."""
         if self._loaded:
@@ -87,11 +83,9 @@ def _describe(record: dict[str, Any]) -> str:
     return "an unanswered submission"
 
 
-def task_deadline(timeout: float | None, started: float | None = None) -> float | None:
+def task_deadline(timeout: float | None) -> float | None:
     """The absolute time (epoch seconds) by which waiting must end, or None for no limit."""
-    if timeout is None:
-        return None
-    return (time.time() if started is None else started) + timeout
+    return None if timeout is None else time.time() + timeout
 
 
 def wait_in_worker(
