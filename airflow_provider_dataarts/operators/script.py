@@ -155,7 +155,7 @@ class DataArtsExecuteScriptOperator(DataArtsRunOperator):
         )
 
     def deliver(self, context: Context, instance_id: str, answer: dict[str, Any]) -> dict[str, Any]:
-        from airflow_provider_dataarts.results import finish_script
+        from airflow_provider_dataarts.results.script import finish_script
 
         return finish_script(
             self.script_name,
