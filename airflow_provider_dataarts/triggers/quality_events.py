@@ -109,7 +109,10 @@ class DataArtsQualityJobEventTrigger(BaseEventTrigger):
     the instance was started (DataArts' own schedule, the console, another tool). Instances already
     finished when the trigger first runs are not reported.
 
-    :param job_name: Exact name of the quality or comparison job. (templated)
+    :param job_name: Exact name of the quality or comparison job. Not templated: Airflow builds an
+        asset watcher's trigger when it parses the DAG and never renders its arguments (a watcher
+        has no task instance, so the triggerer has no context to render with); a name with ``{{``
+        or ``{%`` is refused at parse time.
     :param rule_id: Id of the job, instead of ``job_name``.
     :param rule_type: ``"quality"`` (1) or ``"comparison"`` (2).
     :param dataarts_conn_id: The Airflow connection of type ``dataarts``.
@@ -131,6 +134,13 @@ class DataArtsQualityJobEventTrigger(BaseEventTrigger):
         super().__init__()
         if (job_name is None) == (rule_id is None):
             raise ValueError("DataArtsQualityJobEventTrigger: give exactly one of job_name and rule_id.")
+        for name, value in (("job_name", job_name), ("rule_id", rule_id)):
+            if isinstance(value, str) and ("{{" in value or "{%" in value):
+                raise ValueError(
+                    f"DataArtsQualityJobEventTrigger: {name} {value!r} is a Jinja template, but a "
+                    f"watcher's {name} is not templated (Airflow builds asset watchers when it parses "
+                    "the DAG and renders nothing for them): give the job's own name or id."
+                )
         if poll_interval <= 0:
             raise ValueError(f"poll_interval must be positive, not {poll_interval!r}.")
         statuses = sorted({str(s).upper() for s in run_statuses}) if run_statuses is not None else None

@@ -215,3 +215,19 @@ def test_watchers_of_one_triggerer_share_one_listing_per_round(
     assert [e["job_name"] for e in freshness] == ["orders_freshness"]
     assert [e["job_name"] for e in completeness] == ["orders_completeness"]
     assert rounds[0] <= 0.5 / FAST + 1, "one list request per round, not one per watcher"
+
+
+# --- job_name is not templated ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["{{ var.value.orders_job }}", "orders_{% if true %}x{% endif %}"])
+def test_a_jinja_job_name_fails_when_the_dag_is_parsed(name: str) -> None:
+    with pytest.raises(ValueError, match=r"job_name.*not templated"):
+        DataArtsQualityJobEventTrigger(job_name=name)
+
+
+def test_no_docstring_calls_the_watcher_templated() -> None:
+    import airflow_provider_dataarts.triggers.quality_events as module
+
+    text = (module.__doc__ or "") + (DataArtsQualityJobEventTrigger.__doc__ or "")
+    assert "templated" not in text.lower().replace("not templated", "")
