@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import importlib
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -61,7 +62,9 @@ def list_requests(emulator: DataArtsEmulator) -> int:
 
 
 def watcher(store: StateStore | None = None, **kwargs: Any) -> DataArtsQualityJobEventTrigger:
-    trigger = DataArtsQualityJobEventTrigger(poll_interval=FAST, **{"job_name": "orders_freshness", **kwargs})
+    trigger = DataArtsQualityJobEventTrigger(
+        **{"job_name": "orders_freshness", "poll_interval": FAST, **kwargs}
+    )
     trigger.asset_state_store = store  # what the triggerer does for a watcher on Airflow 3.3
     return trigger
 
@@ -215,6 +218,166 @@ def test_watchers_of_one_triggerer_share_one_listing_per_round(
     assert [e["job_name"] for e in freshness] == ["orders_freshness"]
     assert [e["job_name"] for e in completeness] == ["orders_completeness"]
     assert rounds[0] <= 0.5 / FAST + 1, "one list request per round, not one per watcher"
+
+
+# --- a stuck instance (its results call keeps failing) -------------------------------------------
+
+
+def results_requests(emulator: DataArtsEmulator, instance_id: str) -> int:
+    return emulator.count("GET", f"/quality/instances/{instance_id}/result")
+
+
+def stick(emulator: DataArtsEmulator, instance_id: str) -> None:
+    """Every results call of this instance fails (a 400: the transport does not retry it itself)."""
+    emulator.inject("status", status=400, path=f"/quality/instances/{instance_id}/result", count=10_000)
+
+
+def test_a_stuck_instance_does_not_hold_up_the_instances_that_end_after_it(
+    dataarts_conn: str, emulator: DataArtsEmulator
+) -> None:
+    async def scenario() -> list[dict[str, Any]]:
+        stream = watcher(results_retry_seconds=3600).run()
+        events = asyncio.ensure_future(collect(stream, 2, limit=4))
+        await asyncio.sleep(0.3)
+        ids.append(emulator.start_quality_instance("orders_freshness", run_seconds=0.1))
+        stick(emulator, ids[0])
+        await asyncio.sleep(0.5)  # it ended and its results failed in several rounds
+        ids.append(emulator.start_quality_instance("orders_freshness", run_seconds=0.1))
+        ids.append(emulator.start_quality_instance("orders_freshness", run_seconds=0.3))
+        return await events
+
+    ids: list[str] = []
+    events = asyncio.run(scenario())
+    assert [e["dataarts_instance_id"] for e in events] == ids[1:], "later instances are reported"
+    assert results_requests(emulator, ids[0]) >= 3, "the stuck one was tried again each round"
+
+
+def test_a_stuck_instance_is_reported_without_its_results_after_the_bound_and_only_once(
+    dataarts_conn: str,
+    emulator: DataArtsEmulator,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store = StateStore()
+
+    async def scenario() -> list[dict[str, Any]]:
+        stream = watcher(store, results_retry_seconds=0.5).run()
+        events = asyncio.ensure_future(collect(stream, 2, limit=5))
+        await asyncio.sleep(0.3)
+        ids.append(emulator.start_quality_instance("orders_freshness", run_seconds=0.1))
+        stick(emulator, ids[0])
+        return await events  # a second event would be a duplicate: none comes
+
+    ids: list[str] = []
+    with caplog.at_level(logging.ERROR):
+        events = asyncio.run(scenario())
+
+    job = emulator.state.job_by_name("orders_freshness")
+    assert events == [
+        {
+            "dataarts_instance_id": ids[0],
+            "job_name": job.name,
+            "run_status": "ALARMING",
+            "sub_rules": None,
+            "alarming_sub_rules": None,
+            "results_error": events[0]["results_error"],
+        }
+    ]
+    assert "400" in events[0]["results_error"]
+    attempts = results_requests(emulator, ids[0])
+    assert 3 <= attempts <= 0.5 / FAST + 3, "retried each round, for the bound, then no more"
+    logged = (caplog.text + capsys.readouterr().out).splitlines()  # Airflow's structlog writes to stdout
+    errors = [line for line in logged if "without its results" in line]
+    assert len(errors) == 1 and ids[0] in errors[0] and "400" in errors[0]
+    assert "error" in errors[0].lower().split("dataarts watcher")[0], "logged as an ERROR"
+    (state,) = store.values.values()
+    assert state["stuck"] == {} and ids[0] in state["handled"]
+
+
+def test_a_restarted_watcher_goes_on_counting_the_attempts_of_a_stuck_instance(
+    dataarts_conn: str, emulator: DataArtsEmulator
+) -> None:
+    store = StateStore()
+
+    async def first_triggerer() -> None:
+        first = watcher(store, results_retry_seconds=3600, poll_interval=0.5)
+        task = asyncio.ensure_future(collect(first.run(), 1, limit=10))
+        await asyncio.sleep(0.3)
+        ids.append(emulator.start_quality_instance("orders_freshness", run_seconds=0.1))
+        stick(emulator, ids[0])
+        while store.values.get(key, {}).get("stuck", {}).get(ids[0], {}).get("attempts") != 2:
+            await asyncio.sleep(0.02)
+        task.cancel()  # the triggerer stops after two failed attempts
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    ids: list[str] = []
+    key = watcher()._state_key()
+    asyncio.run(first_triggerer())
+    (state,) = store.values.values()
+    assert state["stuck"][ids[0]]["attempts"] == 2
+
+    # The bound has passed in time by now: the next attempt is the third and the last.
+    events = asyncio.run(collect(watcher(store, results_retry_seconds=0).run(), 2, limit=2))
+    assert [(e["dataarts_instance_id"], e["sub_rules"]) for e in events] == [(ids[0], None)]
+    assert results_requests(emulator, ids[0]) == 3
+    assert asyncio.run(collect(watcher(store, results_retry_seconds=0).run(), 1, limit=1)) == []
+
+
+# --- the listing's cost with an instance that runs for hours -------------------------------------
+
+
+def list_pages(emulator: DataArtsEmulator) -> list[dict[str, list[str]]]:
+    """The query of every list request, in order."""
+    return [
+        r["query"]
+        for r in emulator.requests
+        if r["method"] == "GET" and r["path"].endswith("/quality/instances")
+    ]
+
+
+@pytest.mark.parametrize(
+    "long_job", ["orders_freshness", "orders_completeness"], ids=["watched", "unwatched"]
+)
+def test_an_instance_running_for_an_hour_keeps_a_round_at_one_page(
+    dataarts_conn: str, emulator: DataArtsEmulator, long_job: str
+) -> None:
+    shared_stream = pytest.importorskip("airflow.triggers.shared_stream")
+    # Started an hour ago, still running for 3 s; since then 450 instances of another job ended.
+    long = emulator.start_quality_instance(long_job, run_seconds=3600 + 3, started_ago=3600)
+    for n in range(450):
+        emulator.start_quality_instance("orders_broken", run_seconds=1, started_ago=3500 - n * 7)
+
+    async def scenario() -> list[dict[str, Any]]:
+        manager = shared_stream.SharedStreamManager()
+        trigger = watcher()
+        stream = trigger.filter_shared_stream(
+            manager.subscribe(trigger_id=1, trigger=trigger, key=trigger.shared_stream_key())
+        )
+        events = asyncio.ensure_future(collect(stream, 1, limit=8))
+        await asyncio.sleep(0.8)  # the first listing reaches a day back: several pages, once
+        before = len(list_pages(emulator))
+        await asyncio.sleep(1.5)
+        measured.extend(list_pages(emulator)[before:])
+        done = await events
+        await manager.stop_all()
+        return done
+
+    measured: list[dict[str, list[str]]] = []
+    events = asyncio.run(scenario())
+
+    rounds = [q for q in measured if "run_status" not in q and q.get("offset") == ["0"]]
+    checks = [q for q in measured if "run_status" in q]
+    later_pages = [q for q in measured if q.get("offset") != ["0"]]
+    print(f"\n{long_job}: {len(measured)} list requests in {len(rounds)} rounds ({len(checks)} checks)")
+    assert len(rounds) >= 5
+    assert later_pages == [], "a round reads one page"
+    if long_job == "orders_freshness":
+        assert len(checks) <= len(rounds), "at most one look a round at the long-running instance"
+        assert [e["dataarts_instance_id"] for e in events] == [long], "reported when it ends"
+    else:
+        assert checks == [], "another job's long-running instance costs this watcher nothing"
+        assert events == []
 
 
 # --- job_name is not templated ---------------------------------------------------------------------
