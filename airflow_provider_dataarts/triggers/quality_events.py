@@ -18,16 +18,23 @@ Many teams let DataArts schedule its own quality jobs. With this trigger in an `
 
 Each event's payload is the verdict the quality operator puts on its outlets
 (``{"dataarts_instance_id", "job_name", "run_status", "sub_rules", "alarming_sub_rules"}``); Airflow
-stores it in the asset event as ``extra["payload"]`` (``assets.quality_verdict_of`` reads both).
+stores it in the asset event as ``extra["payload"]`` (``assets.quality_verdict_of`` reads both). An
+instance whose results call keeps failing does not hold up the others: it is tried again each round
+and, after ``results_retry_seconds``, reported without its results (``sub_rules`` and
+``alarming_sub_rules`` ``None``, ``results_error`` says why) with one ERROR line in the triggerer log.
 
 At most one event per instance, also across triggerer restarts: on Airflow 3.3+ the trigger keeps
 what it has handled in the watched asset's ``asset_state_store`` and writes it before it yields an
 event; an instance that ends while the triggerer is down is reported when it is back (if it started
-less than a day before, or later than the last instance the trigger handled). Where Airflow gives
-watchers no state store, only instances that end while this trigger runs are reported.
+less than a day before, was running when the triggerer stopped, or started later than the last
+instance the trigger handled). Where Airflow gives watchers no state store, only instances that end
+while this trigger runs are reported.
 
 On Airflow 3.3+ every watcher of one triggerer with the same connection and poll interval shares one
-paginated list request per interval (``shared_stream_key``); elsewhere each watcher lists its own job.
+list request per interval (``shared_stream_key``): the instances started since the newest one of the
+round before, about one page; elsewhere each watcher lists its own job the same way. A watched
+instance still running when that window has moved past it costs its watcher one more request a
+round (``run_status=RUNNING`` within its start) until it ends. User guide: ``docs/watchers.md``.
 """
 
 from __future__ import annotations

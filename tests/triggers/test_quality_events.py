@@ -380,6 +380,72 @@ def test_an_instance_running_for_an_hour_keeps_a_round_at_one_page(
         assert events == []
 
 
+@pytest.mark.parametrize("empty_answers", [1, 2], ids=["found-from-its-start", "no-longer-listed"])
+def test_a_long_running_instance_not_found_in_its_own_second_is_looked_for_from_its_start(
+    dataarts_conn: str, emulator: DataArtsEmulator, empty_answers: int
+) -> None:
+    """If the list call's window did not bound the start (the API's wording is loose), a
+    long-running instance that ended is still found; one that is listed nowhere is dropped."""
+    store = StateStore()
+    long = emulator.start_quality_instance("orders_freshness", run_seconds=3600 + 1.5, started_ago=3600)
+    start = emulator.instance(long)["start_time"]
+    for n in range(20):  # the window moves past it (these ended before the watcher starts: history)
+        emulator.start_quality_instance("orders_freshness", run_seconds=0.1, started_ago=3000 - n * 100)
+
+    async def scenario() -> list[dict[str, Any]]:
+        events = asyncio.ensure_future(collect(watcher(store).run(), 1, limit=4))
+        await asyncio.sleep(0.5)
+        # Sorted query: only the look-ups from its start (not the run_status=RUNNING check) match.
+        emulator.inject(
+            "answer",
+            query=f"offset=0&start_time={start}",
+            body={"count": 0, "resources": []},
+            count=empty_answers,
+        )
+        return await events
+
+    events = asyncio.run(scenario())
+    lookups = [
+        q for q in list_pages(emulator) if q.get("start_time") == [str(start)] and "run_status" not in q
+    ]
+    assert [("end_time" in q) for q in lookups[:2]] == [True, False], "its own second, then from its start"
+    (state,) = store.values.values()
+    assert state["pending"] == {}
+    if empty_answers == 1:
+        assert [e["dataarts_instance_id"] for e in events] == [long]
+    else:
+        assert events == []
+
+
+def test_the_durable_progress_stays_small_when_every_results_call_fails(
+    dataarts_conn: str, emulator: DataArtsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import airflow_provider_dataarts.triggers.quality_events as module
+
+    monkeypatch.setattr(module, "MAX_STUCK", 2)
+    sizes: list[int] = []
+
+    class Recording(StateStore):
+        async def aset(self, key: str, value: Any) -> None:
+            sizes.append(len(value["stuck"]))
+            await super().aset(key, value)
+
+    async def scenario() -> list[dict[str, Any]]:
+        events = asyncio.ensure_future(
+            collect(watcher(Recording(), results_retry_seconds=1).run(), 5, limit=8)
+        )
+        await asyncio.sleep(0.3)
+        emulator.inject("status", status=400, path="/result", count=10_000)
+        ids.extend(emulator.start_quality_instance("orders_freshness", run_seconds=0.1) for _ in range(4))
+        return await events
+
+    ids: list[str] = []
+    events = asyncio.run(scenario())
+    assert sorted(e["dataarts_instance_id"] for e in events) == sorted(ids), "each once, none twice"
+    assert {e["sub_rules"] for e in events} == {None}
+    assert max(sizes) == 2, "never more than MAX_STUCK instances wait for their results"
+
+
 # --- job_name is not templated ---------------------------------------------------------------------
 
 
