@@ -237,7 +237,7 @@ def test_a_stuck_instance_does_not_hold_up_the_instances_that_end_after_it(
 ) -> None:
     async def scenario() -> list[dict[str, Any]]:
         stream = watcher(results_retry_seconds=3600).run()
-        events = asyncio.ensure_future(collect(stream, 2, limit=4))
+        events = asyncio.ensure_future(collect(stream, 2))
         await asyncio.sleep(0.3)
         ids.append(emulator.start_quality_instance("orders_freshness", run_seconds=0.1))
         stick(emulator, ids[0])
@@ -262,11 +262,11 @@ def test_a_stuck_instance_is_reported_without_its_results_after_the_bound_and_on
 
     async def scenario() -> list[dict[str, Any]]:
         stream = watcher(store, results_retry_seconds=0.5).run()
-        events = asyncio.ensure_future(collect(stream, 2, limit=5))
+        events = asyncio.ensure_future(collect(stream, 1))
         await asyncio.sleep(0.3)
         ids.append(emulator.start_quality_instance("orders_freshness", run_seconds=0.1))
         stick(emulator, ids[0])
-        return await events  # a second event would be a duplicate: none comes
+        return await events + await collect(stream, 1, limit=1)  # a second would be a duplicate
 
     ids: list[str] = []
     with caplog.at_level(logging.ERROR):
@@ -305,7 +305,9 @@ def test_a_restarted_watcher_goes_on_counting_the_attempts_of_a_stuck_instance(
         await asyncio.sleep(0.3)
         ids.append(emulator.start_quality_instance("orders_freshness", run_seconds=0.1))
         stick(emulator, ids[0])
+        deadline = time.monotonic() + 15
         while store.values.get(key, {}).get("stuck", {}).get(ids[0], {}).get("attempts") != 2:
+            assert time.monotonic() < deadline, "two failed attempts"
             await asyncio.sleep(0.02)
         task.cancel()  # the triggerer stops after two failed attempts
         with contextlib.suppress(asyncio.CancelledError):
@@ -318,7 +320,7 @@ def test_a_restarted_watcher_goes_on_counting_the_attempts_of_a_stuck_instance(
     assert state["stuck"][ids[0]]["attempts"] == 2
 
     # The bound has passed in time by now: the next attempt is the third and the last.
-    events = asyncio.run(collect(watcher(store, results_retry_seconds=0).run(), 2, limit=2))
+    events = asyncio.run(collect(watcher(store, results_retry_seconds=0).run(), 1))
     assert [(e["dataarts_instance_id"], e["sub_rules"]) for e in events] == [(ids[0], None)]
     assert results_requests(emulator, ids[0]) == 3
     assert asyncio.run(collect(watcher(store, results_retry_seconds=0).run(), 1, limit=1)) == []
@@ -336,6 +338,20 @@ def list_pages(emulator: DataArtsEmulator) -> list[dict[str, list[str]]]:
     ]
 
 
+def rounds_of(queries: list[dict[str, list[str]]]) -> int:
+    """How many rounds these list requests are: each round's listing starts at offset 0."""
+    return sum(
+        1 for q in queries if "run_status" not in q and "end_time" not in q and q.get("offset") == ["0"]
+    )
+
+
+async def until(ready: Any, limit: float = 20) -> None:
+    deadline = time.monotonic() + limit
+    while not ready():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
 @pytest.mark.parametrize(
     "long_job", ["orders_freshness", "orders_completeness"], ids=["watched", "unwatched"]
 )
@@ -343,8 +359,8 @@ def test_an_instance_running_for_an_hour_keeps_a_round_at_one_page(
     dataarts_conn: str, emulator: DataArtsEmulator, long_job: str
 ) -> None:
     shared_stream = pytest.importorskip("airflow.triggers.shared_stream")
-    # Started an hour ago, still running for 3 s; since then 450 instances of another job ended.
-    long = emulator.start_quality_instance(long_job, run_seconds=3600 + 3, started_ago=3600)
+    # Started an hour ago and still running; since then 450 instances of another job ended.
+    long = emulator.start_quality_instance(long_job, run_seconds=7200, started_ago=3600)
     for n in range(450):
         emulator.start_quality_instance("orders_broken", run_seconds=1, started_ago=3500 - n * 7)
 
@@ -354,11 +370,13 @@ def test_an_instance_running_for_an_hour_keeps_a_round_at_one_page(
         stream = trigger.filter_shared_stream(
             manager.subscribe(trigger_id=1, trigger=trigger, key=trigger.shared_stream_key())
         )
-        events = asyncio.ensure_future(collect(stream, 1, limit=8))
-        await asyncio.sleep(0.8)  # the first listing reaches a day back: several pages, once
+        events = asyncio.ensure_future(collect(stream, 1, limit=15 if long_job == "orders_freshness" else 1))
+        # The first listing reaches a day back: several pages, once. Then some rounds are measured.
+        await until(lambda: rounds_of(list_pages(emulator)) >= 2)
         before = len(list_pages(emulator))
-        await asyncio.sleep(1.5)
+        await until(lambda: rounds_of(list_pages(emulator)[before:]) >= 6)
         measured.extend(list_pages(emulator)[before:])
+        emulator.state.finish_instance(long)
         done = await events
         await manager.stop_all()
         return done
@@ -366,14 +384,13 @@ def test_an_instance_running_for_an_hour_keeps_a_round_at_one_page(
     measured: list[dict[str, list[str]]] = []
     events = asyncio.run(scenario())
 
-    rounds = [q for q in measured if "run_status" not in q and q.get("offset") == ["0"]]
+    rounds = rounds_of(measured)
     checks = [q for q in measured if "run_status" in q]
     later_pages = [q for q in measured if q.get("offset") != ["0"]]
-    print(f"\n{long_job}: {len(measured)} list requests in {len(rounds)} rounds ({len(checks)} checks)")
-    assert len(rounds) >= 5
+    print(f"\n{long_job}: {len(measured)} list requests in {rounds} rounds ({len(checks)} checks)")
     assert later_pages == [], "a round reads one page"
     if long_job == "orders_freshness":
-        assert len(checks) <= len(rounds), "at most one look a round at the long-running instance"
+        assert len(checks) <= rounds + 1, "at most one look a round at the long-running instance"
         assert [e["dataarts_instance_id"] for e in events] == [long], "reported when it ends"
     else:
         assert checks == [], "another job's long-running instance costs this watcher nothing"
@@ -387,14 +404,15 @@ def test_a_long_running_instance_not_found_in_its_own_second_is_looked_for_from_
     """If the list call's window did not bound the start (the API's wording is loose), a
     long-running instance that ended is still found; one that is listed nowhere is dropped."""
     store = StateStore()
-    long = emulator.start_quality_instance("orders_freshness", run_seconds=3600 + 1.5, started_ago=3600)
+    long = emulator.start_quality_instance("orders_freshness", run_seconds=7200, started_ago=3600)
     start = emulator.instance(long)["start_time"]
+    key = watcher()._state_key()
     for n in range(20):  # the window moves past it (these ended before the watcher starts: history)
         emulator.start_quality_instance("orders_freshness", run_seconds=0.1, started_ago=3000 - n * 100)
 
     async def scenario() -> list[dict[str, Any]]:
-        events = asyncio.ensure_future(collect(watcher(store).run(), 1, limit=4))
-        await asyncio.sleep(0.5)
+        events = asyncio.ensure_future(collect(watcher(store).run(), 1, limit=8 if empty_answers == 1 else 3))
+        await until(lambda: long in (store.values.get(key) or {}).get("pending", {}))
         # Sorted query: only the look-ups from its start (not the run_status=RUNNING check) match.
         emulator.inject(
             "answer",
@@ -402,6 +420,7 @@ def test_a_long_running_instance_not_found_in_its_own_second_is_looked_for_from_
             body={"count": 0, "resources": []},
             count=empty_answers,
         )
+        emulator.state.finish_instance(long)
         return await events
 
     events = asyncio.run(scenario())
@@ -431,13 +450,12 @@ def test_the_durable_progress_stays_small_when_every_results_call_fails(
             await super().aset(key, value)
 
     async def scenario() -> list[dict[str, Any]]:
-        events = asyncio.ensure_future(
-            collect(watcher(Recording(), results_retry_seconds=1).run(), 5, limit=8)
-        )
+        stream = watcher(Recording(), results_retry_seconds=1).run()
+        events = asyncio.ensure_future(collect(stream, 4, limit=30))
         await asyncio.sleep(0.3)
         emulator.inject("status", status=400, path="/result", count=10_000)
         ids.extend(emulator.start_quality_instance("orders_freshness", run_seconds=0.1) for _ in range(4))
-        return await events
+        return await events + await collect(stream, 1, limit=1)
 
     ids: list[str] = []
     events = asyncio.run(scenario())
