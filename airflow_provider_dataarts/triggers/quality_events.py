@@ -193,6 +193,7 @@ class DataArtsQualityJobEventTrigger(BaseEventTrigger):
         self.results_retry_seconds = float(results_retry_seconds)
         self.state: dict[str, Any] = {}
         self._transport: AsyncTransport | None = None
+        self._just_stuck: set[str] = set()  # failed in this round: tried again from the next one
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -225,6 +226,8 @@ class DataArtsQualityJobEventTrigger(BaseEventTrigger):
             yield event
         async for listing in shared_stream:
             for event in await self._handle(listing):
+                yield event
+            for event in await self._retry_stuck():  # after this round's own events, however slow
                 yield event
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
@@ -334,9 +337,6 @@ class DataArtsQualityJobEventTrigger(BaseEventTrigger):
         pending: dict[str, int] = state["pending"]
         stuck: dict[str, dict[str, Any]] = state["stuck"]
         events: list[TriggerEvent] = []
-        for instance_id in sorted(stuck, key=lambda key: int(stuck[key].get("start") or 0)):
-            if (payload := await self._retry(instance_id)) is not None:
-                events.append(TriggerEvent(payload))
         listed = [item for item in listing.items if self._is_mine(item)]
         seen = {str(item.get("id")) for item in listed}
         behind = {key: start for key, start in pending.items() if start < listing.since and key not in seen}
@@ -354,6 +354,7 @@ class DataArtsQualityJobEventTrigger(BaseEventTrigger):
             )
             pending.pop(instance_id, None)
             if fresh and (self.run_statuses is None or str(status).upper() in self.run_statuses):
+                payload: dict[str, Any] | None
                 try:
                     payload = await self._verdict(item)
                 except Exception as error:  # tried again next round, while the others go on
@@ -365,8 +366,10 @@ class DataArtsQualityJobEventTrigger(BaseEventTrigger):
                         "since": _now_ms(),
                         "error": "",
                     }
-                    if (payload := self._failed(instance_id, error)) is None:
-                        continue
+                    self._just_stuck.add(instance_id)
+                    payload = self._failed(instance_id, error)
+                if payload is None:
+                    continue
                 events.append(TriggerEvent(payload))
                 self.log.info(
                     "DataArts quality instance %s of %s ended %s", instance_id, item.get("name"), status
@@ -435,6 +438,20 @@ class DataArtsQualityJobEventTrigger(BaseEventTrigger):
             else:
                 found.append(item)
         return found
+
+    async def _retry_stuck(self) -> list[TriggerEvent]:
+        """Read the results of the instances stuck in earlier rounds again, oldest first."""
+        stuck = self.state["stuck"]
+        oldest_first = sorted(stuck, key=lambda key: int(stuck[key].get("start") or 0))
+        waiting = [key for key in oldest_first if key not in self._just_stuck]
+        self._just_stuck = set()
+        if not waiting:
+            return []
+        before = repr(self.state)
+        events = [TriggerEvent(payload) for key in waiting if (payload := await self._retry(key)) is not None]
+        if repr(self.state) != before:
+            await self._save_state()
+        return events
 
     async def _retry(self, instance_id: str) -> dict[str, Any] | None:
         """Read a stuck instance's results again: its event's payload, or ``None`` to try later."""
