@@ -1,6 +1,8 @@
 """
 DataArtsQualityJobEventTrigger against the emulator: one event per instance that ends, never twice,
-also across a restart that keeps the asset state store; the shared poll of Airflow 3.3.
+also across a restart that keeps the asset state store; the shared poll of Airflow 3.3; a stuck
+instance (its results call keeps failing) holds up nothing and is reported after a bound; an
+instance running for an hour keeps a round at one page; a Jinja job_name is refused.
 
 Instances are started through the emulator's control route (as DataArts' own schedule would), not
 through the rerun API.
