@@ -3,7 +3,7 @@ The life of a remote DataArts run inside one Airflow task: submit it once, remem
 worker deaths, forget it once its verdict is delivered, stop it when a user kills the task.
 
 Both operators (quality rerun, script execution) are this one lifecycle with different calls; the
-sensors share the durable waiting state and the deadline. The promise is README "Retries, clears
+sensors share the durable waiting state and the deadline. The promise is the docs page "Retries, clears
 and kills":
 
 - a try that finds a run recorded by an earlier try of the *same* lease reconnects to it;
