@@ -128,6 +128,25 @@ def test_every_public_class_documents_each_parameter_and_marks_templated_ones() 
     assert not problems, "\n".join(problems)
 
 
+def test_every_public_hook_method_documents_each_parameter() -> None:
+    """The hook is called from users' own tasks: each public method says what its parameters are."""
+    problems = []
+    for cls in public_classes():
+        if not cls.__name__.endswith("Hook"):
+            continue
+        for name, method in vars(cls).items():
+            if name.startswith("_") or not inspect.isfunction(method) or name == "get_ui_field_behaviour":
+                continue
+            doc = inspect.getdoc(method) or ""
+            params = set(re.findall(r"^:param (\w+):", doc, flags=re.MULTILINE))
+            signature = inspect.signature(method)
+            for param in signature.parameters.values():
+                documented = param.name in params or param.kind is param.VAR_POSITIONAL
+                if param.name != "self" and not documented:
+                    problems.append(f"{cls.__name__}.{name}: no ':param {param.name}:'")
+    assert not problems, "\n".join(problems)
+
+
 def test_the_version_is_stated_alike_everywhere() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     assert project["version"] == airflow_provider_dataarts.__version__
