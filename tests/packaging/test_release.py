@@ -175,9 +175,17 @@ def emulator_from_clean_venv(clean_venv: Path, tmp_path: Path) -> Iterator[str]:
         process.wait(timeout=30)
 
 
+@pytest.fixture(scope="module")
+def migrated_home(clean_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One AIRFLOW_HOME with a migrated SQLite database, made by the clean virtualenv's Airflow."""
+    home = tmp_path_factory.mktemp("home")
+    run(clean_venv / "bin" / "airflow", "db", "migrate", cwd=home, env=clean_env(home), timeout=300)
+    return home
+
+
 @pytest.mark.parametrize("dag_id", ["example_dataarts_quality", "example_dataarts_script"])
 def test_an_example_dag_from_the_sdist_runs_in_the_clean_virtualenv(
-    dag_id: str, clean_venv: Path, sdist_tree: Path, emulator_from_clean_venv: str, tmp_path: Path
+    dag_id: str, clean_venv: Path, sdist_tree: Path, migrated_home: Path, emulator_from_clean_venv: str
 ) -> None:
     url = emulator_from_clean_venv
     connection = {
@@ -185,14 +193,13 @@ def test_an_example_dag_from_the_sdist_runs_in_the_clean_virtualenv(
         "extra": {"project_id": "p1", "workspace": "w1", "retry_wait": 0.2},
     }  # fmt: skip
     env = clean_env(
-        tmp_path / "home",
+        migrated_home,
         AIRFLOW__CORE__DAGS_FOLDER=str(sdist_tree / "example_dags"),
         AIRFLOW_CONN_DATAARTS_DEFAULT=json.dumps(connection),
     )
     airflow = clean_venv / "bin" / "airflow"
-    run(airflow, "db", "migrate", cwd=tmp_path, env=env, timeout=300)
-    test = run(airflow, "dags", "test", dag_id, cwd=tmp_path, env=env, timeout=300)
-    runs = run(airflow, "dags", "list-runs", dag_id, "-o", "json", cwd=tmp_path, env=env)
+    test = run(airflow, "dags", "test", dag_id, cwd=migrated_home, env=env, timeout=300)
+    runs = run(airflow, "dags", "list-runs", dag_id, "-o", "json", cwd=migrated_home, env=env)
     states = [r["state"] for r in json_lines(runs.stdout)]
     assert states == ["success"], f"{states}\n{test.stdout[-4000:]}\n{test.stderr[-4000:]}"
     output = test.stdout + test.stderr
