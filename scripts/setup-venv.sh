@@ -10,7 +10,7 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 if [ ! -x .venv/bin/uv ]; then
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check uv
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --constraint constraints/test.txt uv
 fi
 .venv/bin/uv pip install --quiet --python .venv/bin/python --constraints constraints/test.txt \
   -e '.[test,docs]'
