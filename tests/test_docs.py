@@ -3,6 +3,7 @@ public class documents each of its parameters (templated ones marked); README is
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import os
@@ -178,3 +179,68 @@ def test_the_environment_installs_from_the_lock(script: str) -> None:
     pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", lock, flags=re.MULTILINE))
     for name in ("apache-airflow", "mkdocs", "mkdocs-material", "twine", "pytest"):
         assert name in pins, f"{name} is not pinned in constraints/test.txt"
+
+
+ERROR_TYPE = re.compile(r"(Error|Exception|Timeout|NotFound|Exceeded)$")
+
+
+def _called_name(func: ast.expr) -> str:
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+
+
+def error_messages() -> list[tuple[str, list[str]]]:
+    """
+    Where the package makes an error (a ``raise``, an exception built to be raised or returned, a
+    trigger's error or timeout event): the fixed pieces of its message text, at least 12 characters
+    each (the text between the f-string's fields).
+    """
+    found = []
+    for path in sorted((REPO / "airflow_provider_dataarts").rglob("*.py")):
+        if "emulator" in path.parts:  # the emulator's own errors are answers to clients, not ours
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+                made = node.exc
+            elif isinstance(node, ast.Call) and (
+                ERROR_TYPE.search(_called_name(node.func))
+                or (
+                    _called_name(node.func) == "_event"
+                    and node.args
+                    and isinstance(node.args[0], ast.Constant)
+                    and node.args[0].value in ("error", "timeout")
+                )
+            ):
+                made = node
+            else:
+                continue
+            texts = [
+                c.value for c in ast.walk(made) if isinstance(c, ast.Constant) and isinstance(c.value, str)
+            ]
+            pieces = [p.strip(" .:;,()'\"") for text in texts for p in re.split(r"\{[^}]*\}", text)]
+            pieces = [p for p in pieces if len(p) >= 12]
+            where = f"{path.relative_to(REPO)}:{made.lineno}"
+            if pieces and where not in dict(found):  # a raise's call is also met as a call
+                found.append((where, pieces))
+    return found
+
+
+def test_troubleshooting_explains_every_error_message() -> None:
+    """Each error the package can raise is on the troubleshooting page (or the connection page's
+    Test-button table): a new ``raise`` needs its line there."""
+    pages = " ".join((DOCS / page).read_text() for page in ("troubleshooting.md", "connection.md"))
+    text = re.sub(r"\s+", " ", pages)
+    messages = error_messages()
+    assert len(messages) > 40  # the scan found the package's raises
+    missing = [
+        f"{where}: {pieces[0]!r}"
+        for where, pieces in messages
+        if not any(re.sub(r"\s+", " ", piece) in text for piece in pieces)
+    ]
+    assert not missing, "explain these in docs/troubleshooting.md:\n" + "\n".join(missing)
+
+
+def test_troubleshooting_names_every_error_type() -> None:
+    page = (DOCS / "troubleshooting.md").read_text()
+    types = [cls.__name__ for cls in public_classes() if issubclass(cls, Exception)]
+    assert "DataArtsAPIError" in types and "DataArtsInstanceNotFound" in types
+    assert not [name for name in types if f"`{name}`" not in page]
