@@ -39,10 +39,12 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
     Pushes the new instance id (``return_value``) and its console link (``instance_url``) right
     after the rerun. When waiting, pushes ``quality_result`` (every sub-rule result) as soon as the
     instance is terminal, then passes on ``SUCCESS``, fails on ``FAILED``, and on ``ALARMING`` fails
-    unless ``fail_on_alarm=False``. Retries, clears and kills follow the docs page "Retries, clears and
-    kills": a retry while the instance runs reconnects to it (Airflow 3.3+); a retry or clear after
-    a verdict reruns the job; a rerun whose answer was lost is found and adopted, never sent twice;
-    a user who kills the waiting task stops the instance (``cancel_on_kill``).
+    unless ``fail_on_alarm=False``. Retries, clears and kills follow the docs page "Retries, clears
+    and kills": a retry while the instance runs, also after a worker's shutdown (SIGTERM), reconnects
+    to it (Airflow 3.3+); a retry or clear after a verdict, or after ``execution_timeout`` stopped the
+    instance, reruns the job; a rerun whose answer was lost adopts the one instance of the job that
+    started inside its window, and fails naming them when there are several; a user who kills the
+    waiting task stops the instance (``cancel_on_kill``).
 
     :param rule_id: Id of the job to rerun. (templated)
     :param job_name: Exact name of the job, instead of ``rule_id``. (templated)

@@ -27,11 +27,12 @@ class DataArtsExecuteScriptOperator(DataArtsRunOperator):
     Pushes the script instance id (XCom ``instance_id``) as soon as the script starts. When it
     waits (the default), returns ``{"instance_id", "script_name", "status", "results": [{"schema",
     "records", "rowCount", "duration", "message"}]}`` with at most ``max_rows`` rows in all;
-    ``FAILED`` fails the task with the service's message. Retries, clears and kills follow the docs page
-    "Retries, clears and kills": a retry while the instance runs reconnects to it (Airflow 3.3+); a
-    retry or clear after a verdict executes the script again; an execution whose answer was lost
-    fails the try without retry rather than risk a second execution; a user who kills the waiting
-    task stops the instance (``cancel_on_kill``).
+    ``FAILED`` fails the task with the service's message. Retries, clears and kills follow the
+    docs page "Retries, clears and kills": a retry while the instance runs, also after a worker's
+    shutdown (SIGTERM), reconnects to it (Airflow 3.3+); a retry or clear after a verdict, or after
+    ``execution_timeout`` stopped the instance, executes the script again; an execution whose answer
+    was lost fails the try without retry rather than risk a second execution; a user who kills the
+    waiting task stops the instance (``cancel_on_kill``).
 
     :param script_name: Name of the script in DataArts Factory. (templated)
     :param script_params: The script's parameters, sent as the execute body's ``params``. (templated)

@@ -85,7 +85,12 @@ def _now_ms() -> int:
 
 @dataclass(frozen=True)
 class Listing:
-    """One round's instances: every instance listed that started at ``since`` (epoch ms) or later."""
+    """
+    One round's instances: every instance listed that started at ``since`` (epoch ms) or later.
+
+    :param items: The instances listed, newest first.
+    :param since: The round's window start (epoch milliseconds).
+    """
 
     items: list[dict[str, Any]]
     since: int

@@ -413,6 +413,11 @@ class EmulatorClient:
         """Add a script (options: ``outcome``, ``schema``, ``rows``, ``message``, ``run_seconds``...)."""
         self._call("POST", "scripts", {"name": name, **options})
 
+    def start_instance(self, job_name: str, run_seconds: float | None = None, started_ago: float = 0) -> str:
+        """Start an instance of a job as DataArts' own schedule would (``started_ago``: in the past)."""
+        body = {"run_seconds": run_seconds, "started_ago": started_ago}
+        return str(self._call("POST", f"quality-jobs/{_path(job_name)}/instances", body)["id"])
+
     def add_running_instances(self, **options: Any) -> list[Any]:
         result: list[Any] = self._call("POST", "instances/bulk", options)["instances"]
         return result
