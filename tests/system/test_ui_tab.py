@@ -12,8 +12,6 @@ import re
 from pathlib import Path
 from urllib.parse import quote
 
-import pytest
-
 from tests.system.client import AirflowClient, EmulatorClient
 from tests.system.deployment import USERNAME, Deployment
 
