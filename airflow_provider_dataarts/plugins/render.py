@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from airflow_provider_dataarts.plugins import URL_PREFIX, URL_ROUTE, base_path
+from airflow_provider_dataarts.plugins import URL_PREFIX, base_path
 from airflow_provider_dataarts.results import JOB_KINDS, QUALITY_RESULT_KEY, is_alarming
 
 if TYPE_CHECKING:
@@ -108,15 +108,6 @@ def safe_url(url: Any) -> str | None:
     """A link target only when it is an http(s) address (never ``javascript:`` and the like)."""
     text = str(url or "").strip()
     return text if text.lower().startswith(("https://", "http://")) else None
-
-
-def ui_tab_url(dag_id: str, run_id: str, task_id: str, map_index: int) -> str:
-    """The Airflow UI's address of this tab for a task instance (under ``[api] base_url``)."""
-    mapped = f"/mapped/{map_index}" if map_index >= 0 else ""
-    return (
-        f"{base_path()}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
-        f"/tasks/{quote(task_id, safe='')}{mapped}/plugin/{URL_ROUTE}"
-    )
 
 
 def page_url(dag_id: str, run_id: str, task_id: str, map_index: int) -> str:
@@ -230,9 +221,10 @@ def render_history(view: TaskView) -> str:
         y = top + chart_height - height
         current = mark.run_id == view.run_id
         outline = " stroke='#111827' stroke-width='2'" if current else ""
-        href = ui_tab_url(view.dag_id, mark.run_id, view.task_id, view.map_index)
+        # In the frame itself: the UI's iframe sandbox does not let a page navigate the UI around it.
+        href = page_url(view.dag_id, mark.run_id, view.task_id, view.map_index)
         bars.append(
-            f"<a href='{esc(href)}' target='_top' class='mark' data-run-id='{esc(mark.run_id)}'>"
+            f"<a href='{esc(href)}' class='mark' data-run-id='{esc(mark.run_id)}'>"
             f"<title>{esc(mark.run_id)}: {esc(label)}{' (this run)' if current else ''}</title>"
             f"<rect x='{x}' y='{y}' width='{width}' height='{height}' rx='2' fill='{colour}'{outline}/></a>"
         )
@@ -248,7 +240,7 @@ def render_history(view: TaskView) -> str:
         f"<line x1='0' y1='{baseline}' x2='{svg_width}' y2='{baseline}' stroke='#d1d5db'/>"
         f"{''.join(bars)}</svg>"
         f"<p class='note'>{legend}. Taller: more alarming sub-rules. Outlined: this run. "
-        "Each mark opens that run's DataArts tab.</p>"
+        "Each mark opens that run's result here.</p>"
     )
 
 
@@ -266,6 +258,7 @@ def render_quality(view: TaskView) -> str:
         state_note(view),
         facts(
             [
+                ("DAG run", f"<span class='mono'>{esc(view.run_id)}</span>"),
                 ("Quality job", esc(instance.get("name"))),
                 ("Kind", esc(kind)),
                 ("Instance id", f"<code id='instance-id'>{esc(result.get('instance_id'))}</code>"),

@@ -170,18 +170,16 @@ def test_history_has_one_mark_per_run_coloured_by_verdict(server: TabServer, run
     status, page, _ = server.get(quality_page(runs, 2), server.token("admin", "admin"))
     assert status == 200, page
     assert "<b>FAILED</b>" in page
-    marks = re.findall(
-        r"<a href='([^']*)' target='_top' class='mark' data-run-id='([^']*)'>.*?fill='(#\w+)'", page
-    )
+    marks = re.findall(r"<a href='([^']*)' class='mark' data-run-id='([^']*)'>.*?fill='(#\w+)'", page)
     by_run = {html.unescape(run_id): (html.unescape(href), colour) for href, run_id, colour in marks}
     colours = {"SUCCESS": "#1b7f3b", "ALARMING": "#b45309", "FAILED": "#b91c1c"}
+    token = server.token("admin", "admin")
     for (_, outcome), verdict in zip(runs.quality, colours, strict=True):
         href, colour = by_run[outcome.run_id]
         assert colour == colours[verdict]
-        assert href == (
-            f"http://127.0.0.1:8080/dags/test_quality_sensor/runs/{quote(outcome.run_id, safe='')}"
-            "/tasks/wait/plugin/dataarts"
-        ) or href.endswith(f"/runs/{quote(outcome.run_id, safe='')}/tasks/wait/plugin/dataarts")
+        assert href == tab("test_quality_sensor", outcome.run_id, "wait", "-1")
+        status, linked, _ = server.get(href, token)  # each mark opens that run's page
+        assert status == 200 and f"<b>{verdict}</b>" in linked
 
 
 def test_unencoded_ids_and_a_numeric_map_index_reach_the_same_page(server: TabServer, runs: Runs) -> None:
