@@ -81,7 +81,7 @@ def test_a_user_sees_the_verdict_the_exact_id_and_alarming_sub_rules_first(
             # A mark of the history opens that run's result, in the tab (the UI's session goes along).
             frame.locator(f"svg.history a.mark[data-run-id='{clean}']").click()
             expect(banner).to_contain_text("SUCCESS")
-            expect(frame.get_by_text(clean)).to_be_visible()
+            expect(frame.get_by_text(clean, exact=True)).to_be_visible()
         except BaseException:
             page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
             print(f"failure screenshot: {tmp_path / 'failure.png'}")
