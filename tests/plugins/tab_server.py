@@ -12,14 +12,26 @@ import secrets
 from typing import Any
 
 JWT_SECRET = secrets.token_urlsafe(48)
-USERS = "admin:admin,alice:viewer:team_a,bob:viewer:team_b"
-SERVER_ENV = {
-    "AIRFLOW__CORE__MULTI_TEAM": "True",
-    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": USERS,
-    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
-    "AIRFLOW__API_AUTH__JWT_SECRET": JWT_SECRET,
-    "AIRFLOW__API__BASE_URL": "http://127.0.0.1:8080",
-}
+
+
+def teams_supported() -> bool:
+    """Whether this Airflow's simple auth manager has teams (3.2+; 3.1 has roles only)."""
+    import inspect
+
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    return "teams" in inspect.signature(SimpleAuthManagerUser).parameters
+
+
+def server_env(teams: bool) -> dict[str, str]:
+    users = "admin:admin,alice:viewer:team_a,bob:viewer:team_b" if teams else "admin:admin,alice:viewer"
+    return {
+        "AIRFLOW__CORE__MULTI_TEAM": str(teams),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": users,
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+        "AIRFLOW__API_AUTH__JWT_SECRET": JWT_SECRET,
+        "AIRFLOW__API__BASE_URL": "http://127.0.0.1:8080",
+    }
 
 
 def _serve(env: dict[str, str], requests: Any, answers: Any) -> None:
@@ -34,7 +46,8 @@ def _serve(env: dict[str, str], requests: Any, answers: Any) -> None:
         try:
             if kind == "token":
                 username, role, teams, seconds = payload
-                user = SimpleAuthManagerUser(username=username, role=role, teams=teams)
+                extra = {"teams": teams} if teams is not None else {}
+                user = SimpleAuthManagerUser(username=username, role=role, **extra)
                 answers.put(("ok", get_auth_manager().generate_jwt(user, expiration_time_in_seconds=seconds)))
             else:
                 method, path, kwargs = payload
@@ -45,11 +58,11 @@ def _serve(env: dict[str, str], requests: Any, answers: Any) -> None:
 
 
 class TabServer:
-    def __init__(self, **env: str) -> None:
+    def __init__(self, teams: bool) -> None:
         context = multiprocessing.get_context("spawn")
         self._requests, self._answers = context.Queue(), context.Queue()
         self._process = context.Process(
-            target=_serve, args=({**SERVER_ENV, **env}, self._requests, self._answers), daemon=True
+            target=_serve, args=(server_env(teams), self._requests, self._answers), daemon=True
         )
         self._process.start()
 
@@ -71,7 +84,9 @@ class TabServer:
         assert status == "ok", value
         return value
 
-    def token(self, username: str, role: str, teams: list[str] | None = None, seconds: int = 600) -> str:
+    def token(
+        self, username: str, role: str | None, teams: list[str] | None = None, seconds: int = 600
+    ) -> str:
         return str(self._ask("token", (username, role, teams, seconds)))
 
     def get(

@@ -19,7 +19,7 @@ from airflow_provider_dataarts.emulator import DataArtsEmulator
 from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
 from tests.dags.test_plugin_dags import JOB_RESULT
 from tests.integration.dagrun import RunOutcome, load_dag, run_dag
-from tests.plugins.tab_server import TabServer
+from tests.plugins.tab_server import TabServer, teams_supported
 
 pytestmark = [pytest.mark.usefixtures("airflow_db"), pytest.mark.filterwarnings("ignore")]
 EVIL_JOB = "<script>alert('job')</script>"
@@ -67,7 +67,16 @@ def runs(emulator_server: DataArtsEmulator) -> Iterator[Runs]:
 
 @pytest.fixture(scope="module")
 def server(runs: Runs) -> Iterator[TabServer]:
-    """The api-server app; the quality DAG's bundle belongs to team_a (put back afterwards)."""
+    """
+    The api-server app. With teams (Airflow 3.2+), the quality DAG's bundle belongs to team_a (put
+    back afterwards); Airflow 3.1's simple auth manager has roles only.
+    """
+    teams = teams_supported()
+    if not teams:
+        started = TabServer(teams=False)
+        yield started
+        started.close()
+        return
     from airflow.models.dag import DagModel
     from airflow.models.dagbundle import DagBundleModel
     from airflow.models.team import Team
@@ -77,13 +86,13 @@ def server(runs: Runs) -> Iterator[TabServer]:
         dag = session.get(DagModel, "test_quality_sensor")
         original_bundle = dag.bundle_name
         # The simple auth manager wants every team of its users in the database.
-        teams = [session.get(Team, name) or Team(name=name) for name in ("team_a", "team_b")]
+        teams_rows = [session.get(Team, name) or Team(name=name) for name in ("team_a", "team_b")]
         bundle = DagBundleModel(name=TEAM_BUNDLE)
-        bundle.teams = [teams[0]]
-        session.add_all([*teams, bundle])
+        bundle.teams = [teams_rows[0]]
+        session.add_all([*teams_rows, bundle])
         session.flush()
         dag.bundle_name = TEAM_BUNDLE
-    started = TabServer()
+    started = TabServer(teams=True)
     try:
         yield started
     finally:
@@ -129,6 +138,7 @@ def test_forged_garbage_and_expired_tokens_get_401(server: TabServer, runs: Runs
             assert status == 401, (token[:12], cookie, status, text)
 
 
+@pytest.mark.skipif(not teams_supported(), reason="the simple auth manager has teams from Airflow 3.2")
 def test_a_user_of_another_team_gets_403_one_of_the_team_gets_in(server: TabServer, runs: Runs) -> None:
     page = quality_page(runs, 1)
     bob = server.token("bob", "viewer", ["team_b"])
@@ -139,6 +149,15 @@ def test_a_user_of_another_team_gets_403_one_of_the_team_gets_in(server: TabServ
     assert server.get(tab("test_dataarts_tab", runs.job.run_id, "run_job"), bob)[0] == 200
     assert server.get(page, server.token("alice", "viewer", ["team_a"]), cookie=True)[0] == 200
     assert server.get(page, server.token("admin", "admin"))[0] == 200
+
+
+def test_a_user_the_auth_manager_grants_nothing_gets_403(server: TabServer, runs: Runs) -> None:
+    """A valid token of this api-server for a user without a role (Airflow 3.1 has no teams)."""
+    page = tab("test_dataarts_tab", runs.job.run_id, "run_job")  # a DAG of no team
+    status, text, _ = server.get(page, server.token("nobody", None))
+    assert status == 403, text
+    assert JOB_RESULT["instance_id"] not in text
+    assert server.get(page, server.token("alice", "viewer"))[0] == 200
 
 
 # --- what the page shows ---------------------------------------------------------------------------
