@@ -17,11 +17,16 @@ import pytest
 
 from airflow_provider_dataarts.emulator import DataArtsEmulator
 from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
+from airflow_provider_dataarts.plugins import SUPPORTED
 from tests.dags.test_plugin_dags import JOB_RESULT
 from tests.integration.dagrun import RunOutcome, load_dag, run_dag
 from tests.plugins.tab_server import TabServer, teams_supported
 
-pytestmark = [pytest.mark.usefixtures("airflow_db"), pytest.mark.filterwarnings("ignore")]
+pytestmark = [
+    pytest.mark.usefixtures("airflow_db"),
+    pytest.mark.filterwarnings("ignore"),
+    pytest.mark.skipif(not SUPPORTED, reason="Airflow 3.0: no tab (test_plugin_registration.py checks that)"),
+]
 EVIL_JOB = "<script>alert('job')</script>"
 TEAM_BUNDLE = "dataarts-tab-team-a"
 
