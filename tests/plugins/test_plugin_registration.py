@@ -37,3 +37,18 @@ def test_on_airflow_3_0_it_registers_nothing_and_says_why_once(caplog: pytest.Lo
         DataArtsPlugin.on_load()
     said = [r.getMessage() for r in caplog.records if "DataArts tab needs Airflow 3.1" in r.getMessage()]
     assert len(said) <= 1 and DataArtsPlugin.fastapi_apps == [] and DataArtsPlugin.external_views == []
+
+
+def test_the_plugin_module_imports_nothing_heavy() -> None:
+    """Every Airflow component imports it: no FastAPI, no page code, no other module of ours."""
+    code = (
+        "import sys, airflow.plugins_manager; before = set(sys.modules)\n"
+        "import airflow_provider_dataarts.plugins\n"
+        "print('ADDED', ' '.join(sorted(set(sys.modules) - before)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    (line,) = [x for x in out.stdout.splitlines() if x.startswith("ADDED")]
+    added = set(line.split()[1:])
+    assert added <= {"airflow_provider_dataarts", "airflow_provider_dataarts.plugins"}, added
