@@ -107,7 +107,13 @@ class DataArtsPlugin(AirflowPlugin):
         global _said_why
         if not SUPPORTED and not _said_why:
             _said_why = True
-            log.warning(
+            # Every component loads plugins: the api-server's log says it, the others (task logs
+            # included) only at debug level.
+            import sys
+
+            level = logging.WARNING if "api-server" in sys.argv or "api_server" in sys.argv else logging.DEBUG
+            log.log(
+                level,
                 "DataArts plugin: the DataArts tab needs Airflow 3.1 or newer (task-instance tabs, "
                 "external_views, arrived in 3.1); this is Airflow %s, so the plugin registers nothing.",
                 AIRFLOW_VERSION,

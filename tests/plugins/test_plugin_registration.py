@@ -31,12 +31,19 @@ def test_airflow_loads_the_plugin_from_its_entry_point() -> None:
 
 
 @pytest.mark.skipif(SUPPORTED, reason="Airflow 3.0 only: the tab needs 3.1's external_views")
-def test_on_airflow_3_0_it_registers_nothing_and_says_why_once(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING):
+def test_on_airflow_3_0_it_registers_nothing_and_the_api_server_says_why_once(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import airflow_provider_dataarts.plugins as plugins
+
+    monkeypatch.setattr(sys, "argv", ["airflow", "api-server"])
+    monkeypatch.setattr(plugins, "_said_why", False)
+    with caplog.at_level(logging.DEBUG, logger="airflow_provider_dataarts.plugins"):
         DataArtsPlugin.on_load()
         DataArtsPlugin.on_load()
-    said = [r.getMessage() for r in caplog.records if "DataArts tab needs Airflow 3.1" in r.getMessage()]
-    assert len(said) <= 1 and DataArtsPlugin.fastapi_apps == [] and DataArtsPlugin.external_views == []
+    said = [r for r in caplog.records if "DataArts tab needs Airflow 3.1" in r.getMessage()]
+    assert [r.levelno for r in said] == [logging.WARNING]
+    assert DataArtsPlugin.fastapi_apps == [] and DataArtsPlugin.external_views == []
 
 
 def test_the_plugin_module_imports_nothing_heavy() -> None:
