@@ -24,7 +24,7 @@ EXTRA_KEYS = ("dataarts_instance_id", "job_name", "run_status", "sub_rules", "al
 
 def quality_event_extra(quality_result: dict[str, Any]) -> dict[str, Any]:
     """The asset event ``extra`` for a finished quality instance (its ``quality_result``)."""
-    from airflow_provider_dataarts.results import is_alarming
+    from airflow_provider_dataarts.statuses import is_alarming
 
     sub_rules = quality_result.get("sub_rules") or []
     instance = quality_result.get("instance") or {}

@@ -11,6 +11,15 @@ class DataArtsAPIError(AirflowException):
 
     Carries what the service said (``status_code``, ``error_code``, ``error_msg``, ``request_id``) and
     which call it was (``method``, ``path``); never a credential.
+
+    :param error_msg: What went wrong: the service's ``error_msg``, or our words for a broken answer.
+    :param status_code: The HTTP status, or ``None`` when no answer came.
+    :param error_code: The service's ``error_code`` (``APIG.0301``, ``DLF.6201``...), when it sent one.
+    :param method: The HTTP method of the call.
+    :param path: The path of the call (no host, no query).
+    :param request_id: The ``X-Request-Id`` of the answer, for Huawei Cloud support.
+    :param retry_after: Seconds the service asked to wait (``Retry-After``), when it said.
+    :param malformed: The answer arrived but is not of the documented shape.
     """
 
     def __init__(
@@ -60,6 +69,11 @@ class DataArtsConnectionError(DataArtsAPIError):
 
     ``may_have_arrived`` is False only when the request surely never reached the service (connection
     refused, connect timeout): only then may a call that starts a run be sent again.
+
+    :param error_msg: The HTTP library's own text of the failure.
+    :param may_have_arrived: Whether the request may have reached the service.
+    :param method: The HTTP method of the call.
+    :param path: The path of the call.
     """
 
     def __init__(self, error_msg: str, *, may_have_arrived: bool, method: str, path: str) -> None:

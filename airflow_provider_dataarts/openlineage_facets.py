@@ -94,7 +94,7 @@ def checked_tables(definition: dict[str, Any], host: str, workspace: str) -> lis
 
 
 def _status(sub_rule: dict[str, Any]) -> str:
-    from airflow_provider_dataarts.results import is_alarming
+    from airflow_provider_dataarts.statuses import is_alarming
 
     if not sub_rule.get("results"):
         return "skip"

@@ -108,3 +108,13 @@ def not_listed_too_long(waiting_since: float, started_after_ms: int | None, now:
     """Whether an instance missing from the list (since ``waiting_since``, or its known start) is too late."""
     since = max(waiting_since, (started_after_ms or 0) / 1000)
     return now - since > grace
+
+
+def is_alarming(sub_rule: dict[str, Any]) -> bool:
+    """
+    A sub-rule alarms when one of its result rows says ``"Status": "false"``.
+
+    Assumption (the reference page shows the field without defining it): DataArts marks a result
+    row that did not meet the rule with ``Status`` ``false``.
+    """
+    return any(str(row.get("Status", "")).strip().lower() == "false" for row in sub_rule.get("results", []))

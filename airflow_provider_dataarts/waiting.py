@@ -26,25 +26,19 @@ Check = Callable[[], "dict[str, Any] | None"]
 
 class TaskState:
     """
-    This task instance's durable record (Airflow 3.3's ``task_state_store``), scoped to a lease.
-
-    ``task_state_store`` survives retries *and* clears. A retry keeps the task instance's
-    ``max_tries`` and its DAG run's ``clear_number``; a clear changes one of them (the DAG run's
-    ``clear_number`` on every clear that resets the run, the default in the UI and REST API; the
-    task's ``max_tries`` on every clear of a task that is not running). A record written under
-    another lease is from before a clear and is not resumed. Below Airflow 3.3 there is no store:
-    the record lives for one try only.
+    What waiting has learnt in this task instance (an outage's start, since when an instance is
+    not listed), kept in Airflow 3.3's ``task_state_store`` so that reschedules and retries go on
+    with it, under the same lease as the run record (``lifecycle.lease_of``): a clear of this task
+    starts afresh. Below Airflow 3.3 there is no store: it lives for one try only.
     """
 
     def __init__(self, context: Context, key: str, log: Any) -> None:
         self.key = key
         self.log = log
         self._store = context.get("task_state_store")
-        dag_run = context.get("dag_run")
-        self.lease = {
-            "clear_number": getattr(dag_run, "clear_number", None),
-            "max_tries": getattr(context.get("ti"), "max_tries", None),
-        }
+        from airflow_provider_dataarts.lifecycle import lease_of
+
+        self.lease = lease_of(context)
         self.record: dict[str, Any] = {}
         self._loaded = False
 
@@ -57,10 +51,6 @@ class TaskState:
         if not isinstance(stored, dict):
             return self.record
         if stored.get("lease") != self.lease:
-            self.log.info(
-                "The task was cleared since an earlier try recorded %s; it is not resumed",
-                _describe(stored),
-            )
             self.forget()
             return self.record
         self.record = {k: v for k, v in stored.items() if k != "lease"}
@@ -75,12 +65,6 @@ class TaskState:
         self.record = {}
         if self._store is not None:
             self._store.delete(self.key)
-
-
-def _describe(record: dict[str, Any]) -> str:
-    if record.get("instance_id"):
-        return f"instance {record['instance_id']}"
-    return "an unanswered submission"
 
 
 def task_deadline(timeout: float | None) -> float | None:
@@ -186,13 +170,11 @@ def quality_instance_check(
     instance_id: str,
     hints: dict[str, Any],
     log: Any,
-    *,
-    forget: bool,
 ) -> Check:
     """
     A check of one quality instance: its overview, or None while it is not listed yet (a grace
     that survives reschedules and retries) or DataArts is unreachable (within the tolerance).
-    When the grace runs out, ``forget`` drops the run record (the operator reruns on its retry).
+    When the grace runs out it raises ``DataArtsInstanceNotFound``.
     """
     from airflow_provider_dataarts.hooks.dataarts import DataArtsInstanceNotFound
 
@@ -208,8 +190,6 @@ def quality_instance_check(
                 state.save(not_listed_since=since)
             grace = hook.config.not_listed_grace
             if not_listed_too_long(since, hints.get("started_after"), time.time(), grace):
-                if forget:
-                    state.forget()
                 raise
             log.info("DataArts %s is not listed yet", what)
             return None

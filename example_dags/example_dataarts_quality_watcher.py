@@ -5,7 +5,8 @@ instance of a quality job (its own schedule, the console, another tool), through
 The triggerer polls the job's instances (watchers with one connection and interval share one list
 request per interval on Airflow 3.3+); each instance that ends becomes an asset event carrying its
 verdict, ``extra["payload"] = {"dataarts_instance_id", "job_name", "run_status", "sub_rules",
-"alarming_sub_rules"}``, and the DAG runs once per instance.
+"alarming_sub_rules"}``, and the DAG runs once per instance. An instance whose results cannot be
+read is reported all the same, with ``sub_rules`` and ``alarming_sub_rules`` ``None``.
 
 On the emulator, start an instance outside Airflow with
 ``curl -X POST http://127.0.0.1:8790/_emulator/quality-jobs/orders_completeness/instances -d '{}'``.
@@ -52,10 +53,15 @@ with DAG(
             if (verdict := quality_verdict_of(event)) is not None
         ]
         for verdict in verdicts:
+            finished = (
+                f"DataArts finished instance {verdict['dataarts_instance_id']} of {verdict['job_name']}"
+            )
+            if verdict["sub_rules"] is None:  # its results could not be read (docs/watchers.md)
+                print(f"{finished}: {verdict['run_status']} (sub-rule results could not be read)")
+                continue
             print(
-                f"DataArts finished instance {verdict['dataarts_instance_id']} of {verdict['job_name']}: "
-                f"{verdict['run_status']} ({len(verdict['alarming_sub_rules'])} of {verdict['sub_rules']} "
-                "sub-rules alarming)"
+                f"{finished}: {verdict['run_status']} ({len(verdict['alarming_sub_rules'])} of "
+                f"{verdict['sub_rules']} sub-rules alarming)"
             )
         return verdicts
 

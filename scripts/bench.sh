@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-venv.sh
-.venv/bin/uv pip install --quiet --python .venv/bin/python -e '.[test,bench]'
+.venv/bin/uv pip install --quiet --python .venv/bin/python --constraints constraints/test.txt -e '.[test,docs,bench]'
 exec .venv/bin/python benchmarks/run.py "$@"

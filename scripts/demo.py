@@ -47,7 +47,7 @@ def report(dag_id: str) -> int:
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
-    from airflow_provider_dataarts.results import summarize_quality
+    from airflow_provider_dataarts.results.quality import summarize_quality
 
     with create_session() as session:
         run = session.query(DagRun).filter(DagRun.dag_id == dag_id).order_by(DagRun.id.desc()).first()

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Create .venv (once) and install the provider with its test tools; fast when already done.
+# Create .venv (once) and install the provider with its test and docs tools; fast when already done.
+# Versions come from the lock, constraints/test.txt (refreshed on purpose by scripts/lock.sh, never
+# here): a new release of a dependency cannot change the test environment. A package the lock does
+# not list yet still installs (constraints pin only what they list).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
@@ -7,9 +10,10 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 if [ ! -x .venv/bin/uv ]; then
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check uv
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --constraint constraints/test.txt uv
 fi
-.venv/bin/uv pip install --quiet --python .venv/bin/python -e '.[test]'
+.venv/bin/uv pip install --quiet --python .venv/bin/python --constraints constraints/test.txt \
+  -e '.[test,docs]'
 # The DataArts tab's browser test (tests/system/test_ui_tab.py) drives Debian's chromium.
 if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
   sudo=$([ "$(id -u)" -eq 0 ] || echo sudo)

@@ -2,13 +2,16 @@
 # The test command: set up .venv, then lint (ruff), type-check (mypy) and run the tests (pytest) on
 # the Airflow in .venv (3.3), the system tests (tests/system: a real Airflow deployment) in a second
 # pytest beside the rest; beside them too, scripts/compat.sh runs the example DAGs and the
-# provider-registration test on older Airflow 3 releases. Arguments go to pytest and skip the
-# compatibility runs (a developer running a few tests); COMPAT=0 skips them too, COMPAT=1 forces them.
+# provider-registration test on older Airflow 3 releases, and the packaging checks (tests/packaging:
+# build the sdist and wheel, twine check, the wheel in a clean virtualenv runs an example DAG). The
+# main suite builds the docs site in strict mode (tests/test_docs.py). Arguments go to pytest and
+# skip the compatibility runs (a developer running a few tests); COMPAT=0 skips them too, COMPAT=1
+# forces them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-venv.sh
 mkdir -p .compat
-rm -f .compat/main.log .compat/system.log
+rm -f .compat/main.log .compat/system.log .compat/packaging.log
 compat=${COMPAT:-$([ $# -eq 0 ] && echo 1 || echo 0)}
 if [ "$compat" = 1 ]; then
   bash scripts/compat.sh >.compat/results 2>&1 &
@@ -23,12 +26,18 @@ main_suite() {
   fi
   # The system tests (a real Airflow deployment, mostly waiting for it) run beside the rest.
   .venv/bin/python -m pytest tests/system >.compat/system.log 2>&1 &
-  local system_pid=$! unit=0 system=0
-  .venv/bin/python -m pytest --ignore=tests/system 2>&1 | tee .compat/main.log || unit=$?
+  local system_pid=$! unit=0 system=0 packaging=0
+  # The release checks (mostly waiting on installs and Airflow's start-up) run beside them too.
+  .venv/bin/python -m pytest tests/packaging >.compat/packaging.log 2>&1 &
+  local packaging_pid=$!
+  .venv/bin/python -m pytest --ignore=tests/system --ignore=tests/packaging 2>&1 | tee .compat/main.log || unit=$?
   wait "$system_pid" || system=$?
+  wait "$packaging_pid" || packaging=$?
   echo "--- tests/system (a real Airflow deployment) ---"
   cat .compat/system.log
-  [ "$unit" -eq 0 ] && [ "$system" -eq 0 ]
+  echo "--- tests/packaging (sdist and wheel, twine check, the wheel in a clean virtualenv) ---"
+  cat .compat/packaging.log
+  [ "$unit" -eq 0 ] && [ "$system" -eq 0 ] && [ "$packaging" -eq 0 ]
 }
 status=0
 main_suite "$@" || status=$?
@@ -38,7 +47,7 @@ echo "Airflow versions run:"
 last_line() { grep -E '^(=+ )?[0-9]+ (passed|failed|errors?|skipped).* in [0-9.]+s' "$1" 2>/dev/null | tail -1 | tr -d '=' | xargs; }
 printf 'Airflow %-6s %s  %s%s  (.venv: lint, types, the whole suite)\n' "$main" \
   "$([ $status -eq 0 ] && echo PASS || echo FAIL)" "$(last_line .compat/main.log)" \
-  "$([ -f .compat/system.log ] && echo "; system tests: $(last_line .compat/system.log)")"
+  "$([ -f .compat/system.log ] && echo "; system tests: $(last_line .compat/system.log)")$([ -f .compat/packaging.log ] && echo "; packaging: $(last_line .compat/packaging.log)")"
 if [ "$compat" = 1 ]; then
   wait "$compat_pid" || status=1
   cat .compat/results
@@ -46,6 +55,7 @@ fi
 # One closing line over every run, "N passed, N failed, N skipped", from each pytest's own last line.
 logs=(.compat/main.log)
 [ -f .compat/system.log ] && logs+=(.compat/system.log)
+[ -f .compat/packaging.log ] && logs+=(.compat/packaging.log)
 [ "$compat" = 1 ] && logs+=(.compat/[0-9]*.log)
 finals=$(for log in "${logs[@]}"; do
   grep -E '^(=+ )?[0-9]+ (passed|failed|errors?|skipped|deselected).* in [0-9.]+s' "$log" 2>/dev/null | tail -1

@@ -96,3 +96,14 @@ def airflow_db() -> Path:
         env=os.environ.copy(),
     )
     return AIRFLOW_HOME
+
+
+@pytest.fixture(autouse=True)
+def _triggers_fire_at_once(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """
+    Triggers hold their first event for ``FIRST_EVENT_DELAY`` (an Airflow scheduler race, see
+    triggers/base.py); tests of anything else need not wait for it. Tests marked ``first_event_delay``
+    keep it (and the system tests' real deployment always has it).
+    """
+    if request.node.get_closest_marker("first_event_delay") is None:
+        monkeypatch.setattr("airflow_provider_dataarts.triggers.base.FIRST_EVENT_DELAY", 0.0)

@@ -25,7 +25,7 @@ from airflow_provider_dataarts.openlineage_facets import (
     quality_lineage,
     sub_rule_checks,
 )
-from airflow_provider_dataarts.results import is_alarming
+from airflow_provider_dataarts.statuses import is_alarming
 
 pytest.importorskip("airflow.providers.openlineage")
 from openlineage.client.facet_v2 import data_quality_assertions_dataset as dq

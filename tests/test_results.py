@@ -8,13 +8,10 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowSensorTimeout
 
-from airflow_provider_dataarts.results import (
-    is_alarming,
-    json_size,
-    script_result,
-    summarize_quality,
-    validate_event,
-)
+from airflow_provider_dataarts.results import validate_event
+from airflow_provider_dataarts.results.quality import summarize_quality
+from airflow_provider_dataarts.results.script import json_size, script_result
+from airflow_provider_dataarts.statuses import is_alarming
 
 LOG = logging.getLogger("tests.results")
 

@@ -78,9 +78,25 @@ def normalize_instance(raw: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
-def normalize_sub_rule(raw: dict[str, Any]) -> dict[str, Any]:
+def normalize_sub_rule(raw: Any, request: ApiRequest | None = None) -> dict[str, Any]:
+    """A sub-rule with string ids and ``results`` a list of rows (objects); anything else is an error."""
+
+    def bad(what: str) -> DataArtsAPIError:
+        return DataArtsAPIError(
+            f"{what}: {str(raw)[:200]}",
+            method=request.method if request else None,
+            path=request.path if request else None,
+        )
+
+    if not isinstance(raw, dict):
+        raise bad(f"a sub-rule result is a {type(raw).__name__}, not an object")
     item = _with_string_ids(raw, SUB_RULE_ID_FIELDS)
-    item["results"] = list(item.get("results") or [])
+    rows = item.get("results")
+    if rows is None:
+        rows = []
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        raise bad(f"sub-rule {item.get('sub_rule_id')}: 'results' is not a list of rows")
+    item["results"] = rows
     return item
 
 
@@ -203,15 +219,17 @@ def find_quality_instance(
 
 def quality_instance_results(project_id: str, instance_id: Any) -> Operation[list[dict[str, Any]]]:
     target = segment(instance_id, "instance_id")
-    items = yield from paginate(
-        lambda offset: ApiRequest(
+
+    def page(offset: int) -> ApiRequest:
+        return ApiRequest(
             "GET",
             "quality",
             _quality_path(project_id, "instances", target, "result"),
             query=query(limit=PAGE_SIZE, offset=offset),
         )
-    )
-    return [normalize_sub_rule(item) for item in items]
+
+    items = yield from paginate(page)
+    return [normalize_sub_rule(item, page(0)) for item in items]
 
 
 def list_jobs(project_id: str, kind: str, **filters: Any) -> Operation[list[dict[str, Any]]]:

@@ -117,9 +117,14 @@ class DataArtsEmulator:
     def add_quality_job(self, name: str, **options: Any) -> str:
         return str(self.state.add_quality_job(name, **options).id)
 
-    def start_quality_instance(self, job_name: str, run_seconds: float | None = None) -> str:
-        """Start an instance of a job as DataArts' own schedule would (not through the API); its id."""
-        return str(self.state.start_instance(job_name, run_seconds).id)
+    def start_quality_instance(
+        self, job_name: str, run_seconds: float | None = None, started_ago: float = 0.0
+    ) -> str:
+        """
+        Start an instance of a job as DataArts' own schedule would (not through the API); its id.
+        With ``started_ago``, it started that many seconds ago (``run_seconds`` counts from then).
+        """
+        return str(self.state.start_instance(job_name, run_seconds, started_ago).id)
 
     def add_script(self, name: str, **options: Any) -> None:
         self.state.add_script(name, **options)

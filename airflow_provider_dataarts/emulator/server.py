@@ -515,7 +515,9 @@ class Handler(BaseHTTPRequestHandler):
                 return Answer(201, {"id": str(job.id), "name": job.name})
             parts = route.split("/")
             if method == "POST" and len(parts) == 3 and parts[0::2] == ["quality-jobs", "instances"]:
-                instance = state.start_instance(unquote(parts[1]), data.get("run_seconds"))
+                instance = state.start_instance(
+                    unquote(parts[1]), data.get("run_seconds"), float(data.get("started_ago") or 0)
+                )
                 return Answer(201, {"id": str(instance.id), "job_name": instance.job.name})
             if route == "scripts" and method == "POST":
                 script = state.add_script(**data)

@@ -378,14 +378,21 @@ class EmulatorState:
             seconds = job.run_seconds if job.run_seconds is not None else self.run_seconds
             return self._new_instance(job, start=now, finish_at=now + seconds, outcome=job.outcome)
 
-    def start_instance(self, job_name: str, run_seconds: float | None = None) -> QualityInstance:
-        """Start an instance of a job as DataArts' own schedule would, not through the API."""
+    def start_instance(
+        self, job_name: str, run_seconds: float | None = None, started_ago: float = 0.0
+    ) -> QualityInstance:
+        """
+        Start an instance of a job as DataArts' own schedule would, not through the API; with
+        ``started_ago``, one that started that many seconds ago (``run_seconds`` counts from then).
+        """
         with self.lock:
             job = self.job_by_name(job_name)
-            now = time.time()
+            start = time.time() - float(started_ago)
             if run_seconds is None:
                 run_seconds = job.run_seconds if job.run_seconds is not None else self.run_seconds
-            return self._new_instance(job, start=now, finish_at=now + float(run_seconds), outcome=job.outcome)
+            return self._new_instance(
+                job, start=start, finish_at=start + float(run_seconds), outcome=job.outcome
+            )
 
     def add_running_instances(
         self,

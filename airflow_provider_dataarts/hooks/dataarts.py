@@ -134,6 +134,8 @@ class DataArtsHook(BaseHook):
         Sent once: a 5xx after the request reached the service is not retried, since a second
         request would start a second run.
 
+        :param rule_id: The id of the job to rerun.
+        :param rule_type: ``"quality"`` (1) or ``"comparison"`` (2).
         :return: the new instance id.
         """
         instance_id = self._run(ops.rerun_quality_job(self._quality_project(), rule_id, rule_type))
@@ -160,6 +162,7 @@ class DataArtsHook(BaseHook):
         """
         The overview of one quality instance, found through the list call.
 
+        :param instance_id: The quality instance id.
         :param name: The job name, to narrow the lookup.
         :param task_type: ``QUALITY_TASK`` or ``CONSISTENCY_TASK``, to narrow the lookup.
         :param started_after: A time no later than the instance's start, to narrow the lookup.
@@ -178,30 +181,54 @@ class DataArtsHook(BaseHook):
         return found
 
     def get_quality_instance_results(self, instance_id: str | int) -> list[dict[str, Any]]:
-        """Every sub-rule result of a quality instance (all pages, 100 a page)."""
+        """
+        Every sub-rule result of a quality instance (all pages, 100 a page).
+
+        :param instance_id: The quality instance id.
+        """
         return self._run(ops.quality_instance_results(self._quality_project(), instance_id))
 
     def stop_quality_instances(self, instance_ids: list[str]) -> None:
-        """Ask DataArts to stop running quality instances (the Quality O&M batch-stop call)."""
+        """
+        Ask DataArts to stop running quality instances (the Quality O&M batch-stop call).
+
+        :param instance_ids: The ids of the instances to stop.
+        """
         self._run(ops.stop_quality_instances(self._quality_project(), instance_ids))
         self.log.info("Asked DataArts to stop quality instance(s) %s", ", ".join(map(str, instance_ids)))
 
     def list_quality_jobs(self, **filters: Any) -> Iterator[dict[str, Any]]:
-        """Every quality job matching the filters (``name``, ``category_id``, ``schedule_status``...)."""
+        """
+        Every quality job matching the filters, all pages.
+
+        :param filters: ``name``, ``category_id``, ``schedule_status``... as in the API.
+        """
         return iter(self._run(ops.list_jobs(self._quality_project(), "quality", **filters)))
 
     def list_comparison_jobs(self, **filters: Any) -> Iterator[dict[str, Any]]:
-        """Every comparison job matching the filters."""
+        """
+        Every comparison job matching the filters, all pages.
+
+        :param filters: ``name``, ``category_id``, ``schedule_status``... as in the API.
+        """
         return iter(self._run(ops.list_jobs(self._quality_project(), "comparison", **filters)))
 
     def resolve_job_id(self, job_name: str, rule_type: str | int = "quality") -> str:
-        """The id of the quality or comparison job with exactly this name."""
+        """
+        The id of the quality or comparison job with exactly this name.
+
+        :param job_name: The job's exact name.
+        :param rule_type: ``"quality"`` (1) or ``"comparison"`` (2).
+        """
         return self._run(ops.resolve_job_id(self._quality_project(), job_name, rule_type))
 
     def get_quality_job(self, job_id: str | int, rule_type: str | int = "quality") -> dict[str, Any]:
         """
         The detail of a quality job (``rule_type="quality"``) or comparison job: its sub-rules with
         the data connection, databases, tables and columns each checks.
+
+        :param job_id: The job's id.
+        :param rule_type: ``"quality"`` (1) or ``"comparison"`` (2).
         """
         return self.transport.run(ops.get_quality_job(self._quality_project(), job_id, rule_type))
 
@@ -211,6 +238,7 @@ class DataArtsHook(BaseHook):
         """
         Execute a DataArts Factory script once; not retried once it may have reached the service.
 
+        :param script_name: The script's name in DataArts Factory.
         :param params: The script's parameters (sent as the body's ``params``).
         :return: the script instance id.
         """
@@ -219,11 +247,21 @@ class DataArtsHook(BaseHook):
         return instance_id
 
     def get_script_instance(self, script_name: str, instance_id: str) -> dict[str, Any]:
-        """Status and results of a script instance (``results``; older services say ``result``)."""
+        """
+        Status and results of a script instance (``results``; older services say ``result``).
+
+        :param script_name: The script's name.
+        :param instance_id: The script instance id.
+        """
         return self._run(ops.get_script_instance(self._project, script_name, instance_id))
 
     def stop_script_instance(self, script_name: str, instance_id: str) -> None:
-        """Stop a running script instance."""
+        """
+        Stop a running script instance.
+
+        :param script_name: The script's name.
+        :param instance_id: The script instance id.
+        """
         self._run(ops.stop_script_instance(self._project, script_name, instance_id))
         self.log.info("Asked DataArts to stop script %s instance %s", script_name, instance_id)
 

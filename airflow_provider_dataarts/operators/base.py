@@ -1,16 +1,9 @@
 """
-The life of a remote DataArts run inside one Airflow task: submit it once, remember it across
-worker deaths, forget it once its verdict is delivered, stop it when a user kills the task.
-
-Both operators (quality rerun, script execution) are this one lifecycle with different calls; the
-sensors share the durable waiting state and the deadline. The promise is README "Retries, clears
-and kills":
-
-- a try that finds a run recorded by an earlier try of the *same* lease reconnects to it;
-- a clear (or a retry after a verdict) starts a new run: the record is forgotten when a verdict
-  is delivered, and a record from before a clear belongs to another lease;
-- a submission whose answer was lost is recovered, never silently sent twice;
-- a user who kills the task (clear, mark failed/success) stops the remote run.
+One operator that starts a remote DataArts run and waits for its verdict: quality reruns, script
+executions and Factory jobs are this lifecycle with different calls. What a try does with the run an
+earlier try recorded is decided in ``lifecycle`` (the run record and ``decide``); this class carries
+it out: submit, reconnect, adopt a lost answer's run, repair, wait (worker or triggerer), deliver,
+and stop the run on an ``execution_timeout`` or a user's kill, never on a worker's shutdown.
 """
 
 from __future__ import annotations
@@ -31,13 +24,14 @@ if TYPE_CHECKING:
 
     from airflow_provider_dataarts.exceptions import DataArtsAPIError
     from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
+    from airflow_provider_dataarts.lifecycle import RunLedger, RunRecord
     from airflow_provider_dataarts.triggers.base import DataArtsPollingTrigger
 
 # The deferral's own timeout is a backstop only: the trigger itself sends a "timeout" event.
 BACKSTOP = timedelta(seconds=60)
 # How long a user's kill may spend asking DataArts to stop the run: the task runner's supervisor
 # follows its SIGTERM (which calls on_kill) with SIGKILL 5 s later.
-STOP_TIMEOUT = 4.0
+STOP_TIMEOUT = 3.5
 # HTTP answers to a POST that starts a run which do not prove that nothing started: the gateway
 # timed out or failed while the backend may have acted on it.
 MAY_HAVE_STARTED_STATUS = frozenset({500, 502, 504})
@@ -89,7 +83,9 @@ class DataArtsRunOperator(BaseOperator):
         self.timeout = None if timeout is None else positive_seconds(timeout, "timeout")
         self.cancel_on_kill = cancel_on_kill
         self._instance_id: str | None = None
-        self._delivered = False
+        self._ledger: RunLedger | None = None
+        self._record: RunRecord | None = None
+        self._context: Context | None = None
         self._state: TaskState | None = None
 
     @cached_property
@@ -106,7 +102,10 @@ class DataArtsRunOperator(BaseOperator):
 
     @abstractmethod
     def submission(self, context: Context) -> dict[str, Any]:
-        """What identifies the coming submission, saved before the POST (JSON-safe)."""
+        """
+        What identifies the coming submission, saved before the POST (JSON-safe). A read made here
+        only to improve recovery must not raise: without it the submission goes on.
+        """
 
     @abstractmethod
     def submit(self, context: Context, marker: dict[str, Any]) -> str:
@@ -114,7 +113,16 @@ class DataArtsRunOperator(BaseOperator):
 
     @abstractmethod
     def recover(self, context: Context, marker: dict[str, Any]) -> str | None:
-        """A submission's answer was lost: the run it started, or None if surely none started."""
+        """
+        A submission's answer was lost: the one run it provably started (``lifecycle.in_window``,
+        ``lifecycle.the_one_candidate``), None if surely none started; raise if it cannot tell.
+        """
+
+    def repair(self, context: Context, instance_id: str) -> str:
+        """Rerun a failed instance from its failed node; the instance to wait for."""
+        raise NotImplementedError(f"{type(self).__name__} cannot repair a run")
+
+    repair_on_retry = False
 
     @abstractmethod
     def announce(self, context: Context, instance_id: str) -> None:
@@ -139,83 +147,156 @@ class DataArtsRunOperator(BaseOperator):
     # --- the lifecycle ------------------------------------------------------------------------
 
     def execute(self, context: Context) -> Any:
+        from airflow.providers.common.compat.sdk import AirflowTaskTimeout
+
+        from airflow_provider_dataarts.lifecycle import Action, RunLedger, decide
+
         self.validate(context)
+        started = time.time()
+        self._context = context
         self.hook.deadline = task_deadline(self.timeout)
-        state = self._state = TaskState(context, self.state_key, self.log)
-        record = state.load()
-        instance_id = record.get("instance_id")
-        if instance_id:
-            self.log.info(
-                "Reconnecting to DataArts %s %s, started by an earlier try of this task",
-                self.what,
-                instance_id,
-            )
-        elif record:
-            instance_id = self._recover(context, state)
-        if not instance_id:
-            instance_id = self._submit(context, state)
-        self._instance_id = instance_id = str(instance_id)
-        self.announce(context, instance_id)
-        if not self.wait_for_completion:
-            self.delivered()
-            return instance_id
-        if self.deferrable:
-            self.defer(
-                trigger=self.make_trigger(instance_id, self.hook.deadline),
-                method_name="execute_complete",
-                timeout=None if self.timeout is None else timedelta(seconds=self.timeout) + BACKSTOP,
-            )
-        return self.deliver(context, instance_id, self.wait(context, instance_id))
+        self._state = TaskState(context, f"{self.state_key}.waiting", self.log)
+        ledger = self._ledger = RunLedger(context, self.state_key)
+        record = ledger.load()
+        decision = decide(record, ledger.facts(repair_on_retry=self.repair_on_retry))
+        instance_id: str | None = None
+        if decision.action is Action.RECONNECT:
+            self._record = record
+            instance_id = decision.instance_id
+            self.log.info("Reconnecting to DataArts %s %s: %s", self.what, instance_id, decision.why)
+        elif decision.action is Action.ADOPT:
+            assert record is not None
+            self._record = record
+            instance_id = self._adopt(context)
+        elif decision.action is Action.REPAIR:
+            assert record is not None
+            assert decision.instance_id is not None
+            self.log.info("Repairing DataArts %s %s: %s", self.what, decision.instance_id, decision.why)
+            self._record = ledger.save(record.repairing())
+            instance_id = self.repair(context, decision.instance_id)
+        elif record is not None:
+            self.log.info("Starting a new run: %s", decision.why)
+        try:
+            if not instance_id:
+                instance_id = self._submit(context)
+            self._instance_id = instance_id = str(instance_id)
+            self.announce(context, instance_id)
+            if not self.wait_for_completion:
+                self._finish(passed=True)
+                return instance_id
+            if self.deferrable:
+                self.defer(
+                    trigger=self._trigger(instance_id, started),
+                    method_name="execute_complete",
+                    timeout=None if self.timeout is None else timedelta(seconds=self.timeout) + BACKSTOP,
+                )
+            return self._delivering(context, instance_id, lambda: self.wait(context, instance_id))
+        except AirflowTaskTimeout:
+            self._stop_run("execution_timeout")
+            raise
 
-    def _submit(self, context: Context, state: TaskState) -> str:
+    def _trigger(self, instance_id: str, started: float) -> DataArtsPollingTrigger:
+        """The trigger, with this try's ``execution_timeout`` (Airflow 3.3 does not bound deferrals by it)."""
+        trigger = self.make_trigger(instance_id, self.hook.deadline)
+        if self.execution_timeout is not None:
+            trigger.stop_at = started + self.execution_timeout.total_seconds()
+        return trigger
+
+    def _submit(self, context: Context) -> str:
         from airflow_provider_dataarts.exceptions import DataArtsAPIError
+        from airflow_provider_dataarts.lifecycle import RunRecord
 
+        assert self._ledger is not None
+        ledger = self._ledger
         while True:
             marker = self.submission(context)
-            state.save(phase="submitting", marker=marker)  # before the POST: a lost answer is found again
+            marker.setdefault("submitted_at", int(time.time() * 1000))
+            marker.setdefault("post_timeout_ms", int(self.hook.config.timeout * 1000))
+            # Saved before the POST: a try that dies before the answer adopts the run it started.
+            self._record = record = ledger.save(RunRecord.submitting(ledger.lease, marker))
             try:
                 instance_id = self.submit(context, marker)
             except DataArtsAPIError as error:
                 if not may_have_started(error):
-                    state.forget()  # nothing started: a retry may submit again
+                    ledger.save(record.stopped("the submission was refused"))
                     raise
                 self.log.warning("DataArts may have started the %s without saying so: %s", self.what, error)
-                recovered = self._recover(context, state)
+                self._record = ledger.save(
+                    RunRecord.submitting(ledger.lease, {**marker, "answer_lost_at": int(time.time() * 1000)})
+                )
+                recovered = self._adopt(context)
                 if recovered:
                     return recovered
                 self.log.warning("No %s was started by the lost submission; submitting again", self.what)
                 continue
-            state.save(phase="submitted", instance_id=instance_id)
+            self._record = ledger.save(record.submitted(instance_id))
             return instance_id
 
-    def _recover(self, context: Context, state: TaskState) -> str | None:
-        instance_id = self.recover(context, dict(state.record.get("marker") or {}))
+    def _adopt(self, context: Context) -> str | None:
+        assert self._ledger is not None
+        assert self._record is not None
+        instance_id = self.recover(context, dict(self._record.marker))
         if instance_id:
             self.log.info(
-                "Adopting DataArts %s %s, started by the unanswered submission", self.what, instance_id
+                "Adopting DataArts %s %s, the one run the unanswered submission started",
+                self.what,
+                instance_id,
             )
-            state.save(phase="submitted", instance_id=instance_id)
+            self._record = self._ledger.save(self._record.submitted(instance_id))
         return instance_id
 
-    def delivered(self) -> None:
-        """The verdict is being delivered: forget the run, so a retry or clear starts a new one."""
-        self._delivered = True
-        if self._state is not None:
-            self._state.forget()
+    def _delivering(self, context: Context, instance_id: str, answer: Any) -> Any:
+        """``deliver`` the answer (a callable that waits for it); an instance never listed is stopped."""
+        from airflow_provider_dataarts.hooks.dataarts import DataArtsInstanceNotFound
+
+        try:
+            last = answer()
+        except DataArtsInstanceNotFound:
+            self._forget_run("never listed")
+            raise
+        return self.deliver(context, instance_id, last)
+
+    def delivered(self, passed: bool = True) -> None:
+        """The verdict is being delivered (after its XCom, before it decides the try)."""
+        self._finish(passed=passed)
+
+    def _finish(self, *, passed: bool) -> None:
+        if self._ledger is not None and self._record is not None:
+            self._record = self._ledger.save(self._record.delivered(passed))
+
+    def _forget_run(self, why: str) -> None:
+        if self._ledger is not None and self._record is not None:
+            self._record = self._ledger.save(self._record.stopped(why))
 
     def resume(self, context: Context, event: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
-        """Back from the trigger: the validated event and the run's state, ready for ``deliver``."""
+        """Back from the trigger: the validated event and the run record, ready for ``deliver``."""
+        from airflow.providers.common.compat.sdk import AirflowTaskTimeout
+
+        from airflow_provider_dataarts.lifecycle import RunLedger
         from airflow_provider_dataarts.results import validate_event
 
-        self._state = TaskState(context, self.state_key, self.log)
-        self._state.load()
+        self._context = context
+        self._state = TaskState(context, f"{self.state_key}.waiting", self.log)
+        self._ledger = RunLedger(context, self.state_key)
+        self._record = self._ledger.load()
+        if isinstance(event, dict) and event.get("status") == "execution_timeout":
+            self._forget_run("execution_timeout")
+            raise AirflowTaskTimeout(f"DataArts: {event.get('message')}")
+        if isinstance(event, dict) and event.get("not_listed"):
+            self._forget_run("never listed")
         event = validate_event(event)
         self._instance_id = str(event["instance_id"])
         return self._instance_id, event
 
-    def on_kill(self) -> None:
-        """A user killed the task (clear, mark failed or success) while it waited: stop the run."""
-        if self._instance_id is None or self._delivered or not self.cancel_on_kill:
+    def _stop_run(self, why: str) -> None:
+        """Stop the run this try waits for (bounded) and record it stopped: a retry starts anew."""
+        if self._instance_id is None or self._record is None or self._record.phase.value != "submitted":
+            return
+        self._forget_run(why)
+        if not self.cancel_on_kill:
+            self.log.info(
+                "DataArts %s %s is left running (cancel_on_kill=False)", self.what, self._instance_id
+            )
             return
         self.hook.deadline = time.time() + STOP_TIMEOUT
         try:
@@ -225,4 +306,38 @@ class DataArtsRunOperator(BaseOperator):
                 "Could not stop DataArts %s %s; it may still run", self.what, self._instance_id
             )
         else:
-            self.log.info("Stopped DataArts %s %s (cancel_on_kill)", self.what, self._instance_id)
+            self.log.info("Stopped DataArts %s %s (%s, cancel_on_kill)", self.what, self._instance_id, why)
+
+    def on_kill(self) -> None:
+        """
+        SIGTERM while the task waits in a worker. A user's clear or mark stops the run
+        (``cancel_on_kill``); a worker's shutdown (pod eviction, node drain) leaves it running, so
+        that the retry reconnects. An ``execution_timeout`` was already handled by ``execute``.
+        """
+        from airflow_provider_dataarts.lifecycle import KillReason, Phase, why_killed
+
+        record = self._record
+        if self._instance_id is None or record is None or record.phase is not Phase.SUBMITTED:
+            return
+        if not self.cancel_on_kill or self._context is None:
+            return
+        reason = why_killed(self._context, self.log)
+        if reason is not KillReason.USER:
+            self.log.warning(
+                "Killed (%s): DataArts %s %s is left running; the next try reconnects to it",
+                reason.value,
+                self.what,
+                self._instance_id,
+            )
+            return
+        self.hook.deadline = time.time() + STOP_TIMEOUT
+        try:
+            self.stop(self._instance_id)
+        except Exception:
+            self.log.exception(
+                "Could not stop DataArts %s %s; it may still run", self.what, self._instance_id
+            )
+        else:
+            self.log.info(
+                "Stopped DataArts %s %s (%s, cancel_on_kill)", self.what, self._instance_id, reason.value
+            )

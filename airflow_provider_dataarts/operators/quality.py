@@ -39,7 +39,7 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
     Pushes the new instance id (``return_value``) and its console link (``instance_url``) right
     after the rerun. When waiting, pushes ``quality_result`` (every sub-rule result) as soon as the
     instance is terminal, then passes on ``SUCCESS``, fails on ``FAILED``, and on ``ALARMING`` fails
-    unless ``fail_on_alarm=False``. Retries, clears and kills follow README "Retries, clears and
+    unless ``fail_on_alarm=False``. Retries, clears and kills follow the docs page "Retries, clears and
     kills": a retry while the instance runs reconnects to it (Airflow 3.3+); a retry or clear after
     a verdict reruns the job; a rerun whose answer was lost is found and adopted, never sent twice;
     a user who kills the waiting task stops the instance (``cancel_on_kill``).
@@ -128,31 +128,65 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
         return [item for item in listed if str(item.get("task_id")) == rule_id]
 
     def submission(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_dataarts.exceptions import DataArtsAPIError
+
         now_ms = int(time.time() * 1000)
-        # The instances that exist before the rerun: whatever appears besides them is ours.
-        known = [str(item["id"]) for item in self._job_instances(now_ms)]
-        return {"rule_id": self._rule_id(), "submitted_at": now_ms, "known": known}
+        marker: dict[str, Any] = {"rule_id": self._rule_id(), "submitted_at": now_ms}
+        # The instances that exist before the rerun are never candidates for a lost answer. This
+        # read only improves that recovery: if it fails, the rerun goes on without it.
+        try:
+            marker["known"] = [str(item["id"]) for item in self._job_instances(now_ms)]
+        except DataArtsAPIError as error:
+            self.log.warning(
+                "Could not list the job's instances before the rerun (%s); rerunning all the same. "
+                "Should the rerun's answer be lost, its instance is found by its start time alone.",
+                error,
+            )
+        return marker
 
     def submit(self, context: Context, marker: dict[str, Any]) -> str:
         return self.hook.rerun_quality_job(marker["rule_id"], self.rule_type)
 
     def recover(self, context: Context, marker: dict[str, Any]) -> str | None:
+        """
+        The one instance of this job that started inside the rerun's own time window, looked for
+        until the list lag (``not_listed_grace``) has passed: none, then none started; several, then
+        this try fails naming them (``lifecycle.the_one_candidate``).
+        """
+        from airflow.providers.common.compat.sdk import AirflowSensorTimeout
+
+        from airflow_provider_dataarts.lifecycle import in_window, the_one_candidate
+
         if not marker.get("submitted_at"):
             return None
         submitted_at = int(marker["submitted_at"])
         known = set(marker.get("known") or [])
-        give_up_at = submitted_at / 1000 + self.hook.config.not_listed_grace
+        window_closed = (
+            marker.get("answer_lost_at") or submitted_at + marker.get("post_timeout_ms", 0)
+        ) / 1000
+        settled_at = window_closed + self.hook.config.not_listed_grace
         deadline = self.hook.deadline
+        self.log.info(
+            "Looking for the instance the unanswered rerun started: instances of job %s that started "
+            "inside its window, until the instance list has caught up (%.0f s)",
+            marker.get("rule_id"),
+            max(0.0, settled_at - time.time()),
+        )
         while True:
-            started = [item for item in self._job_instances(submitted_at) if str(item["id"]) not in known]
-            if started:
-                newest = max(started, key=lambda item: (item.get("start_time") or 0, int(item["id"])))
-                return str(newest["id"])
+            candidates = [
+                str(item["id"])
+                for item in self._job_instances(submitted_at)
+                if str(item["id"]) not in known and in_window(item.get("start_time"), marker)
+            ]
             now = time.time()
-            if now > give_up_at or (deadline is not None and now > deadline):
-                return None
-            self.log.info("Looking for the instance that the unanswered rerun may have started")
-            time.sleep(max(0.0, min(self.poll_interval, 5.0, give_up_at - now)))
+            if len(candidates) > 1 or now >= settled_at:
+                return the_one_candidate(sorted(candidates), "quality instance")
+            if deadline is not None and now + 1 > deadline:
+                raise AirflowSensorTimeout(
+                    "DataArts: the task's timeout passed while looking for the instance the unanswered "
+                    f"rerun may have started (candidates so far: {', '.join(candidates) or 'none'})"
+                )
+            time.sleep(max(0.0, min(self.poll_interval, 5.0, settled_at - now)))
 
     def announce(self, context: Context, instance_id: str) -> None:
         """Push the id and console link at once, so both survive a later failure."""
@@ -177,7 +211,7 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
 
         assert self._state is not None
         return wait_in_worker(
-            quality_instance_check(self.hook, self._state, instance_id, self._hints(), self.log, forget=True),
+            quality_instance_check(self.hook, self._state, instance_id, self._hints(), self.log),
             lambda instance: instance.get("run_status"),
             is_quality_terminal,
             what=f"quality instance {instance_id}",
@@ -202,7 +236,7 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
         )
 
     def deliver(self, context: Context, instance_id: str, answer: dict[str, Any]) -> str:
-        from airflow_provider_dataarts.results import finish_quality
+        from airflow_provider_dataarts.results.quality import finish_quality
 
         finish_quality(
             self.hook,

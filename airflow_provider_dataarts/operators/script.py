@@ -27,7 +27,7 @@ class DataArtsExecuteScriptOperator(DataArtsRunOperator):
     Pushes the script instance id (XCom ``instance_id``) as soon as the script starts. When it
     waits (the default), returns ``{"instance_id", "script_name", "status", "results": [{"schema",
     "records", "rowCount", "duration", "message"}]}`` with at most ``max_rows`` rows in all;
-    ``FAILED`` fails the task with the service's message. Retries, clears and kills follow README
+    ``FAILED`` fails the task with the service's message. Retries, clears and kills follow the docs page
     "Retries, clears and kills": a retry while the instance runs reconnects to it (Airflow 3.3+); a
     retry or clear after a verdict executes the script again; an execution whose answer was lost
     fails the try without retry rather than risk a second execution; a user who kills the waiting
@@ -155,7 +155,7 @@ class DataArtsExecuteScriptOperator(DataArtsRunOperator):
         )
 
     def deliver(self, context: Context, instance_id: str, answer: dict[str, Any]) -> dict[str, Any]:
-        from airflow_provider_dataarts.results import finish_script
+        from airflow_provider_dataarts.results.script import finish_script
 
         return finish_script(
             self.script_name,

@@ -82,13 +82,11 @@ class DataArtsQualityInstanceSensor(QualityLineageMixin, DataArtsSensor):
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         from airflow_provider_dataarts.exceptions import DataArtsAPIError
-        from airflow_provider_dataarts.results import finish_quality
+        from airflow_provider_dataarts.results.quality import finish_quality
         from airflow_provider_dataarts.waiting import quality_instance_check
 
         instance_id = str(self.instance_id)
-        check = quality_instance_check(
-            self.hook, self.state, instance_id, self._hints(), self.log, forget=False
-        )
+        check = quality_instance_check(self.hook, self.state, instance_id, self._hints(), self.log)
         try:
             instance = check()
         except DataArtsAPIError as error:
@@ -106,13 +104,14 @@ class DataArtsQualityInstanceSensor(QualityLineageMixin, DataArtsSensor):
             instance,
             fail_on_alarm=self.fail_on_alarm,
             log=self.log,
-            delivered=self.state.forget,
+            delivered=lambda passed: self.state.forget(),
         )
         return PokeReturnValue(is_done=True, xcom_value=result)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger: validate its event, fetch the sub-rule results, decide."""
-        from airflow_provider_dataarts.results import finish_quality, validate_event
+        from airflow_provider_dataarts.results import validate_event
+        from airflow_provider_dataarts.results.quality import finish_quality
 
         event = validate_event(event, str(self.instance_id))
         instance = event.get("instance") or self.hook.get_quality_instance(str(self.instance_id))

@@ -95,7 +95,7 @@ class DataArtsScriptInstanceSensor(DataArtsSensor):
         return PokeReturnValue(is_done=True, xcom_value=self._finish(answer))
 
     def _finish(self, answer: dict[str, Any]) -> dict[str, Any]:
-        from airflow_provider_dataarts.results import finish_script
+        from airflow_provider_dataarts.results.script import finish_script
 
         return finish_script(
             self.script_name,
@@ -106,7 +106,7 @@ class DataArtsScriptInstanceSensor(DataArtsSensor):
             retryable=False,
             include_rows=self.include_rows,
             max_xcom_bytes=self.max_xcom_bytes,
-            delivered=self._state.forget if self._state is not None else lambda: None,
+            delivered=lambda passed: self._state.forget() if self._state is not None else None,
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -23,6 +23,11 @@ if TYPE_CHECKING:
 
 # During an outage, polls come at most this far apart (and never less often than the interval).
 MAX_OUTAGE_BACKOFF = 60.0
+# No event leaves a trigger sooner than this after it started. Airflow 3.3's scheduler fails a
+# deferred task whose trigger fires before it has processed the executor's report of the worker
+# that deferred ("finished with state success, but the task instance's state attribute is queued":
+# apache/airflow issues 66374, 67287, 72716). Measured with the example DAGs: see docs "Airflow versions".
+FIRST_EVENT_DELAY = 10.0
 
 
 # A triggerer starts thousands of triggers at once (after a restart, a burst of deferrals): each
@@ -80,6 +85,10 @@ class DataArtsPollingTrigger(BaseTrigger):
     :param end_time: Absolute deadline (epoch seconds); ``None`` waits for ever.
     :param cancel_on_kill: Stop the instance when a user kills the deferred task (clear, mark
         failed or success): True for an operator that started the instance, never for a sensor.
+    :param stop_at: The task's ``execution_timeout`` as an absolute time (epoch seconds), which
+        Airflow 3.3 does not apply to deferrals: then the instance is stopped (with
+        ``cancel_on_kill``) and an "execution_timeout" event sent, and the task's retry starts a
+        new run.
     """
 
     def __init__(
@@ -90,6 +99,7 @@ class DataArtsPollingTrigger(BaseTrigger):
         poll_interval: float = 30.0,
         end_time: float | None = None,
         cancel_on_kill: bool = False,
+        stop_at: float | None = None,
     ) -> None:
         super().__init__()
         self.instance_id = str(instance_id)
@@ -97,6 +107,7 @@ class DataArtsPollingTrigger(BaseTrigger):
         self.poll_interval = positive_seconds(poll_interval, "poll_interval")
         self.end_time = float(end_time) if end_time is not None else None
         self.cancel_on_kill = bool(cancel_on_kill)
+        self.stop_at = float(stop_at) if stop_at is not None else None
 
     def _base_kwargs(self) -> dict[str, Any]:
         return {
@@ -105,15 +116,25 @@ class DataArtsPollingTrigger(BaseTrigger):
             "poll_interval": self.poll_interval,
             "end_time": self.end_time,
             "cancel_on_kill": self.cancel_on_kill,
+            "stop_at": self.stop_at,
         }
 
     def _event(self, status: str, message: str, **fields: Any) -> TriggerEvent:
         return TriggerEvent({"status": status, "instance_id": self.instance_id, "message": message, **fields})
 
     def _remaining(self) -> float | None:
-        return None if self.end_time is None else self.end_time - time.time()
+        ends = [t for t in (self.end_time, self.stop_at) if t is not None]
+        return None if not ends else min(ends) - time.time()
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        started = time.monotonic()
+        async for event in self._run():
+            held = FIRST_EVENT_DELAY - (time.monotonic() - started)
+            if held > 0:
+                await asyncio.sleep(held)
+            yield event
+
+    async def _run(self) -> AsyncIterator[TriggerEvent]:
         from airflow_provider_dataarts.client.core import Outage, is_transient
         from airflow_provider_dataarts.exceptions import DataArtsDeadlineExceeded
 
@@ -127,12 +148,12 @@ class DataArtsPollingTrigger(BaseTrigger):
             while True:
                 remaining = self._remaining()
                 if remaining is not None and remaining <= 0:
-                    yield self._timeout_event()
+                    yield await self._ended()
                     return
                 try:
                     done = await asyncio.wait_for(self.poll(transport), timeout=remaining)
                 except (TimeoutError, DataArtsDeadlineExceeded):
-                    yield self._timeout_event()
+                    yield await self._ended()
                     return
                 except Exception as error:
                     # The instance keeps running while the gateway is down: only a long outage, or
@@ -163,6 +184,23 @@ class DataArtsPollingTrigger(BaseTrigger):
             "timeout", f"instance {self.instance_id} not finished by the deadline", **self._last_seen()
         )
 
+    async def _execution_timeout_event(self) -> TriggerEvent:
+        """The task's ``execution_timeout`` passed: stop what the task started, say so."""
+        if self.cancel_on_kill:
+            await self._stop_bounded("execution_timeout")
+        return self._event(
+            "execution_timeout",
+            f"the task's execution_timeout passed while {self._what()} ran; it was "
+            + ("stopped" if self.cancel_on_kill else "left running (cancel_on_kill=False)"),
+            **self._last_seen(),
+        )
+
+    async def _ended(self) -> TriggerEvent:
+        """The wait ran out of time: the task's ``execution_timeout`` or the provider's ``timeout``."""
+        if self.stop_at is not None and (self.end_time is None or self.stop_at <= self.end_time):
+            return await self._execution_timeout_event()
+        return self._timeout_event()
+
     def validate(self, config: DataArtsConfig) -> None:
         """Raise ``DataArtsConfigError`` if the connection cannot serve this trigger's calls."""
 
@@ -178,12 +216,16 @@ class DataArtsPollingTrigger(BaseTrigger):
         Bounded by ``ON_KILL_TIMEOUT``, under the triggerer's own bound, so a slow service ends in
         a warning that names the instance rather than in a generic one.
         """
+
+        if not self.cancel_on_kill:
+            self.log.info("The task was killed; DataArts %s is left running (only watched)", self._what())
+            return
+        await self._stop_bounded("the task was killed")
+
+    async def _stop_bounded(self, why: str) -> None:
         from airflow_provider_dataarts.client.aio import AsyncTransport
 
         what = self._what()
-        if not self.cancel_on_kill:
-            self.log.info("The task was killed; DataArts %s is left running (only watched)", what)
-            return
 
         async def stop() -> None:
             config = await load_config(self.dataarts_conn_id)
@@ -199,7 +241,7 @@ class DataArtsPollingTrigger(BaseTrigger):
         except Exception:
             self.log.exception("Could not stop DataArts %s; it may still run", what)
             return
-        self.log.info("Stopped DataArts %s (cancel_on_kill)", what)
+        self.log.info("Stopped DataArts %s (%s, cancel_on_kill)", what, why)
 
     def _what(self) -> str:
         return f"instance {self.instance_id}"

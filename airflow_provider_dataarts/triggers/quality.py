@@ -34,6 +34,7 @@ class DataArtsQualityInstanceTrigger(DataArtsPollingTrigger):
     :param started_after: Optional time (epoch milliseconds) no later than the instance's start.
     :param cancel_on_kill: Stop the instance when a user kills the deferred task (the rerun
         operator's trigger; a sensor's never does).
+    :param stop_at: The task's ``execution_timeout`` as an epoch time (see the base trigger).
     """
 
     def __init__(
@@ -47,6 +48,7 @@ class DataArtsQualityInstanceTrigger(DataArtsPollingTrigger):
         task_type: str | None = None,
         started_after: int | None = None,
         cancel_on_kill: bool = False,
+        stop_at: float | None = None,
     ) -> None:
         super().__init__(
             instance_id=instance_id,
@@ -54,6 +56,7 @@ class DataArtsQualityInstanceTrigger(DataArtsPollingTrigger):
             poll_interval=poll_interval,
             end_time=end_time,
             cancel_on_kill=cancel_on_kill,
+            stop_at=stop_at,
         )
         self.job_name = job_name
         self.task_type = task_type
@@ -123,9 +126,20 @@ class DataArtsQualityInstanceTrigger(DataArtsPollingTrigger):
         return None
 
     def _not_found(self, config: DataArtsConfig) -> TriggerEvent | None:
-        if not not_listed_too_long(
-            self._waiting_since, self.started_after, time.time(), config.not_listed_grace
-        ):
+        from airflow_provider_dataarts.triggers.shared_poll import Wanted
+
+        if self._wanted is not None and self._wanted.started_after is not None:
+            # The hint is only a hint (a cleared run's start date moves past its instance's start):
+            # as the hook does in poke mode, look again without it before judging.
+            self.log.info(
+                "DataArts quality instance %s did not start after %s; looking for it without that hint",
+                self.instance_id,
+                self.started_after,
+            )
+            self._wanted = Wanted(self.instance_id, None, self.job_name, self.task_type)
+            return None
+        hinted_start = self._wanted.started_after if self._wanted is not None else self.started_after
+        if not not_listed_too_long(self._waiting_since, hinted_start, time.time(), config.not_listed_grace):
             self.log.info("DataArts quality instance %s is not listed yet", self.instance_id)
             return None
         return self._event(
@@ -133,4 +147,5 @@ class DataArtsQualityInstanceTrigger(DataArtsPollingTrigger):
             f"quality instance {self.instance_id} is not in the instance list of workspace "
             f"{config.workspace}",
             run_status=None,
+            not_listed=True,
         )

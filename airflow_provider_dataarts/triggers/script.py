@@ -29,6 +29,7 @@ class DataArtsScriptInstanceTrigger(DataArtsPollingTrigger):
     :param poll_interval: Seconds between polls.
     :param end_time: Absolute deadline (epoch seconds); a "timeout" event is sent then.
     :param cancel_on_kill: Stop the instance when a user kills the deferred task.
+    :param stop_at: The task's ``execution_timeout`` as an epoch time (see the base trigger).
     """
 
     def __init__(
@@ -40,6 +41,7 @@ class DataArtsScriptInstanceTrigger(DataArtsPollingTrigger):
         poll_interval: float = 10.0,
         end_time: float | None = None,
         cancel_on_kill: bool = False,
+        stop_at: float | None = None,
     ) -> None:
         super().__init__(
             instance_id=instance_id,
@@ -47,6 +49,7 @@ class DataArtsScriptInstanceTrigger(DataArtsPollingTrigger):
             poll_interval=poll_interval,
             end_time=end_time,
             cancel_on_kill=cancel_on_kill,
+            stop_at=stop_at,
         )
         self.script_name = script_name
         self._status: str | None = None

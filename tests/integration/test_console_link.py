@@ -1,7 +1,7 @@
 """
 The task's extra link, as the UI reads it (Airflow's REST API), leads to the emulator's page of the
 instance; the default template for the real console never says ``region=`` empty. Also two Airflow
-3.3 behaviours the README documents, checked so that a fixed Airflow is noticed.
+3.3 behaviours docs/airflow-versions.md documents, checked so that a fixed Airflow is noticed.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def test_known_airflow_behaviour_the_xcom_tab_turns_a_19_digit_id_into_a_number(
     """
     Airflow 3.3's XCom API (what the UI's XCom tab reads, ``deserialize=true``) parses the stored
     string "1012386207372035146" as JSON, so the browser shows a rounded float. The value tasks get
-    is right. If this fails, Airflow fixed it: drop the README's note.
+    is right. If this fails, Airflow fixed it: drop the note in docs/airflow-versions.md.
     """
     instance_id = finished_run.xcom(TASK_ID)
     assert isinstance(instance_id, str) and len(instance_id) == 19
@@ -109,7 +109,7 @@ def test_known_airflow_behaviour_the_list_test_button_posts_port_0(emulator: Dat
     Airflow 3.3's connections list posts the stored connection with ``port: 0`` and the masked
     password; a connection without a stored port then "differs" and the answer is 400 Bad Request.
     The same test with the port left out, or with the secret typed in again, works. If the first
-    assertion fails, Airflow fixed it: drop the README's note.
+    assertion fails, Airflow fixed it: drop the note in docs/airflow-versions.md.
     """
     import json
 

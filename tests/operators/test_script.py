@@ -99,16 +99,6 @@ def test_a_retry_reconnects_instead_of_executing_again(
     assert outcome.xcom("run")["results"][0]["records"] == [{"n": 7}]
 
 
-def test_killing_the_task_stops_the_script_instance(emulator: DataArtsEmulator, dataarts_conn: str) -> None:
-    operator = DataArtsExecuteScriptOperator(task_id="run", script_name="slow_script")
-    instance_id = operator.hook.execute_script("slow_script")
-    operator._instance_id = instance_id  # what submit_job records before the task waits
-    operator.on_kill()
-    assert emulator.count("POST", f"/instances/{instance_id}/stop") == 1
-    assert emulator.script_instance("slow_script", instance_id)["stopped"] is True
-    assert emulator.script_instance("slow_script", instance_id)["status"] == "FAILED"
-
-
 @pytest.mark.parametrize("bad", [["a", "list"], 42])
 def test_script_params_must_be_a_dict(bad: object) -> None:
     with pytest.raises(ValueError, match="script_params must be a dict"):

@@ -192,3 +192,39 @@ def test_a_connection_without_workspace_is_an_error_before_any_request(
     assert event["status"] == "error"
     assert "extra.workspace" in event["message"]
     assert emulator.requests == []
+
+
+def test_a_wrong_started_after_hint_does_not_hide_the_instance(
+    connect: Callable[..., str], emulator: DataArtsEmulator
+) -> None:
+    """
+    A sensor with ``started_after="{{ dag_run.start_date }}"`` cleared in a finished run gets a
+    start date later than the instance's: the trigger finds it as poke mode does, without the hint.
+    """
+    conn_id = connect(not_listed_grace=1)
+    instance_id, started = rerun(conn_id, emulator, "orders_completeness")
+    trigger = DataArtsQualityInstanceTrigger(
+        instance_id=instance_id,
+        dataarts_conn_id=conn_id,
+        poll_interval=0.2,
+        started_after=started + 3_600_000,  # the DAG run's start date, reset by the clear an hour later
+    )
+    (event,) = asyncio.run(events_of(trigger))
+    assert event["status"] == "success", event
+    assert event["run_status"] == "SUCCESS"
+
+
+@pytest.mark.first_event_delay
+def test_no_event_leaves_sooner_than_the_first_event_delay(
+    dataarts_conn: str, emulator: DataArtsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Airflow race the delay avoids is in the scheduler; here: the event is held, then sent."""
+    monkeypatch.setattr("airflow_provider_dataarts.triggers.base.FIRST_EVENT_DELAY", 1.5)
+    instance_id, started = rerun(dataarts_conn, emulator, "orders_completeness")
+    trigger = DataArtsQualityInstanceTrigger(
+        instance_id=instance_id, poll_interval=0.05, started_after=started
+    )
+    began = time.monotonic()
+    (event,) = asyncio.run(events_of(trigger))
+    assert event["status"] == "success"
+    assert time.monotonic() - began >= 1.5

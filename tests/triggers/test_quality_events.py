@@ -1,6 +1,8 @@
 """
 DataArtsQualityJobEventTrigger against the emulator: one event per instance that ends, never twice,
-also across a restart that keeps the asset state store; the shared poll of Airflow 3.3.
+also across a restart that keeps the asset state store; the shared poll of Airflow 3.3; a stuck
+instance (its results call keeps failing) holds up nothing and is reported after a bound; an
+instance running for an hour keeps a round at one page; a Jinja job_name is refused.
 
 Instances are started through the emulator's control route (as DataArts' own schedule would), not
 through the rerun API.
@@ -12,6 +14,7 @@ import asyncio
 import contextlib
 import importlib
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -61,7 +64,9 @@ def list_requests(emulator: DataArtsEmulator) -> int:
 
 
 def watcher(store: StateStore | None = None, **kwargs: Any) -> DataArtsQualityJobEventTrigger:
-    trigger = DataArtsQualityJobEventTrigger(poll_interval=FAST, **{"job_name": "orders_freshness", **kwargs})
+    trigger = DataArtsQualityJobEventTrigger(
+        **{"job_name": "orders_freshness", "poll_interval": FAST, **kwargs}
+    )
     trigger.asset_state_store = store  # what the triggerer does for a watcher on Airflow 3.3
     return trigger
 
@@ -215,3 +220,263 @@ def test_watchers_of_one_triggerer_share_one_listing_per_round(
     assert [e["job_name"] for e in freshness] == ["orders_freshness"]
     assert [e["job_name"] for e in completeness] == ["orders_completeness"]
     assert rounds[0] <= 0.5 / FAST + 1, "one list request per round, not one per watcher"
+
+
+# --- a stuck instance (its results call keeps failing) -------------------------------------------
+
+
+def results_requests(emulator: DataArtsEmulator, instance_id: str) -> int:
+    return emulator.count("GET", f"/quality/instances/{instance_id}/result")
+
+
+def stick(emulator: DataArtsEmulator, instance_id: str) -> None:
+    """Every results call of this instance fails (a 400: the transport does not retry it itself)."""
+    emulator.inject("status", status=400, path=f"/quality/instances/{instance_id}/result", count=10_000)
+
+
+def test_a_stuck_instance_does_not_hold_up_the_instances_that_end_after_it(
+    dataarts_conn: str, emulator: DataArtsEmulator
+) -> None:
+    async def scenario() -> list[dict[str, Any]]:
+        stream = watcher(results_retry_seconds=3600).run()
+        events = asyncio.ensure_future(collect(stream, 2))
+        await asyncio.sleep(0.3)
+        ids.append(emulator.start_quality_instance("orders_freshness", run_seconds=0.1))
+        stick(emulator, ids[0])
+        await asyncio.sleep(0.5)  # it ended and its results failed in several rounds
+        ids.append(emulator.start_quality_instance("orders_freshness", run_seconds=0.1))
+        ids.append(emulator.start_quality_instance("orders_freshness", run_seconds=0.3))
+        return await events
+
+    ids: list[str] = []
+    events = asyncio.run(scenario())
+    assert [e["dataarts_instance_id"] for e in events] == ids[1:], "later instances are reported"
+    assert results_requests(emulator, ids[0]) >= 3, "the stuck one was tried again each round"
+
+
+def test_a_stuck_instance_is_reported_without_its_results_after_the_bound_and_only_once(
+    dataarts_conn: str,
+    emulator: DataArtsEmulator,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store = StateStore()
+
+    async def scenario() -> list[dict[str, Any]]:
+        stream = watcher(store, results_retry_seconds=0.5).run()
+        events = asyncio.ensure_future(collect(stream, 1))
+        await asyncio.sleep(0.3)
+        ids.append(emulator.start_quality_instance("orders_freshness", run_seconds=0.1))
+        stick(emulator, ids[0])
+        return await events + await collect(stream, 1, limit=1)  # a second would be a duplicate
+
+    ids: list[str] = []
+    with caplog.at_level(logging.ERROR):
+        events = asyncio.run(scenario())
+
+    job = emulator.state.job_by_name("orders_freshness")
+    assert events == [
+        {
+            "dataarts_instance_id": ids[0],
+            "job_name": job.name,
+            "run_status": "ALARMING",
+            "sub_rules": None,
+            "alarming_sub_rules": None,
+            "results_error": events[0]["results_error"],
+        }
+    ]
+    assert "400" in events[0]["results_error"]
+    attempts = results_requests(emulator, ids[0])
+    assert 3 <= attempts <= 0.5 / FAST + 3, "retried each round, for the bound, then no more"
+    logged = (caplog.text + capsys.readouterr().out).splitlines()  # Airflow's structlog writes to stdout
+    errors = [line for line in logged if "without its results" in line]
+    assert len(errors) == 1 and ids[0] in errors[0] and "400" in errors[0]
+    assert "error" in errors[0].lower().split("dataarts watcher")[0], "logged as an ERROR"
+    (state,) = store.values.values()
+    assert state["stuck"] == {} and ids[0] in state["handled"]
+
+
+def test_a_restarted_watcher_goes_on_counting_the_attempts_of_a_stuck_instance(
+    dataarts_conn: str, emulator: DataArtsEmulator
+) -> None:
+    store = StateStore()
+
+    async def first_triggerer() -> None:
+        first = watcher(store, results_retry_seconds=3600, poll_interval=0.5)
+        task = asyncio.ensure_future(collect(first.run(), 1, limit=10))
+        await asyncio.sleep(0.3)
+        ids.append(emulator.start_quality_instance("orders_freshness", run_seconds=0.1))
+        stick(emulator, ids[0])
+        deadline = time.monotonic() + 15
+        while store.values.get(key, {}).get("stuck", {}).get(ids[0], {}).get("attempts") != 2:
+            assert time.monotonic() < deadline, "two failed attempts"
+            await asyncio.sleep(0.02)
+        task.cancel()  # the triggerer stops after two failed attempts
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    ids: list[str] = []
+    key = watcher()._state_key()
+    asyncio.run(first_triggerer())
+    (state,) = store.values.values()
+    assert state["stuck"][ids[0]]["attempts"] == 2
+
+    # The bound has passed in time by now: the next attempt is the third and the last.
+    events = asyncio.run(collect(watcher(store, results_retry_seconds=0).run(), 1))
+    assert [(e["dataarts_instance_id"], e["sub_rules"]) for e in events] == [(ids[0], None)]
+    assert results_requests(emulator, ids[0]) == 3
+    assert asyncio.run(collect(watcher(store, results_retry_seconds=0).run(), 1, limit=1)) == []
+
+
+# --- the listing's cost with an instance that runs for hours -------------------------------------
+
+
+def list_pages(emulator: DataArtsEmulator) -> list[dict[str, list[str]]]:
+    """The query of every list request, in order."""
+    return [
+        r["query"]
+        for r in emulator.requests
+        if r["method"] == "GET" and r["path"].endswith("/quality/instances")
+    ]
+
+
+def rounds_of(queries: list[dict[str, list[str]]]) -> int:
+    """How many rounds these list requests are: each round's listing starts at offset 0."""
+    return sum(
+        1 for q in queries if "run_status" not in q and "end_time" not in q and q.get("offset") == ["0"]
+    )
+
+
+async def until(ready: Any, limit: float = 20) -> None:
+    deadline = time.monotonic() + limit
+    while not ready():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize(
+    "long_job", ["orders_freshness", "orders_completeness"], ids=["watched", "unwatched"]
+)
+def test_an_instance_running_for_an_hour_keeps_a_round_at_one_page(
+    dataarts_conn: str, emulator: DataArtsEmulator, long_job: str
+) -> None:
+    shared_stream = pytest.importorskip("airflow.triggers.shared_stream")
+    # Started an hour ago and still running; since then 450 instances of another job ended.
+    long = emulator.start_quality_instance(long_job, run_seconds=7200, started_ago=3600)
+    for n in range(450):
+        emulator.start_quality_instance("orders_broken", run_seconds=1, started_ago=3500 - n * 7)
+
+    async def scenario() -> list[dict[str, Any]]:
+        manager = shared_stream.SharedStreamManager()
+        trigger = watcher()
+        stream = trigger.filter_shared_stream(
+            manager.subscribe(trigger_id=1, trigger=trigger, key=trigger.shared_stream_key())
+        )
+        events = asyncio.ensure_future(collect(stream, 1, limit=15 if long_job == "orders_freshness" else 1))
+        # The first listing reaches a day back: several pages, once. Then some rounds are measured.
+        await until(lambda: rounds_of(list_pages(emulator)) >= 2)
+        before = len(list_pages(emulator))
+        await until(lambda: rounds_of(list_pages(emulator)[before:]) >= 6)
+        measured.extend(list_pages(emulator)[before:])
+        emulator.state.finish_instance(long)
+        done = await events
+        await manager.stop_all()
+        return done
+
+    measured: list[dict[str, list[str]]] = []
+    events = asyncio.run(scenario())
+
+    rounds = rounds_of(measured)
+    checks = [q for q in measured if "run_status" in q]
+    later_pages = [q for q in measured if q.get("offset") != ["0"]]
+    print(f"\n{long_job}: {len(measured)} list requests in {rounds} rounds ({len(checks)} checks)")
+    assert later_pages == [], "a round reads one page"
+    if long_job == "orders_freshness":
+        assert len(checks) <= rounds + 1, "at most one look a round at the long-running instance"
+        assert [e["dataarts_instance_id"] for e in events] == [long], "reported when it ends"
+    else:
+        assert checks == [], "another job's long-running instance costs this watcher nothing"
+        assert events == []
+
+
+@pytest.mark.parametrize("empty_answers", [1, 2], ids=["found-from-its-start", "no-longer-listed"])
+def test_a_long_running_instance_not_found_in_its_own_second_is_looked_for_from_its_start(
+    dataarts_conn: str, emulator: DataArtsEmulator, empty_answers: int
+) -> None:
+    """If the list call's window did not bound the start (the API's wording is loose), a
+    long-running instance that ended is still found; one that is listed nowhere is dropped."""
+    store = StateStore()
+    long = emulator.start_quality_instance("orders_freshness", run_seconds=7200, started_ago=3600)
+    start = emulator.instance(long)["start_time"]
+    key = watcher()._state_key()
+    for n in range(20):  # the window moves past it (these ended before the watcher starts: history)
+        emulator.start_quality_instance("orders_freshness", run_seconds=0.1, started_ago=3000 - n * 100)
+
+    async def scenario() -> list[dict[str, Any]]:
+        events = asyncio.ensure_future(collect(watcher(store).run(), 1, limit=8 if empty_answers == 1 else 3))
+        await until(lambda: long in (store.values.get(key) or {}).get("pending", {}))
+        # Sorted query: only the look-ups from its start (not the run_status=RUNNING check) match.
+        emulator.inject(
+            "answer",
+            query=f"offset=0&start_time={start}",
+            body={"count": 0, "resources": []},
+            count=empty_answers,
+        )
+        emulator.state.finish_instance(long)
+        return await events
+
+    events = asyncio.run(scenario())
+    lookups = [
+        q for q in list_pages(emulator) if q.get("start_time") == [str(start)] and "run_status" not in q
+    ]
+    assert [("end_time" in q) for q in lookups[:2]] == [True, False], "its own second, then from its start"
+    (state,) = store.values.values()
+    assert state["pending"] == {}
+    if empty_answers == 1:
+        assert [e["dataarts_instance_id"] for e in events] == [long]
+    else:
+        assert events == []
+
+
+def test_the_durable_progress_stays_small_when_every_results_call_fails(
+    dataarts_conn: str, emulator: DataArtsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import airflow_provider_dataarts.triggers.quality_events as module
+
+    monkeypatch.setattr(module, "MAX_STUCK", 2)
+    sizes: list[int] = []
+
+    class Recording(StateStore):
+        async def aset(self, key: str, value: Any) -> None:
+            sizes.append(len(value["stuck"]))
+            await super().aset(key, value)
+
+    async def scenario() -> list[dict[str, Any]]:
+        stream = watcher(Recording(), results_retry_seconds=1).run()
+        events = asyncio.ensure_future(collect(stream, 4, limit=30))
+        await asyncio.sleep(0.3)
+        emulator.inject("status", status=400, path="/result", count=10_000)
+        ids.extend(emulator.start_quality_instance("orders_freshness", run_seconds=0.1) for _ in range(4))
+        return await events + await collect(stream, 1, limit=1)
+
+    ids: list[str] = []
+    events = asyncio.run(scenario())
+    assert sorted(e["dataarts_instance_id"] for e in events) == sorted(ids), "each once, none twice"
+    assert {e["sub_rules"] for e in events} == {None}
+    assert max(sizes) == 2, "never more than MAX_STUCK instances wait for their results"
+
+
+# --- job_name is not templated ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["{{ var.value.orders_job }}", "orders_{% if true %}x{% endif %}"])
+def test_a_jinja_job_name_fails_when_the_dag_is_parsed(name: str) -> None:
+    with pytest.raises(ValueError, match=r"job_name.*not templated"):
+        DataArtsQualityJobEventTrigger(job_name=name)
+
+
+def test_no_docstring_calls_the_watcher_templated() -> None:
+    import airflow_provider_dataarts.triggers.quality_events as module
+
+    text = (module.__doc__ or "") + (DataArtsQualityJobEventTrigger.__doc__ or "")
+    assert "templated" not in text.lower().replace("not templated", "")

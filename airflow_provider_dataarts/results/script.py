@@ -1,167 +1,17 @@
-"""
-What a finished DataArts instance means for a task: the XCom it leaves, the log it writes, the
-verdict. Shared by the operators and sensors, whether they poked or deferred.
-"""
+"""A finished script instance: its rows in XCom (bounded), the log summary, the verdict."""
 
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
-from airflow_provider_dataarts.assets import set_outlet_events
-from airflow_provider_dataarts.openlineage import remember_quality_result
-from airflow_provider_dataarts.statuses import Verdict, quality_verdict, script_verdict
+from airflow_provider_dataarts.statuses import Verdict, script_verdict
 
-if TYPE_CHECKING:
-    from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
-
-QUALITY_RESULT_KEY = "quality_result"
 DEFAULT_MAX_ROWS = 1000
 DEFAULT_MAX_XCOM_BYTES = 512 * 1024
-EVENT_STATUSES = ("success", "error", "timeout")
-SUMMARY_ROWS = 20
-
-
-def validate_event(event: Any, instance_id: str | None = None) -> dict[str, Any]:
-    """Check a trigger event before trusting it; raise on "error" and "timeout"."""
-    from airflow.providers.common.compat.sdk import AirflowSensorTimeout
-
-    if (
-        not isinstance(event, dict)
-        or event.get("status") not in EVENT_STATUSES
-        or not event.get("instance_id")
-    ):
-        raise AirflowException(f"Unexpected event from the DataArts trigger: {event!r}")
-    if instance_id is not None and str(event["instance_id"]) != str(instance_id):
-        raise AirflowException(
-            f"The trigger reported instance {event['instance_id']}, expected {instance_id}"
-        )
-    if event["status"] == "timeout":
-        raise AirflowSensorTimeout(f"DataArts: {event.get('message')}")
-    if event["status"] == "error":
-        raise AirflowException(f"DataArts: {event.get('message')}")
-    return event
-
-
-# --- DataArts Quality -------------------------------------------------------------------------------
-
-
-def is_alarming(sub_rule: dict[str, Any]) -> bool:
-    """
-    A sub-rule alarms when one of its result rows says ``"Status": "false"``.
-
-    Assumption (the reference page shows the field without defining it): DataArts marks a result
-    row that did not meet the rule with ``Status`` ``false``.
-    """
-    return any(str(row.get("Status", "")).strip().lower() == "false" for row in sub_rule.get("results", []))
-
-
-def finish_quality(
-    hook: DataArtsHook,
-    context: Any,
-    instance: dict[str, Any],
-    *,
-    fail_on_alarm: bool,
-    log: Any,
-    delivered: Callable[[], None] = lambda: None,
-) -> dict[str, Any]:
-    """
-    Fetch every sub-rule result, push ``quality_result``, log a summary, then pass or fail.
-
-    ``delivered`` is called once the result is in XCom, just before the verdict: what the task
-    remembers of the run can be forgotten then, since a retry or clear must check afresh.
-    """
-    instance_id = str(instance["id"])
-    run_status = instance.get("run_status")
-    sub_rules = hook.get_quality_instance_results(instance_id)
-    result = {
-        "instance_id": instance_id,
-        "run_status": run_status,
-        "instance": instance,
-        "sub_rules": sub_rules,
-    }
-    context["ti"].xcom_push(key=QUALITY_RESULT_KEY, value=result)
-    remember_quality_result(context, result)
-    set_outlet_events(context, result, fail_on_alarm=fail_on_alarm, log=log)
-    delivered()
-    log.info("%s", summarize_quality(result))
-    verdict = quality_verdict(run_status, fail_on_alarm=fail_on_alarm)
-    alarming = sum(is_alarming(s) for s in sub_rules)
-    if verdict is Verdict.FAIL:
-        raise AirflowFailException(
-            f"DataArts quality instance {instance_id} ({instance.get('name')}) is {result['run_status']}"
-            f" with {alarming} alarming sub-rule(s) of {len(sub_rules)}"
-        )
-    if verdict is Verdict.WARN:
-        log.warning(
-            "DataArts quality instance %s is ALARMING (%d alarming sub-rules); "
-            "passing since fail_on_alarm=False",
-            instance_id,
-            alarming,
-        )
-    return result
-
-
-JOB_KINDS = {"QUALITY_TASK": "quality job", "CONSISTENCY_TASK": "comparison job"}
-# abnormal_table_status: whether DataArts wrote the rows that broke the sub-rule to its abnormal table.
-ABNORMAL_TABLE_WORDS = {
-    "UNSUPPORTED": "none, the rule keeps no abnormal table",
-    "READY": "being prepared",
-    "RUNNING": "being written",
-    "SUCCESS": "written",
-    "FAILED": "writing failed",
-}
-
-
-def summarize_quality(result: dict[str, Any]) -> str:
-    """
-    What a data engineer reads in the task log: the verdict, sub-rules by outcome, the abnormal
-    tables by status, and a table of the alarming sub-rules with their result rows.
-    """
-    instance = result["instance"]
-    sub_rules = result["sub_rules"]
-    alarming = [s for s in sub_rules if is_alarming(s)]
-    no_result = sum(1 for s in sub_rules if not s.get("results"))
-    passed = len(sub_rules) - len(alarming) - no_result
-    kind = JOB_KINDS.get(str(instance.get("task_type")), instance.get("task_type"))
-    outcomes = f"{passed} passed, {len(alarming)} alarming (a result row with Status false)"
-    if no_result:
-        outcomes += f", {no_result} without a result"
-    tables = Counter(str(s.get("abnormal_table_status")) for s in sub_rules)
-    lines = [
-        f"DataArts quality instance {result['instance_id']} ({instance.get('name')}, {kind}): "
-        f"{result['run_status']}",
-        f"Sub-rules: {len(sub_rules)} checked: {outcomes}",
-    ]
-    if tables:
-        lines.append(
-            "Abnormal tables (where DataArts copies the rows that broke a sub-rule), sub-rules by status: "
-            + "; ".join(
-                f"{ABNORMAL_TABLE_WORDS.get(status, status)}: {count} ({status})"
-                for status, count in tables.most_common()
-            )
-        )
-    if alarming:
-        lines.append(f"{'alarming sub-rule':<21} {'sub-rule instance':<21} result rows")
-        for sub_rule in alarming[:SUMMARY_ROWS]:
-            rows = "; ".join(
-                ", ".join(f"{k}={v}" for k, v in row.items()) for row in sub_rule.get("results", [])
-            )
-            lines.append(
-                f"{sub_rule.get('sub_rule_id')!s:<21} {sub_rule.get('sub_instance_instance_id')!s:<21} {rows}"
-            )
-        if len(alarming) > SUMMARY_ROWS:
-            lines.append(
-                f"... and {len(alarming) - SUMMARY_ROWS} more alarming sub-rules (see XCom quality_result)"
-            )
-    return "\n".join(lines)
-
-
-# --- DataArts Factory scripts ------------------------------------------------------------------------
 
 
 def column_names(schema: Any) -> list[str]:
@@ -314,7 +164,7 @@ def finish_script(
     retryable: bool = True,
     include_rows: bool = False,
     max_xcom_bytes: int | None = DEFAULT_MAX_XCOM_BYTES,
-    delivered: Callable[[], None] = lambda: None,
+    delivered: Callable[[bool], None] = lambda passed: None,
 ) -> dict[str, Any]:
     """
     Pass with the script result, or fail with the service's message.
@@ -324,8 +174,9 @@ def finish_script(
     the same ``FAILED`` instance, and ``soft_fail`` skips on it in poke mode as it does deferred.
     """
     status = answer.get("status")
-    delivered()
-    if script_verdict(status) is Verdict.FAIL:
+    failed = script_verdict(status) is Verdict.FAIL
+    delivered(not failed)
+    if failed:
         messages = "; ".join(str(r.get("message")) for r in answer.get("results", []) if r.get("message"))
         log.error(
             "DataArts script %s instance %s FAILED: %s", script_name, instance_id, messages or "no message"

@@ -1,0 +1,260 @@
+"""
+The run record: what one task instance remembers of the remote run it started, and the one
+decision every try of an operator makes from it (docs "Retries, clears and kills").
+
+A record is a small state machine, one frozen value per phase::
+
+    SUBMITTING --answer--> SUBMITTED --verdict--> DELIVERED
+        |                      |
+        +--(lost answer)       +--(execution_timeout, user's kill, never listed)--> STOPPED
+
+It lives in Airflow 3.3's ``task_state_store`` under the operator's key, with a *lease*: the task
+instance's ``max_tries``. A retry keeps ``max_tries``; every clear of this task changes it (Airflow
+sets it to ``try_number + retries``, for a running task too); a clear of *another* task of the DAG
+run changes nothing of this task instance. A record of another lease is from before a clear of this
+task and is never resumed. Below 3.3 there is no store: the record lives for one try only.
+
+Only ``RunLedger`` reads and writes the record; only ``decide`` turns it into what a try does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class Phase(enum.StrEnum):
+    SUBMITTING = "submitting"  # the POST that starts the run is (or was) on its way; no answer yet
+    SUBMITTED = "submitted"  # DataArts answered with the instance id: the run is ours
+    STOPPED = "stopped"  # we stopped it (execution_timeout, a user's kill) or it was never listed
+    DELIVERED = "delivered"  # its verdict went to XCom and decided the try
+
+
+class Action(enum.StrEnum):
+    SUBMIT = "submit"  # start a new run
+    RECONNECT = "reconnect"  # wait for the recorded instance again
+    ADOPT = "adopt"  # the answer was lost: find the one instance that submission started
+    REPAIR = "repair"  # rerun the failed instance from its failed node (Factory jobs)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One remote run of one task instance; transitions return the next record."""
+
+    lease: int | None
+    phase: Phase
+    instance_id: str | None = None
+    # What identifies the submission (job, time window, instances that existed before it).
+    marker: dict[str, Any] = field(default_factory=dict)
+    # DELIVERED: "passed" or "failed"; STOPPED: why.
+    outcome: str | None = None
+
+    @classmethod
+    def submitting(cls, lease: int | None, marker: dict[str, Any]) -> RunRecord:
+        return cls(lease=lease, phase=Phase.SUBMITTING, marker=dict(marker))
+
+    def submitted(self, instance_id: str) -> RunRecord:
+        return dataclasses.replace(self, phase=Phase.SUBMITTED, instance_id=str(instance_id))
+
+    def stopped(self, why: str) -> RunRecord:
+        return dataclasses.replace(self, phase=Phase.STOPPED, outcome=why)
+
+    def delivered(self, passed: bool) -> RunRecord:
+        return dataclasses.replace(self, phase=Phase.DELIVERED, outcome="passed" if passed else "failed")
+
+    def repairing(self) -> RunRecord:
+        """A failed run is rerun from its failed node: the same instance is ours again."""
+        return dataclasses.replace(self, phase=Phase.SUBMITTED, outcome=None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "lease": self.lease,
+            "phase": self.phase.value,
+            "instance_id": self.instance_id,
+            "marker": self.marker,
+            "outcome": self.outcome,
+        }
+
+    @classmethod
+    def from_json(cls, stored: Any) -> RunRecord | None:
+        """The stored record, or None for anything this version does not understand."""
+        if not isinstance(stored, dict):
+            return None
+        try:
+            phase = Phase(str(stored.get("phase")))
+        except ValueError:
+            return None
+        instance_id = stored.get("instance_id")
+        marker = stored.get("marker")
+        return cls(
+            lease=stored.get("lease"),
+            phase=phase,
+            instance_id=None if instance_id is None else str(instance_id),
+            marker=marker if isinstance(marker, dict) else {},
+            outcome=stored.get("outcome"),
+        )
+
+    def describe(self) -> str:
+        if self.instance_id:
+            return f"instance {self.instance_id} ({self.phase.value})"
+        return "an unanswered submission"
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What this try knows besides the record."""
+
+    lease: int | None
+    # The operator can rerun a failed instance from its failed node and was asked to on a retry.
+    repair_on_retry: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    why: str
+    instance_id: str | None = None
+
+
+def decide(record: RunRecord | None, facts: Facts) -> Decision:
+    """What this try does with the run an earlier try of this task instance recorded."""
+    if record is None:
+        return Decision(Action.SUBMIT, "no earlier run of this task instance")
+    if record.lease != facts.lease:
+        return Decision(
+            Action.SUBMIT, f"this task was cleared since an earlier try recorded {record.describe()}"
+        )
+    if record.phase is Phase.SUBMITTING:
+        return Decision(Action.ADOPT, "the answer to an earlier try's submission was lost")
+    if record.phase is Phase.SUBMITTED:
+        return Decision(Action.RECONNECT, "an earlier try of this task started it", record.instance_id)
+    if record.phase is Phase.STOPPED:
+        return Decision(Action.SUBMIT, f"the earlier run {record.instance_id} was stopped ({record.outcome})")
+    if record.outcome == "failed" and facts.repair_on_retry and record.instance_id:
+        return Decision(Action.REPAIR, "repair_on_retry: the earlier run failed", record.instance_id)
+    return Decision(Action.SUBMIT, f"the earlier run {record.instance_id} delivered its verdict")
+
+
+def lease_of(context: Context) -> int | None:
+    """This task instance's lease: its ``max_tries``, which a retry keeps and a clear changes."""
+    max_tries = getattr(context.get("ti"), "max_tries", None)
+    return None if max_tries is None else int(max_tries)
+
+
+class RunLedger:
+    """Reads and writes one task instance's run record (``task_state_store``, Airflow 3.3+)."""
+
+    def __init__(self, context: Context, key: str) -> None:
+        self.key = key
+        self.lease = lease_of(context)
+        self._store = context.get("task_state_store")
+
+    def load(self) -> RunRecord | None:
+        if self._store is None:
+            return None
+        return RunRecord.from_json(self._store.get(self.key))
+
+    def save(self, record: RunRecord) -> RunRecord:
+        if self._store is not None:
+            self._store.set(self.key, record.to_json())
+        return record
+
+    def facts(self, *, repair_on_retry: bool = False) -> Facts:
+        return Facts(lease=self.lease, repair_on_retry=repair_on_retry)
+
+
+# --- a lost answer ---------------------------------------------------------------------------------
+
+# How far DataArts' clock may be from ours when it stamps an instance's start: an instance that
+# started this close to the POST's own window is a candidate. Wide on purpose: a foreign run counted
+# in makes the task fail naming both (safe); our own run counted out would make it submit twice.
+CLOCK_MARGIN_MS = 30_000
+
+
+def in_window(started_ms: Any, marker: dict[str, Any]) -> bool:
+    """Whether an instance that started at ``started_ms`` may have been started by this submission."""
+    try:
+        started = int(started_ms)
+    except (TypeError, ValueError):
+        return False
+    opened = int(marker["submitted_at"]) - CLOCK_MARGIN_MS
+    closed = int(
+        marker.get("answer_lost_at") or marker["submitted_at"] + marker.get("post_timeout_ms", 60_000)
+    )
+    return opened <= started <= closed + CLOCK_MARGIN_MS
+
+
+def the_one_candidate(candidates: list[str], what: str) -> str | None:
+    """Adopt exactly one candidate; none means nothing started; several cannot be told apart."""
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
+    if len(candidates) > 1:
+        raise AirflowFailException(
+            f"The answer to this task's submission was lost, and {len(candidates)} {what}s started inside "
+            f"its time window: {', '.join(candidates)}. Any of them may be this task's: check them in "
+            "DataArts. This try fails without retry rather than report another run's verdict or start "
+            "a second run; clear the task to start a new one."
+        )
+    return candidates[0] if candidates else None
+
+
+# --- a kill: the user's, or a shutdown's ------------------------------------------------------------
+
+
+class KillReason(enum.StrEnum):
+    USER = "a user's clear or mark"  # the API server changed the task instance's state first
+    SHUTDOWN = "the worker is shutting down"  # SIGTERM (pod eviction, node drain): state still running
+    UNKNOWN = "the task instance's state could not be read"
+
+
+# The supervisor follows its SIGTERM with SIGKILL 5 s later: the state query gets a small part of that.
+STATE_QUERY_TIMEOUT = 1.0
+
+
+def why_killed(context: Context, log: Any) -> KillReason:
+    """
+    Why ``on_kill`` runs (SIGTERM to the task process): a user's clear or mark changes the task
+    instance's state on the API server *before* the supervisor, told so by its heartbeat, sends the
+    SIGTERM; a worker's shutdown forwards SIGTERM while the state is still ``running``.
+
+    Asked through the task's own channel to the API server (``get_task_states``), in a thread with a
+    bound: the signal may have interrupted the main thread inside that channel.
+    """
+    import threading
+
+    ti = context.get("ti")
+    ask = getattr(type(ti), "get_task_states", None)
+    if ti is None or ask is None:
+        return KillReason.UNKNOWN
+    states: list[Any] = []
+
+    def query() -> None:
+        try:
+            answer = ask(
+                dag_id=ti.dag_id,
+                task_ids=[ti.task_id],
+                run_ids=[ti.run_id],
+                map_index=getattr(ti, "map_index", None),
+            )
+            states.append(answer)
+        except Exception as error:  # the channel may be gone at shutdown
+            states.append(error)
+
+    thread = threading.Thread(target=query, name="dataarts-kill-reason", daemon=True)
+    thread.start()
+    thread.join(STATE_QUERY_TIMEOUT)
+    if not states or isinstance(states[0], BaseException):
+        log.warning(
+            "Could not read this task instance's state: %s", states[0] if states else "no answer in time"
+        )
+        return KillReason.UNKNOWN
+    map_index = getattr(ti, "map_index", -1)
+    key = ti.task_id if map_index is None or map_index < 0 else f"{ti.task_id}_{map_index}"
+    state = (states[0].get(ti.run_id) or {}).get(key)
+    log.info("On kill, the API server says this task instance is %s", state)
+    return KillReason.SHUTDOWN if state == "running" else KillReason.USER

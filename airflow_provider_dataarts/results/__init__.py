@@ -1,0 +1,36 @@
+"""
+What a finished DataArts run means for a task, one module per kind of result: the XCom it leaves,
+the log it writes, where else it goes (lineage, asset events), and the verdict. ``quality`` and
+``script`` (and ``job``) each have one ``finish_*`` function that every operator and sensor of that
+kind calls, whether it waited in a worker or deferred. This module holds what they share: the check
+of a trigger's event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.providers.common.compat.sdk import AirflowException
+
+EVENT_STATUSES = ("success", "error", "timeout")
+
+
+def validate_event(event: Any, instance_id: str | None = None) -> dict[str, Any]:
+    """Check a trigger event before trusting it; raise on "error" and "timeout"."""
+    from airflow.providers.common.compat.sdk import AirflowSensorTimeout
+
+    if (
+        not isinstance(event, dict)
+        or event.get("status") not in EVENT_STATUSES
+        or not event.get("instance_id")
+    ):
+        raise AirflowException(f"Unexpected event from the DataArts trigger: {event!r}")
+    if instance_id is not None and str(event["instance_id"]) != str(instance_id):
+        raise AirflowException(
+            f"The trigger reported instance {event['instance_id']}, expected {instance_id}"
+        )
+    if event["status"] == "timeout":
+        raise AirflowSensorTimeout(f"DataArts: {event.get('message')}")
+    if event["status"] == "error":
+        raise AirflowException(f"DataArts: {event.get('message')}")
+    return event
