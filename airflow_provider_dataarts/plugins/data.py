@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_dataarts.results import QUALITY_RESULT_KEY
+from airflow_provider_dataarts.results.quality import QUALITY_RESULT_KEY
 
 JOB_RESULT_KEY = "job_result"
 INSTANCE_URL_KEY = "instance_url"
@@ -103,7 +103,7 @@ def load_history(session: Any, dag_id: str, task_id: str, map_index: int) -> lis
     from airflow.models.xcom import XComModel
     from sqlalchemy import select
 
-    from airflow_provider_dataarts.results import is_alarming
+    from airflow_provider_dataarts.statuses import is_alarming
 
     run_ids = list(
         session.scalars(

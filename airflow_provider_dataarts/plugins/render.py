@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from airflow_provider_dataarts.plugins import URL_PREFIX, base_path
-from airflow_provider_dataarts.results import JOB_KINDS, QUALITY_RESULT_KEY, is_alarming
+from airflow_provider_dataarts.results.quality import JOB_KINDS, QUALITY_RESULT_KEY
+from airflow_provider_dataarts.results.script import DEFAULT_MAX_ROWS, column_names
+from airflow_provider_dataarts.statuses import is_alarming
 
 if TYPE_CHECKING:
     from airflow_provider_dataarts.plugins.data import HistoryMark, TaskView
 
-MAX_SCRIPT_ROWS = 1000  # the script XCom's own default bound (results.DEFAULT_MAX_ROWS)
+MAX_SCRIPT_ROWS = DEFAULT_MAX_ROWS  # the script XCom's own default bound
 VERDICT_COLOURS = {"SUCCESS": "#1b7f3b", "ALARMING": "#b45309", "FAILED": "#b91c1c"}
 NO_RESULT_COLOUR = "#9ca3af"
 UNFINISHED = {
@@ -399,8 +401,6 @@ def render_script(view: TaskView) -> str:
     if not results:
         parts.append("<p class='note'>The script returned no result set.</p>")
     for number, result in enumerate(results, 1):
-        from airflow_provider_dataarts.results import column_names
-
         columns = column_names(result.get("schema"))
         records = [r for r in result.get("records") or [] if isinstance(r, dict)]
         if not columns and records:
