@@ -127,6 +127,8 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": ["airflow_provider_dataarts.links.dataarts.DataArtsQualityInstanceLink"],
+        # The DataArts tab (also the airflow.plugins entry point, which Airflow always loads).
+        "plugins": [{"name": "dataarts", "plugin-class": "airflow_provider_dataarts.plugins.DataArtsPlugin"}],
         "connection-types": [
             {
                 "hook-class-name": "airflow_provider_dataarts.hooks.dataarts.DataArtsHook",

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Airflow compatibility: the example DAGs and the provider-registration test on older Airflow 3
+# Airflow compatibility: the example DAGs, the provider-registration test and the DataArts tab
+# (the plugin loads; its pages fetched from that release's api-server app) on older Airflow 3
 # releases, each in its own virtualenv (.venv-af30, .venv-af31, .venv-af32) with the dependency set
 # of that release's time (uv --exclude-newer): a plain install of an old Airflow today resolves a
 # newer pydantic/fastapi that breaks it. scripts/test.sh runs this beside the main suite (3.3).
@@ -22,6 +23,8 @@ TESTS=(
   tests/integration/test_examples_without_logical_date.py
   tests/integration/test_example_script_dag.py
   tests/integration/test_example_quality_dags.py
+  tests/plugins/test_plugin_registration.py
+  tests/plugins/test_tab_app.py
 )
 # Every example DAG, each quality example on its ALARMING job in both modes; not the other outcomes
 # nor the secrets scan (every example in every auth mode), which the main suite runs. The retry

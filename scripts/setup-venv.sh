@@ -14,3 +14,9 @@ if [ ! -x .venv/bin/uv ]; then
 fi
 .venv/bin/uv pip install --quiet --python .venv/bin/python --constraints constraints/test.txt \
   -e '.[test,docs]'
+# The DataArts tab's browser test (tests/system/test_ui_tab.py) drives Debian's chromium.
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
+  sudo=$([ "$(id -u)" -eq 0 ] || echo sudo)
+  { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium; } >/dev/null 2>&1 \
+    || echo "setup-venv.sh: could not install Debian's chromium (the browser test needs /usr/bin/chromium)" >&2
+fi
