@@ -21,7 +21,11 @@ from airflow_provider_dataarts.get_provider_info import get_provider_info
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
 # Public modules that get_provider_info does not list but users import.
-ALSO_PUBLIC = ("airflow_provider_dataarts.exceptions", "airflow_provider_dataarts.assets")
+ALSO_PUBLIC = (
+    "airflow_provider_dataarts.exceptions",
+    "airflow_provider_dataarts.assets",
+    "airflow_provider_dataarts.plugins",
+)
 
 
 def documented_modules() -> list[str]:
