@@ -199,7 +199,9 @@ def test_a_failing_read_before_the_rerun_does_not_block_it(
     dataarts_emulator.add_quality_job(job, run_seconds=1)
     # Only this job's list calls (the deployment's asset watcher lists instances too), past all
     # 1 + max_retries (5) attempts of the first one: the list before the rerun.
-    dataarts_emulator.inject("status", status=500, method="GET", query=f"name={job}", count=6)
+    dataarts_emulator.inject(
+        "status", status=500, method="GET", path="/quality/instances", query=f"name={job}", count=6
+    )
     run_id = airflow_api.trigger_dag("production_quality_once", {"job_name": job})
 
     gate = airflow_api.wait_for_task("production_quality_once", run_id, "gate", DONE, 120)
