@@ -515,7 +515,7 @@ class FactoryJobs:
 
 
 def default_factory_jobs() -> list[dict[str, Any]]:
-    """The demo's Factory jobs: ``daily_orders`` (three nodes, 12 s, parameters accepted) and a real-time one."""
+    """The demo's Factory jobs: ``daily_orders`` (three nodes, 12 s, takes parameters), a real-time one."""
     return [
         {"name": "daily_orders"},
         {
