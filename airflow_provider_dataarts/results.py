@@ -352,3 +352,120 @@ def finish_script(
         json_size(result),
     )
     return result
+
+
+# --- DataArts Factory jobs ---------------------------------------------------------------------------
+
+JOB_RESULT_KEY = "job_result"
+
+
+def job_result(job_name: str, detail: dict[str, Any]) -> dict[str, Any]:
+    """XCom ``job_result`` (DESIGN's shape) from a job instance's detail."""
+    from airflow_provider_dataarts.client.jobs import node_summary
+
+    return {
+        "instance_id": str(detail.get("instanceId")),
+        "job_name": str(detail.get("jobName") or job_name),
+        "status": detail.get("status"),
+        "plan_time": detail.get("planTime"),
+        "start_time": detail.get("startTime"),
+        "end_time": detail.get("endTime"),
+        "nodes": [node_summary(node) for node in detail.get("nodes") or []],
+    }
+
+
+class NodeWatch:
+    """Logs each node's status when it changes (not at every poll); ``seen`` is plain data to keep."""
+
+    def __init__(self, seen: dict[str, Any] | None = None) -> None:
+        self.seen: dict[str, Any] = dict(seen or {})
+
+    def observe(self, detail: dict[str, Any], log: Any) -> bool:
+        """Log the nodes whose status changed since the last look; whether any did."""
+        changed = False
+        for node in detail.get("nodes") or []:
+            name, status = str(node.get("nodeName")), node.get("status")
+            if self.seen.get(name) != status:
+                self.seen[name] = status
+                changed = True
+                log.info("DataArts job %s node %s is %s", detail.get("jobName"), name, status)
+        return changed
+
+
+def failed_nodes(result: dict[str, Any]) -> list[dict[str, Any]]:
+    from airflow_provider_dataarts.statuses import NODE_FAILED
+
+    return [node for node in result["nodes"] if node.get("status") in NODE_FAILED]
+
+
+def summarize_job(result: dict[str, Any]) -> str:
+    """The verdict, every node's status and times, and a table of the failed nodes with their log paths."""
+    import datetime
+
+    def when(millis: Any) -> str:
+        if not millis:
+            return "-"
+        return datetime.datetime.fromtimestamp(int(millis) / 1000, datetime.UTC).strftime("%H:%M:%S")
+
+    lines = [
+        f"DataArts job {result['job_name']} instance {result['instance_id']}: {result['status']} "
+        f"(plan time {when(result['plan_time'])} UTC, {len(result['nodes'])} nodes)",
+        f"{'node':<24} {'type':<12} {'status':<18} {'start':<8} {'end':<8} {'rows':>10}",
+    ]
+    for node in result["nodes"][:SUMMARY_ROWS]:
+        lines.append(
+            f"{node['node_name']!s:<24} {node['type']!s:<12} {node['status']!s:<18} "
+            f"{when(node['start_time']):<8} {when(node['end_time']):<8} {node['input_row_count']!s:>10}"
+        )
+    if len(result["nodes"]) > SUMMARY_ROWS:
+        lines.append(f"... and {len(result['nodes']) - SUMMARY_ROWS} more nodes (see XCom job_result)")
+    failed = failed_nodes(result)
+    if failed:
+        lines.append(f"Failed nodes: {len(failed)}")
+        lines.append(f"{'failed node':<24} {'status':<18} {'retries':>7}  log")
+        lines.extend(
+            f"{node['node_name']!s:<24} {node['status']!s:<18} {node['retry_times']!s:>7}  {node['log_path']}"
+            for node in failed
+        )
+    return "\n".join(lines)
+
+
+def finish_job(
+    job_name: str,
+    detail: dict[str, Any],
+    context: Any,
+    *,
+    log: Any,
+    retryable: bool = True,
+    delivered: Callable[[], None] = lambda: None,
+) -> dict[str, Any]:
+    """
+    Push ``job_result`` (before the verdict), log the node table, then pass, skip or fail.
+
+    A failed instance raises ``AirflowException`` when ``retryable`` (the operator's retry runs
+    the job again, or repairs it), else ``AirflowFailException`` (a sensor's retry would find the
+    same instance). ``skip-by-depend``/``skip`` skip the task.
+    """
+    from airflow.providers.common.compat.sdk import AirflowSkipException
+
+    from airflow_provider_dataarts.statuses import job_verdict
+
+    result = job_result(job_name, detail)
+    context["ti"].xcom_push(key=JOB_RESULT_KEY, value=result)
+    delivered()
+    summary = summarize_job(result)
+    verdict = job_verdict(detail)
+    if verdict is Verdict.FAIL:
+        log.error("%s", summary)
+        names = ", ".join(str(node["node_name"]) for node in failed_nodes(result)) or "none named"
+        error = AirflowException if retryable else AirflowFailException
+        raise error(
+            f"DataArts job {result['job_name']} instance {result['instance_id']} is {result['status']}; "
+            f"failed nodes: {names}"
+        )
+    log.info("%s", summary)
+    if verdict is Verdict.SKIP:
+        raise AirflowSkipException(
+            f"DataArts skipped job {result['job_name']} instance {result['instance_id']} ({result['status']})"
+        )
+    return result

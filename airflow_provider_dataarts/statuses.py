@@ -149,7 +149,11 @@ def job_verdict(instance: dict[str, Any] | None) -> Verdict:
     if not instance:
         return Verdict.WAIT
     status = str(instance.get("status") or "")
-    if status in JOB_PASSED or _flag(instance.get("forceSuccess")) or _flag(instance.get("ignoreSuccess")):
+    if (
+        status in JOB_PASSED
+        or flag_set(instance.get("forceSuccess"))
+        or flag_set(instance.get("ignoreSuccess"))
+    ):
         return Verdict.SUCCESS
     if status in JOB_FAILED:
         return Verdict.FAIL
@@ -162,7 +166,7 @@ def is_job_terminal(instance: dict[str, Any] | None) -> bool:
     return job_verdict(instance) is not Verdict.WAIT
 
 
-def _flag(value: Any) -> bool:
+def flag_set(value: Any) -> bool:
     return value is True or str(value).lower() == "true"
 
 

@@ -51,7 +51,9 @@ def error_code_is(error: BaseException, code: str) -> bool:
     """Whether a DataArts error carries the DLF code ``code`` in either form (``DLF.0137``/``DLF.30137``)."""
     found = getattr(error, "error_code", None) or ""
     match = re.fullmatch(r"DLF\.(\d+)", str(found))
-    return bool(match) and match[1].lstrip("0").removeprefix("3").lstrip("0") == code.lstrip("0")
+    if match is None:
+        return False
+    return match[1].lstrip("0").removeprefix("3").lstrip("0") == code.lstrip("0")
 
 
 # --- requests ---------------------------------------------------------------------------------------

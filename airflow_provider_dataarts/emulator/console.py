@@ -228,7 +228,7 @@ def _job(state: EmulatorState, job_name: str, instance_id: str) -> str:
     )
     rows = "".join(
         f"<tr><td>{escape(n['nodeName'])}</td><td>{escape(n['type'])}</td><td>{_badge(n['status'])}</td>"
-        f'<td>{_time(n["startTime"])}</td><td>{_time(n["endTime"])}</td>'
+        f"<td>{_time(n['startTime'])}</td><td>{_time(n['endTime'])}</td>"
         f'<td class="num">{n["retryTimes"]}</td>'
         f'<td class="num">{n["inputRowCount"]}</td><td>{escape(n["logPath"])}</td></tr>'
         for n in detail["nodes"]

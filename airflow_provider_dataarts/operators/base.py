@@ -144,7 +144,9 @@ class DataArtsRunOperator(BaseOperator):
         state = self._state = TaskState(context, self.state_key, self.log)
         record = state.load()
         instance_id = record.get("instance_id")
-        if instance_id:
+        if record.get("repair"):
+            instance_id = self._repair(context, state, str(record["repair"]))
+        elif instance_id:
             self.log.info(
                 "Reconnecting to DataArts %s %s, started by an earlier try of this task",
                 self.what,
@@ -197,11 +199,30 @@ class DataArtsRunOperator(BaseOperator):
             state.save(phase="submitted", instance_id=instance_id)
         return instance_id
 
-    def delivered(self) -> None:
-        """The verdict is being delivered: forget the run, so a retry or clear starts a new one."""
+    def delivered(self, repairable: str | None = None) -> None:
+        """
+        The verdict is being delivered: forget the run, so a retry or clear starts a new one; or,
+        with ``repairable`` (a failed job instance, ``repair_on_retry``), remember it for the retry.
+        """
         self._delivered = True
         if self._state is not None:
             self._state.forget()
+            if repairable:
+                self._state.save(phase="delivered", repair=repairable)
+
+    # --- repair on retry (Factory jobs); the lead moves this into the run lifecycle (#15) -------------
+
+    def repair(self, context: Context, instance_id: str) -> str:
+        """Rerun a failed run in place on a retry; the instance id to wait for. Jobs only."""
+        raise NotImplementedError(f"{type(self).__name__} cannot repair a run")
+
+    def _repair(self, context: Context, state: TaskState, failed_id: str) -> str:
+        # Recorded first: should this try die while repairing, the next reconnects to the instance
+        # (and, if the rerun never happened, delivers its failure again and repairs on its retry).
+        state.save(phase="repairing", instance_id=failed_id, repair=None)
+        instance_id = self.repair(context, failed_id)
+        state.save(phase="submitted", instance_id=instance_id)
+        return instance_id
 
     def resume(self, context: Context, event: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
         """Back from the trigger: the validated event and the run's state, ready for ``deliver``."""
