@@ -33,6 +33,7 @@ DEFAULT_NODES = (
     {"name": "aggregate_daily", "type": "DLISQL", "seconds": 4.0},
 )
 FINISHED = ("success", "fail", "manual-stop")
+SCHEDULE_HISTORY_SECONDS = 2 * 86400
 
 
 def _invalid(message: str) -> EmulatorError:
@@ -57,7 +58,7 @@ class FactoryJob:
     outcomes: list[str] = field(default_factory=list)
     list_lag: float = 0.0
     # DataArts schedules an instance at every multiple of this many seconds (epoch-aligned), from
-    # the moment the job was added: ``None`` for a job only run from the API.
+    # two days before the job was added: ``None`` for a job only run from the API.
     schedule_seconds: float | None = None
     scheduled_from: float = 0.0
     # A new instance waits this long (status ``waiting``) before its first node starts.
@@ -208,6 +209,13 @@ class JobInstance:
         }
 
 
+def _scheduled_from(existing: FactoryJob | None, every: float | None) -> float:
+    """As if scheduled for a while already (two days, at most 48 plan times): those have instances."""
+    if existing is not None and existing.schedule_seconds == (float(every) if every else None):
+        return existing.scheduled_from
+    return time.time() - min(SCHEDULE_HISTORY_SECONDS, 48 * float(every or 0))
+
+
 def _schedule(specs: list[NodeSpec], start: float, outcome: str, retry: int = 0) -> list[NodeRun]:
     fail_at = None
     if outcome.startswith("fail_at:"):
@@ -273,7 +281,7 @@ class FactoryJobs:
                 outcomes=list(outcomes or []),
                 list_lag=float(list_lag),
                 schedule_seconds=float(schedule_seconds) if schedule_seconds else None,
-                scheduled_from=time.time(),
+                scheduled_from=_scheduled_from(existing, schedule_seconds),
                 queue_seconds=float(queue_seconds),
             )
             self.jobs[name] = job
@@ -518,6 +526,14 @@ def default_factory_jobs() -> list[dict[str, Any]]:
     """The demo's Factory jobs: ``daily_orders`` (three nodes, 12 s, takes parameters), a real-time one."""
     return [
         {"name": "daily_orders"},
+        {
+            "name": "hourly_orders",
+            "schedule_seconds": 3600,
+            "nodes": [
+                {"name": "extract_orders", "type": "CDMJob", "seconds": 2.0},
+                {"name": "load_dws", "type": "DWSSQL", "seconds": 2.0},
+            ],
+        },
         {
             "name": "orders_stream",
             "job_type": "REAL_TIME",

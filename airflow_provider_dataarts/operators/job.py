@@ -89,8 +89,13 @@ class DataArtsRunJobOperator(DataArtsRunOperator):
         from airflow_provider_dataarts.client.core import segment
         from airflow_provider_dataarts.client.jobs import job_params_body
 
-        segment(self.job_name, "job_name")
-        job_params_body(self.job_params)  # rendered now: refused before any request, naming the key
+        from airflow_provider_dataarts.exceptions import DataArtsConfigError
+
+        try:
+            segment(self.job_name, "job_name")
+            job_params_body(self.job_params)  # rendered now: refused before any request, naming the key
+        except DataArtsConfigError as error:  # a retry renders the same values: fail without one
+            raise AirflowFailException(f"{self.task_id}: {error}") from error
         self.hook.config  # noqa: B018 - reads and validates the connection before any request
 
     def _window(self, around_ms: int, until_ms: int) -> dict[str, int]:
@@ -122,7 +127,22 @@ class DataArtsRunJobOperator(DataArtsRunOperator):
         return marker
 
     def submit(self, context: Context, marker: dict[str, Any]) -> str:
-        return self.hook.run_job(self.job_name, self.job_params)
+        from airflow_provider_dataarts.client.jobs import JOB_NOT_FOUND, NOT_BATCH, error_code_is
+        from airflow_provider_dataarts.exceptions import DataArtsAPIError
+
+        try:
+            return self.hook.run_job(self.job_name, self.job_params)
+        except DataArtsAPIError as error:
+            # Permanent: a retry would get the same answer. Said in the DAG's terms, without retry.
+            if error_code_is(error, JOB_NOT_FOUND):
+                problem = "DataArts Factory has no job of that name in this workspace"
+            elif error_code_is(error, NOT_BATCH):
+                problem = (
+                    "it is not a batch job (only batch jobs can be run once; real-time jobs run on their own)"
+                )
+            else:
+                raise
+            raise AirflowFailException(f"job_name {self.job_name!r}: {problem} ({error})") from error
 
     def recover(self, context: Context, marker: dict[str, Any]) -> str | None:
         """
@@ -240,22 +260,24 @@ class DataArtsRunJobOperator(DataArtsRunOperator):
             cancel_on_kill=self.cancel_on_kill,
         )
 
-    def deliver(self, context: Context, instance_id: str, answer: dict[str, Any]) -> dict[str, Any]:
+    def deliver(self, context: Context, instance_id: str, answer: dict[str, Any]) -> str:
+        """Push ``job_result`` and decide; ``return_value`` stays the instance id (DESIGN)."""
         from airflow_provider_dataarts.results import finish_job
 
         repairable = self.repair_on_retry and job_verdict(answer) is Verdict.FAIL
-        return finish_job(
+        finish_job(
             self.job_name,
             answer,
             context,
             log=self.log,
             delivered=lambda: self.delivered(repairable=instance_id if repairable else None),
         )
+        return instance_id
 
     def stop(self, instance_id: str) -> None:
         self.hook.stop_job_instance(self.job_name, instance_id)
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
         """Resume after the trigger: validate its event, then decide on the instance's nodes."""
         instance_id, event = self.resume(context, event)
         # dag.test() resumes without defer kwargs: the event carries what the resume needs.
