@@ -88,7 +88,6 @@ class DataArtsRunJobOperator(DataArtsRunOperator):
     def validate(self, context: Context) -> None:
         from airflow_provider_dataarts.client.core import segment
         from airflow_provider_dataarts.client.jobs import job_params_body
-
         from airflow_provider_dataarts.exceptions import DataArtsConfigError
 
         try:
