@@ -6,7 +6,7 @@ waits for that job's instance planned at the end of its data interval (the insta
 yet: the sensor waits for it to appear, up to its ``timeout``), in the triggerer, and then reads
 its nodes. The sensor never stops or starts anything in DataArts.
 
-Without a logical date (``airflow dags trigger``, the REST API), the plan time is the hour of the
+With no logical date (``airflow dags trigger``, the REST API: no data interval), the plan time is the hour of the
 run's ``run_after``. Give ``params.plan_time`` to wait for another one.
 """
 
@@ -31,7 +31,7 @@ with DAG(
         task_id="wait_for_hourly_orders",
         job_name="{{ params.job_name }}",
         plan_time=(
-            "{{ params.plan_time or (data_interval_end or dag_run.run_after)"
+            "{{ params.plan_time or (dag_run.data_interval_end or dag_run.run_after)"
             ".replace(minute=0, second=0, microsecond=0).isoformat() }}"
         ),
         deferrable=True,
