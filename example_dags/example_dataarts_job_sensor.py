@@ -6,8 +6,8 @@ waits for that job's instance planned at the end of its data interval (the insta
 yet: the sensor waits for it to appear, up to its ``timeout``), in the triggerer, and then reads
 its nodes. The sensor never stops or starts anything in DataArts.
 
-With no logical date (``airflow dags trigger``, the REST API: no data interval), the plan time is the hour of the
-run's ``run_after``. Give ``params.plan_time`` to wait for another one.
+With no logical date (``airflow dags trigger``, the REST API: no data interval), the plan time
+is the hour of the run's ``run_after``. Give ``params.plan_time`` to wait for another one.
 """
 
 from __future__ import annotations

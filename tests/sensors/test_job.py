@@ -1,10 +1,9 @@
-"""DataArtsJobInstanceSensor under ``dag.test()`` against the emulator, in poke, reschedule and deferrable mode."""
+"""DataArtsJobInstanceSensor under ``dag.test()`` against the emulator, in poke and deferrable mode."""
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Any
 
 import pytest
 
