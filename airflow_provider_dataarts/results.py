@@ -359,6 +359,18 @@ def finish_script(
 JOB_RESULT_KEY = "job_result"
 
 
+def job_detail_for(hook: DataArtsHook, job_name: str, instance: dict[str, Any]) -> dict[str, Any]:
+    """
+    The detail (with every node) of a terminal instance a trigger reported from the list. The
+    list's status decides should the detail still lag behind it.
+    """
+    if "nodes" in instance:
+        return instance
+    detail = hook.get_job_instance(job_name, str(instance["instanceId"]))
+    verdict_fields = ("status", "forceSuccess", "ignoreSuccess")
+    return {**detail, **{key: instance[key] for key in verdict_fields if key in instance}}
+
+
 def job_result(job_name: str, detail: dict[str, Any]) -> dict[str, Any]:
     """XCom ``job_result`` (DESIGN's shape) from a job instance's detail."""
     from airflow_provider_dataarts.client.jobs import node_summary

@@ -506,16 +506,16 @@ class FactoryJobs:
         for _ in range(count):
             instance = self._new_instance(job, plan_ms=int(now * 1000), start=now, kind="manual", params={})
             seconds = rng.uniform(min_seconds, max_seconds)
+            outcome = rng.choice(["success", "success", f"fail_at:{len(job.nodes)}"])
             instance.nodes = _schedule(
-                [NodeSpec(s.name, s.type, seconds / len(job.nodes)) for s in job.nodes],
-                now,
-                rng.choice(["success", "success", f"fail_at:{len(job.nodes)}"]),
+                [NodeSpec(s.name, s.type, seconds / len(job.nodes)) for s in job.nodes], now, outcome
             )
             created.append(
                 {
                     "id": str(instance.id),
                     "job_name": job.name,
                     "plan_time": instance.plan_time,
+                    "status": "success" if outcome == "success" else "fail",
                     "finish_at": now + seconds,
                 }
             )

@@ -280,8 +280,11 @@ class DataArtsRunJobOperator(DataArtsRunOperator):
         """Resume after the trigger: validate its event, then decide on the instance's nodes."""
         instance_id, event = self.resume(context, event)
         # dag.test() resumes without defer kwargs: the event carries what the resume needs.
+        from airflow_provider_dataarts.results import job_detail_for
+
         job_name = str(event.get("job_name") or self.job_name)
-        detail = event.get("instance") or self.hook.get_job_instance(job_name, instance_id)
+        instance = event.get("instance") or self.hook.get_job_instance(job_name, instance_id)
+        detail = job_detail_for(self.hook, job_name, instance)
         if not is_job_terminal(detail):
             raise AirflowException(f"DataArts trigger resumed on a running job instance: {event!r}")
         return self.deliver(context, instance_id, detail)

@@ -150,8 +150,10 @@ class DataArtsJobInstanceSensor(DataArtsSensor):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger: validate its event, then decide on the instance it found."""
-        from airflow_provider_dataarts.results import validate_event
+        from airflow_provider_dataarts.results import job_detail_for, validate_event
 
         event = validate_event(event, str(self.instance_id) if self.instance_id is not None else None)
-        detail = event.get("instance") or self.hook.get_job_instance(self.job_name, str(event["instance_id"]))
-        return self._finish(context, detail)
+        instance = event.get("instance") or self.hook.get_job_instance(
+            self.job_name, str(event["instance_id"])
+        )
+        return self._finish(context, job_detail_for(self.hook, self.job_name, instance))

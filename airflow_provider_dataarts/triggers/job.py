@@ -25,8 +25,9 @@ class DataArtsJobInstanceTrigger(DataArtsPollingTrigger):
     ``end_time``. Triggers of one triggerer that share a connection and a poll interval share the
     job instance list (1,000 instances a page, across jobs, in the plan-time window of their
     waits). Event: ``{"status": "success"|"error"|"timeout", "instance_id", "job_name",
-    "job_status", "message", "instance"}``, ``instance`` being the detail with every node;
-    "success" means terminal, whatever the status: the task decides.
+    "job_status", "message", "instance"}``, ``instance`` being the instance as the list (or, for a
+    wait alone, the detail) shows it; "success" means terminal, whatever the status: the task
+    decides, and reads the nodes.
 
     :param job_name: The job's name.
     :param instance_id: The instance to wait for; empty to wait for the one at ``plan_time``.
@@ -152,15 +153,8 @@ class DataArtsJobInstanceTrigger(DataArtsPollingTrigger):
                 self.log.warning("DataArts job %s instance %s: %s", self.job_name, self.instance_id, note)
         if not is_job_terminal(instance):
             return None
-        if "nodes" not in instance:
-            from airflow_provider_dataarts.client import jobs
-
-            instance = await transport.run(
-                jobs.get_job_instance(config.project_id, self.job_name, self.instance_id),
-                deadline=self.end_time,
-            )
-            if not is_job_terminal(instance):  # the list ran ahead of the detail: look again next time
-                return None
+        # The nodes (a detail read) are the resumed task's to fetch: the triggerer's requests stay
+        # those of the shared listing, whatever the number of waits.
         return self._event(
             "success",
             f"job {self.job_name} instance {self.instance_id} finished: {instance.get('status')}",
