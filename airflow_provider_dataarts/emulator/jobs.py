@@ -395,12 +395,13 @@ class FactoryJobs:
                 and (not name or (instance.job.name == name if precise else name in instance.job.name))
                 and (kind is None or instance.instance_type == kind)
             ]
-        rows = [instance.overview(now) for instance in chosen]
         if status:
-            rows = [row for row in rows if row["status"] == status]
-        rows.sort(key=lambda row: (row["planTime"], row["instanceId"]), reverse=True)
-        # offset is a page number (SDK-DGC: "页数"), as this provider assumes.
-        return {"total": len(rows), "instances": rows[offset * limit : (offset + 1) * limit]}
+            chosen = [instance for instance in chosen if instance.status(now) == status]
+        chosen.sort(key=lambda instance: (instance.plan_time, instance.id), reverse=True)
+        # offset is a page number (SDK-DGC: "页数"), as this provider assumes. Only the page's
+        # instances are rendered: a list of 10,000 costs one page's work, not 10,000 overviews.
+        page = chosen[offset * limit : (offset + 1) * limit]
+        return {"total": len(chosen), "instances": [instance.overview(now) for instance in page]}
 
     def instance(self, name: str, instance_id: str) -> JobInstance:
         self.job(name)
