@@ -139,3 +139,34 @@ def test_a_user_who_marks_a_waiting_job_failed_stops_it_and_a_sensor_only_watche
         assert "no instance planned at" in airflow_api.log(f"jobs_sensor_{way}", run_id, "wait")
     assert dataarts_emulator.job_instance(scheduled["instanceId"])["stopped"] is False
     assert not [r for r in dataarts_emulator.requests("POST", f"/jobs/{watched}/")], "a sensor starts nothing"
+
+
+def test_the_job_examples_run_from_the_rest_api_with_and_without_a_logical_date(
+    airflow_api: AirflowClient, dataarts_emulator: EmulatorClient
+) -> None:
+    """Both examples as a user triggers them: the REST API (no logical date) and the UI (one)."""
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    runs = [
+        (dag_id, airflow_api.trigger_dag(dag_id, logical_date=when))
+        for dag_id in ("example_dataarts_job", "example_dataarts_job_sensor")
+        for when in (None, now)
+    ]
+    for dag_id, run_id in runs:
+        run = airflow_api.wait_for_dag_run(dag_id, run_id, timeout=180)
+        assert run["state"] == "success", f"{dag_id} {run_id}: {run['state']}"
+    for dag_id, run_id in runs:
+        if dag_id == "example_dataarts_job":
+            published = airflow_api.xcom(dag_id, run_id, "publish")
+            instance_id = airflow_api.xcom(dag_id, run_id, "load_orders")
+            assert published["job_instance"] == instance_id and published["rows_loaded"] == 3000
+            assert published["quality"] == "SUCCESS"
+            links = airflow_api.request(
+                "GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/load_orders/links"
+            )["extra_links"]
+            link = links["DataArts Factory job instance"]
+            assert "jobName=daily_orders" in link and f"instanceId={instance_id}" in link
+        else:
+            result = airflow_api.xcom(dag_id, run_id, "wait_for_hourly_orders", "job_result")
+            assert result["job_name"] == "hourly_orders" and result["plan_time"] % 3_600_000 == 0
