@@ -149,6 +149,8 @@ class DataArtsRunJobOperator(DataArtsRunOperator):
         then adopt the one instance of this job planned around the POST that did not exist before
         it. None: run again. Several: fail without retry, naming them.
         """
+        from airflow_provider_dataarts.client.jobs import CLOCK_SKEW_MS
+
         if not marker.get("submitted_at"):
             return None
         submitted_at = int(marker["submitted_at"])
@@ -168,8 +170,11 @@ class DataArtsRunJobOperator(DataArtsRunOperator):
             item
             for item in self._instances_near(submitted_at)
             if str(item["instanceId"]) not in set(known or [])
+            # Without the pre-run list, whatever was submitted since just before the POST (less the
+            # clock skew) is a candidate: rather several, and a failure, than a wrong adoption.
             and (
-                known is not None or int(item.get("submitTime") or item.get("planTime") or 0) >= submitted_at
+                known is not None
+                or int(item.get("submitTime") or item.get("planTime") or 0) >= submitted_at - CLOCK_SKEW_MS
             )
         ]
         if not candidates:

@@ -174,3 +174,14 @@ def test_bad_input_fails_before_or_at_the_first_request(
     runs = emulator.count("POST", "/run-immediate")
     assert runs == (0 if "job_params" in said else 1), "bad params never reach DataArts; no retry"
     assert outcome.tries["run"] == 1
+
+
+def test_a_failed_pre_run_list_never_stops_the_run_and_says_so(
+    emulator: DataArtsEmulator, dataarts_conn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emulator.add_factory_job("fast_job", nodes=NODES)
+    emulator.inject("status", status=403, method="GET", path="/jobs/instances/detail")
+    outcome = run_job("fast_job", deferrable=False)
+    assert outcome.states == {"run": "success"}
+    assert emulator.count("POST", "/run-immediate") == 1
+    assert "Could not list job fast_job's instances before the run" in capsys.readouterr().out
