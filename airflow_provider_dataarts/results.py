@@ -414,14 +414,14 @@ def summarize_job(result: dict[str, Any]) -> str:
     """The verdict, every node's status and times, and a table of the failed nodes with their log paths."""
     import datetime
 
-    def when(millis: Any) -> str:
+    def when(millis: Any, layout: str = "%H:%M:%S") -> str:
         if not millis:
             return "-"
-        return datetime.datetime.fromtimestamp(int(millis) / 1000, datetime.UTC).strftime("%H:%M:%S")
+        return datetime.datetime.fromtimestamp(int(millis) / 1000, datetime.UTC).strftime(layout)
 
     lines = [
         f"DataArts job {result['job_name']} instance {result['instance_id']}: {result['status']} "
-        f"(plan time {when(result['plan_time'])} UTC, {len(result['nodes'])} nodes)",
+        f"(plan time {when(result['plan_time'], '%Y-%m-%d %H:%M:%S')} UTC, {len(result['nodes'])} nodes)",
         f"{'node':<24} {'type':<12} {'status':<18} {'start':<8} {'end':<8} {'rows':>10}",
     ]
     for node in result["nodes"][:SUMMARY_ROWS]:

@@ -93,7 +93,7 @@ def test_repair_on_retry_reruns_the_failed_node(
 def test_a_user_who_marks_a_waiting_job_failed_stops_it_and_a_sensor_only_watches(
     airflow_api: AirflowClient, dataarts_emulator: EmulatorClient
 ) -> None:
-    """Row 4 (mark failed, in a worker and deferred), and the sensor by plan time, poke and deferred."""
+    """Row 4 (mark failed, in a worker and deferred), and the sensor by plan time in its three modes."""
     jobs = {way: unique(f"job_mark_{way}") for way in ("sync", "deferred")}
     for job in jobs.values():
         dataarts_emulator.add_factory_job(job, nodes=HOLD)
@@ -103,7 +103,7 @@ def test_a_user_who_marks_a_waiting_job_failed_stops_it_and_a_sensor_only_watche
     runs = {way: airflow_api.trigger_dag(RUN.format(way), {"job_name": job}) for way, job in jobs.items()}
     sensors = {
         way: airflow_api.trigger_dag(f"jobs_sensor_{way}", {"job_name": watched, "plan_time": str(plan)})
-        for way in ("poke", "deferred")
+        for way in ("poke", "reschedule", "deferred")
     }
     started = {
         way: announced(airflow_api, RUN.format(way), run_id, "run", "return_value")
@@ -113,7 +113,7 @@ def test_a_user_who_marks_a_waiting_job_failed_stops_it_and_a_sensor_only_watche
         waiting = "deferred" if way == "deferred" else "running"
         airflow_api.wait_for_task(RUN.format(way), run_id, "run", waiting, 90, fail_states=TERMINAL_TI_STATES)
     for way, run_id in sensors.items():
-        waiting = "deferred" if way == "deferred" else "running"
+        waiting = {"deferred": "deferred", "reschedule": "up_for_reschedule"}.get(way, "running")
         airflow_api.wait_for_task(
             f"jobs_sensor_{way}", run_id, "wait", waiting, 90, fail_states=TERMINAL_TI_STATES
         )

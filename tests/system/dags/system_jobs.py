@@ -6,6 +6,7 @@ waits, with and without ``repair_on_retry``, and the job sensor by plan time, po
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pendulum
 from airflow.sdk import DAG
@@ -40,7 +41,12 @@ for way, deferrable in (("sync", False), ("deferred", True)):
                 timeout=300,
             )
 
-for way, options in (("poke", {"deferrable": False, "mode": "poke"}), ("deferred", {"deferrable": True})):
+SENSOR_WAYS: dict[str, dict[str, Any]] = {
+    "poke": {"deferrable": False, "mode": "poke"},
+    "reschedule": {"deferrable": False, "mode": "reschedule"},
+    "deferred": {"deferrable": True},
+}
+for way, options in SENSOR_WAYS.items():
     with jobs_dag(f"jobs_sensor_{way}", {"job_name": "hourly_orders", "plan_time": ""}):
         DataArtsJobInstanceSensor(
             task_id="wait",
