@@ -144,7 +144,7 @@ class DataArtsRunOperator(BaseOperator):
         state = self._state = TaskState(context, self.state_key, self.log)
         record = state.load()
         instance_id = record.get("instance_id")
-        if record.get("repair"):
+        if record.get("repair") and getattr(self, "repair_on_retry", False):
             instance_id = self._repair(context, state, str(record["repair"]))
         elif instance_id:
             self.log.info(
