@@ -6,6 +6,7 @@ lost answers, bad input. (Clears, marks, kills and dead workers: tests/system/te
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -138,7 +139,14 @@ def test_a_lost_answer_with_two_candidates_fails_without_retry_naming_them(
     connect("aksk", not_listed_grace=1.5)
     emulator.add_factory_job("busy_job", nodes=NODES)
     emulator.inject("reset", method="POST", path="/run-immediate", when="after")
-    other = threading.Timer(0.8, lambda: emulator.state.factory.run_immediate("busy_job", {}))
+
+    def someone_else_runs_it_after_our_post() -> None:
+        deadline = time.time() + 60
+        while emulator.count("POST", "/run-immediate") == 0 and time.time() < deadline:
+            time.sleep(0.02)
+        emulator.state.factory.run_immediate("busy_job", {})
+
+    other = threading.Thread(target=someone_else_runs_it_after_our_post)
     other.start()
     outcome = run_job("busy_job", retries=2, retry_delay=timedelta(0), deferrable=False)
     other.join()

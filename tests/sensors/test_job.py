@@ -55,13 +55,21 @@ def test_an_instance_that_appears_after_the_sensor_started_is_waited_for(
 ) -> None:
     emulator.add_factory_job("nightly", nodes=NODES)
     plan = int(time.time() * 1000) + 86_400_000
-    later = threading.Timer(2.0, lambda: emulator.schedule_job_instance("nightly", plan))
+
+    def after_the_sensor_looked() -> None:
+        deadline = time.time() + 60
+        while emulator.count("GET", "/jobs/instances/detail") < 2 and time.time() < deadline:
+            time.sleep(0.02)
+        emulator.schedule_job_instance("nightly", plan)
+
+    later = threading.Thread(target=after_the_sensor_looked)
     later.start()
     outcome = run_dag(
         load_dag("test_job_sensor"), {"job_name": "nightly", "plan_time": str(plan)}, wait=MODES[mode]
     )
     later.join()
     assert outcome.states == {"wait": "success"}
+    assert emulator.count("GET", "/jobs/instances/detail") >= 3, "looked before it was there, then found it"
     (instance,) = emulator.job_instances("nightly")
     assert outcome.xcom("wait", "job_result")["instance_id"] == instance["instanceId"]
 
