@@ -77,6 +77,11 @@ CONN_FIELDS = {
         "Link to an instance in the DataArts console; placeholders {region}, {project_id}, {workspace}, "
         "{instance_id}.",
     ),
+    "job_console_url": _field(
+        "Job console URL template",
+        "Link to a DataArts Factory job instance in the console; placeholders {region}, {project_id}, "
+        "{workspace}, {instance_id}, {job_name}.",
+    ),
 }
 
 
@@ -84,7 +89,8 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-dataarts",
         "name": "Huawei Cloud DataArts Studio",
-        "description": "Rerun and wait for DataArts Quality jobs; execute DataArts Factory scripts.",
+        "description": "Rerun and wait for DataArts Quality jobs; execute DataArts Factory scripts; "
+        "run and wait for DataArts Factory jobs.",
         "integrations": [
             {
                 "integration-name": "Huawei Cloud DataArts Studio",
@@ -104,6 +110,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_dataarts.operators.quality",
                     "airflow_provider_dataarts.operators.script",
+                    "airflow_provider_dataarts.operators.job",
                 ],
             }
         ],
@@ -113,6 +120,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_dataarts.sensors.quality",
                     "airflow_provider_dataarts.sensors.script",
+                    "airflow_provider_dataarts.sensors.job",
                 ],
             }
         ],
@@ -123,10 +131,14 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_dataarts.triggers.quality",
                     "airflow_provider_dataarts.triggers.quality_events",
                     "airflow_provider_dataarts.triggers.script",
+                    "airflow_provider_dataarts.triggers.job",
                 ],
             }
         ],
-        "extra-links": ["airflow_provider_dataarts.links.dataarts.DataArtsQualityInstanceLink"],
+        "extra-links": [
+            "airflow_provider_dataarts.links.dataarts.DataArtsQualityInstanceLink",
+            "airflow_provider_dataarts.links.dataarts.DataArtsJobInstanceLink",
+        ],
         # The DataArts tab (also the airflow.plugins entry point, which Airflow always loads).
         "plugins": [{"name": "dataarts", "plugin-class": "airflow_provider_dataarts.plugins.DataArtsPlugin"}],
         "connection-types": [

@@ -48,6 +48,7 @@ class Verdict(StrEnum):
     SUCCESS = "success"
     WARN = "warn"  # passes, with a warning in the task log
     FAIL = "fail"
+    SKIP = "skip"  # a job instance DataArts skipped: the task is skipped, neither passed nor failed
 
 
 class QualityRunStatus(StrEnum):
@@ -118,3 +119,74 @@ def is_alarming(sub_rule: dict[str, Any]) -> bool:
     row that did not meet the rule with ``Status`` ``false``.
     """
     return any(str(row.get("Status", "")).strip().lower() == "false" for row in sub_rule.get("results", []))
+
+
+class JobStatus(StrEnum):
+    """``status`` of a DataArts Factory job instance (SDK-DGC's list plus ``skip``); unknown values wait."""
+
+    WAITING = "waiting"
+    RUNNING = "running"
+    SUCCESS = "success"
+    FORCE_SUCCESS = "forceSuccess"
+    IGNORE_SUCCESS = "ignoreSuccess"
+    FAIL = "fail"
+    RUNNING_EXCEPTION = "running-exception"
+    MANUAL_STOP = "manual-stop"
+    SKIP_BY_DEPEND = "skip-by-depend"
+    SKIP = "skip"
+    WAITING_CONFIRM = "waiting-confirm"
+    PAUSE = "pause"
+    FREEZE = "freeze"
+
+
+JOB_PASSED = frozenset({JobStatus.SUCCESS, JobStatus.FORCE_SUCCESS, JobStatus.IGNORE_SUCCESS})
+JOB_FAILED = frozenset({JobStatus.FAIL, JobStatus.RUNNING_EXCEPTION, JobStatus.MANUAL_STOP})
+JOB_SKIPPED = frozenset({JobStatus.SKIP_BY_DEPEND, JobStatus.SKIP})
+# Not terminal: the instance waits on a person in DataArts (confirm, resume, unfreeze). Said once in the log.
+JOB_WAITS_ON_A_PERSON = frozenset({JobStatus.WAITING_CONFIRM, JobStatus.PAUSE, JobStatus.FREEZE})
+JOB_KNOWN = frozenset(JobStatus)
+# Node statuses that name a node in the failure table.
+NODE_FAILED = frozenset({"fail", "running-exception", "manual-stop"})
+
+
+def job_verdict(instance: dict[str, Any] | None) -> Verdict:
+    """
+    What a job instance means for the task: ``success`` (or ``forceSuccess``/``ignoreSuccess`` true,
+    whatever the status) passes; ``fail``, ``running-exception``, ``manual-stop`` fail;
+    ``skip-by-depend``/``skip`` skip; everything else (``waiting``, ``running``, a person-waiting or
+    unknown status) keeps waiting.
+    """
+    if not instance:
+        return Verdict.WAIT
+    status = str(instance.get("status") or "")
+    if (
+        status in JOB_PASSED
+        or flag_set(instance.get("forceSuccess"))
+        or flag_set(instance.get("ignoreSuccess"))
+    ):
+        return Verdict.SUCCESS
+    if status in JOB_FAILED:
+        return Verdict.FAIL
+    if status in JOB_SKIPPED:
+        return Verdict.SKIP
+    return Verdict.WAIT
+
+
+def is_job_terminal(instance: dict[str, Any] | None) -> bool:
+    return job_verdict(instance) is not Verdict.WAIT
+
+
+def flag_set(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+def job_status_note(status: str | None) -> str | None:
+    """What the log says, once, about a non-terminal status that is not plain waiting or running."""
+    if status in JOB_WAITS_ON_A_PERSON:
+        return (
+            f"it is {status}: it waits on a person in DataArts Factory (confirm, resume or unfreeze it "
+            "in the console); still waiting"
+        )
+    if status not in JOB_KNOWN:
+        return f"its status {status!r} is not one this provider knows; treated as not finished, still waiting"
+    return None

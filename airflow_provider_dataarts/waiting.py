@@ -211,3 +211,68 @@ def script_instance_check(
         f"script {script_name} instance {instance_id}",
         log,
     )
+
+
+def job_instance_check(
+    hook: DataArtsHook,
+    state: TaskState,
+    job_name: str,
+    instance_id: str,
+    log: Any,
+) -> Check:
+    """
+    A check of one Factory job instance: its detail with every node, or None while DataArts does not
+    know it yet (the not-listed grace) or is unreachable (within the tolerance). Logs each node's
+    status when it changes, and once what a person-waiting or unknown status means; both survive
+    reschedules through ``state``. When the grace runs out, DataArts' not-found error is raised.
+    """
+    from airflow_provider_dataarts.client.jobs import INSTANCE_NOT_FOUND, error_code_is
+    from airflow_provider_dataarts.exceptions import DataArtsAPIError
+    from airflow_provider_dataarts.results.job import NodeWatch
+    from airflow_provider_dataarts.statuses import job_status_note
+
+    what = f"job {job_name} instance {instance_id}"
+
+    def fetch() -> dict[str, Any] | None:
+        try:
+            detail = hook.get_job_instance(job_name, instance_id)
+        except DataArtsAPIError as error:
+            if not error_code_is(error, INSTANCE_NOT_FOUND):
+                raise
+            since = state.record.get("not_listed_since")
+            if since is None:
+                since = time.time()
+                state.save(not_listed_since=since)
+            if not_listed_too_long(since, None, time.time(), hook.config.not_listed_grace):
+                raise
+            log.info("DataArts %s is not known yet", what)
+            return None
+        watch = NodeWatch(state.record.get("nodes"))
+        if watch.observe(detail, log) or state.record.get("not_listed_since") is not None:
+            state.save(nodes=watch.seen, not_listed_since=None)
+        status = str(detail.get("status"))
+        noted = list(state.record.get("noted") or [])
+        note = job_status_note(status)
+        if note and status not in noted:
+            log.warning("DataArts %s: %s", what, note)
+            state.save(noted=[*noted, status])
+        return detail
+
+    return guarded(fetch, hook, state, what, log)
+
+
+def job_status_of(detail: dict[str, Any]) -> str | None:
+    """The status the waits compare: ``forceSuccess``/``ignoreSuccess`` when those flags are set."""
+    from airflow_provider_dataarts.statuses import JobStatus, flag_set
+
+    if flag_set(detail.get("forceSuccess")):
+        return JobStatus.FORCE_SUCCESS
+    if flag_set(detail.get("ignoreSuccess")):
+        return JobStatus.IGNORE_SUCCESS
+    return detail.get("status")
+
+
+def job_status_finished(status: str | None) -> bool:
+    from airflow_provider_dataarts.statuses import is_job_terminal
+
+    return is_job_terminal({"status": status})

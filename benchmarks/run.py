@@ -489,6 +489,119 @@ def report(
     return "\n".join(lines)
 
 
+# --- deferred Factory job waits (docs/factory-jobs.md) ---------------------------------------------
+
+
+async def drive_job_waits(url: str, size: int, interval: float) -> dict[str, Any]:
+    """
+    ``size`` job triggers (one per running instance) in this loop, sharing the job instance list:
+    detection delay, CPU per waiting trigger per interval, memory, right events.
+    """
+    from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
+    from airflow_provider_dataarts.triggers.job import DataArtsJobInstanceTrigger
+
+    DataArtsHook().config  # noqa: B018 - warm up what every triggerer process loads once
+    created = control(
+        url,
+        "POST",
+        "factory-jobs/instances/bulk",
+        {
+            "job_name": "daily_orders",
+            "count": size,
+            "min_seconds": interval / 2,
+            "max_seconds": interval * 3.5,
+        },
+    )["instances"]
+    events: dict[str, tuple[dict[str, Any], float]] = {}
+    rss_before = rss_bytes()
+    cpu_before, began = time.process_time(), time.time()
+
+    async def wait(item: dict[str, Any]) -> None:
+        trigger = DataArtsJobInstanceTrigger(
+            job_name=item["job_name"],
+            instance_id=item["id"],
+            planned_after=item["plan_time"],
+            poll_interval=interval,
+        )
+        async for event in trigger.run():
+            events[item["id"]] = (event.payload, time.time())
+
+    tasks = [asyncio.create_task(wait(item)) for item in created]
+    await asyncio.sleep(interval * 1.5)
+    rss_waiting = rss_bytes()
+    await asyncio.wait(tasks, timeout=600)
+    ended = time.time()
+    cpu = time.process_time() - cpu_before
+    expected = {item["id"]: item["status"] for item in created}
+    right = sum(
+        1
+        for instance_id, (event, _) in events.items()
+        if event.get("status") == "success" and event.get("job_status") == expected[instance_id]
+    )
+    finish = {item["id"]: item["finish_at"] for item in created}
+    detection = [at - finish[i] for i, (_, at) in events.items()]
+    waited_intervals = sum(((events[i][1] if i in events else ended) - began) / interval for i in expected)
+    return {
+        "cpu_per_trigger_interval_ms": 1000 * cpu / max(1e-9, waited_intervals),
+        "rss_per_trigger_kib": (rss_waiting - rss_before) / len(created) / 1024,
+        "detect_p50": percentile(detection, 0.5),
+        "detect_p99": percentile(detection, 0.99),
+        "right_events": right,
+        "wall": ended - began,
+    }
+
+
+def job_waits(url: str, sizes: list[int], interval: float) -> list[dict[str, Any]]:
+    """Each size in a fresh process (its own memory and CPU), against a reset emulator."""
+    rows = []
+    for size in sizes:
+        control(url, "POST", "reset")
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as spec:
+            json.dump({"url": url, "size": size}, spec)
+        before = control(url, "GET", "requests/count")
+        done = subprocess.run(
+            [sys.executable, __file__, "--one-jobs", spec.name, "--interval", str(interval)],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        os.unlink(spec.name)
+        if done.returncode:
+            raise SystemExit(f"job waits at N={size} failed:\n{done.stderr[-3000:]}")
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        after = control(url, "GET", "requests/count")
+        result["requests_per_s"] = (after["total"] - before["total"]) / result["wall"]
+        result["size"] = size
+        rows.append(result)
+        print(
+            f"  N={size:>6} job waits: detection p50 {result['detect_p50']:.2f} s "
+            f"p99 {result['detect_p99']:.2f} s, "
+            f"cpu/trigger/interval {result['cpu_per_trigger_interval_ms']:.3f} ms, "
+            f"{result['requests_per_s']:.1f} req/s, rss/trigger {result['rss_per_trigger_kib']:.1f} KiB, "
+            f"events right {result['right_events']}/{size}",
+            flush=True,
+        )
+    return rows
+
+
+def job_waits_report(rows: list[dict[str, Any]], interval: float) -> str:
+    lines = [
+        f"Deferred Factory job waits, poll interval {interval:g} s "
+        f"({platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}):",
+        "",
+        "| N waiting | detection p50 | detection p99 | CPU per waiting trigger per interval | requests/s "
+        "| RSS per trigger | right events |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['size']:,} | {row['detect_p50']:.2f} s | {row['detect_p99']:.2f} s "
+            f"| {row['cpu_per_trigger_interval_ms']:.3f} ms | {row['requests_per_s']:.1f} "
+            f"| {row['rss_per_trigger_kib']:.1f} KiB | {row['right_events']:,}/{row['size']:,} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -509,6 +622,10 @@ def main() -> int:
     parser.add_argument("--out", default=None, help="also write the Markdown tables to this file")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: one scale run in this process
     parser.add_argument("--spec", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--jobs", default=None, help="only the deferred Factory job waits, at these sizes (e.g. 1000,10000)"
+    )
+    parser.add_argument("--one-jobs", help=argparse.SUPPRESS)  # internal: one job-wait run
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="dataarts-bench-"))
@@ -519,6 +636,18 @@ def main() -> int:
     logging.getLogger().setLevel(logging.WARNING)
     if args.one:
         one_scale_run(args.one, args.spec, args.interval)
+        return 0
+    if args.one_jobs:
+        spec = json.loads(Path(args.one_jobs).read_text())
+        print(json.dumps(asyncio.run(drive_job_waits(spec["url"], spec["size"], args.interval))))
+        return 0
+    if args.jobs:
+        with emulator_process() as url:
+            rows = job_waits(url, [int(size) for size in args.jobs.split(",")], args.interval)
+        text = job_waits_report(rows, args.interval)
+        print("\n" + text)
+        if args.out:
+            Path(args.out).write_text(text)
         return 0
     scale_rows: list[dict[str, Any]] = []
     calls: list[tuple[str, int, str]] = []

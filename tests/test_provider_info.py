@@ -29,6 +29,7 @@ def test_every_extra_of_the_contract_has_a_ui_field() -> None:
     assert set(fields) >= {
         "project_id", "workspace", "auth_type", "domain_name", "region", "factory_endpoint",
         "iam_endpoint", "security_token", "verify", "timeout", "max_retries", "console_url",
+        "job_console_url",
     }  # fmt: skip
     assert fields["auth_type"]["schema"]["enum"] == ["aksk", "password", "token"]
     assert fields["security_token"]["schema"].get("format") == "password"
@@ -46,9 +47,11 @@ def test_every_listed_module_and_link_imports() -> None:
         for e in info[kind]
         for m in e["python-modules"]
     ]
-    assert len(modules) == 8
+    assert len(modules) == 11
     for module in modules:
         importlib.import_module(module)
+    names = []
     for link in info["extra-links"]:
         module, _, name = link.rpartition(".")
-        assert getattr(importlib.import_module(module), name).name == "DataArts Quality instance"
+        names.append(getattr(importlib.import_module(module), name).name)
+    assert names == ["DataArts Quality instance", "DataArts Factory job instance"]

@@ -91,3 +91,42 @@ def test_rule_type_code(rule_type: object, code: int) -> None:
 def test_an_unknown_rule_type_is_named(rule_type: object) -> None:
     with pytest.raises(DataArtsConfigError, match="rule_type"):
         rule_type_code(rule_type)
+
+
+@pytest.mark.parametrize(
+    ("instance", "verdict"),
+    [
+        ({"status": "success"}, Verdict.SUCCESS),
+        ({"status": "forceSuccess"}, Verdict.SUCCESS),
+        ({"status": "fail", "forceSuccess": True}, Verdict.SUCCESS),
+        ({"status": "running-exception", "ignoreSuccess": "true"}, Verdict.SUCCESS),
+        ({"status": "fail"}, Verdict.FAIL),
+        ({"status": "running-exception"}, Verdict.FAIL),
+        ({"status": "manual-stop"}, Verdict.FAIL),
+        ({"status": "skip-by-depend"}, Verdict.SKIP),
+        ({"status": "skip"}, Verdict.SKIP),
+        ({"status": "waiting-confirm"}, Verdict.WAIT),
+        ({"status": "pause"}, Verdict.WAIT),
+        ({"status": "freeze"}, Verdict.WAIT),
+        ({"status": "waiting"}, Verdict.WAIT),
+        ({"status": "running"}, Verdict.WAIT),
+        ({"status": "some-new-status"}, Verdict.WAIT),
+        ({"status": "fail", "forceSuccess": False}, Verdict.FAIL),
+        ({}, Verdict.WAIT),
+        (None, Verdict.WAIT),
+    ],
+)
+def test_job_verdict(instance: dict[str, object] | None, verdict: Verdict) -> None:
+    from airflow_provider_dataarts.statuses import job_verdict
+
+    assert job_verdict(instance) is verdict
+
+
+def test_person_waiting_and_unknown_job_statuses_are_explained() -> None:
+    from airflow_provider_dataarts.statuses import job_status_note
+
+    for status in ("waiting-confirm", "pause", "freeze"):
+        assert "waits on a person in DataArts" in (job_status_note(status) or "")
+    assert "not one this provider knows" in (job_status_note("brand-new") or "")
+    for status in ("waiting", "running", "success", "fail"):
+        assert job_status_note(status) is None

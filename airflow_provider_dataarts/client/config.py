@@ -26,6 +26,12 @@ DEFAULT_CONSOLE_URL = (
     "https://console.huaweicloud.com/dataartsstudio/?region={region}#/dq/taskMonitor"
     "?projectId={project_id}&workspace={workspace}&instanceId={instance_id}"
 )
+# Assumption (no page documents console deep links): DataArts Factory's instance monitor takes the
+# job name and instance id in its hash route, as the quality monitor does.
+DEFAULT_JOB_CONSOLE_URL = (
+    "https://console.huaweicloud.com/dataartsstudio/?region={region}#/dlf/monitor/jobInstance"
+    "?projectId={project_id}&workspace={workspace}&jobName={job_name}&instanceId={instance_id}"
+)
 # dayu.cn-north-4.myhuaweicloud.com -> region cn-north-4, domain myhuaweicloud.com
 _DAYU_HOST = re.compile(r"^dayu(?:-dlf)?\.(?P<region>[a-z0-9-]+)\.(?P<domain>.+)$")
 
@@ -53,6 +59,7 @@ class DataArtsConfig:
     max_requests_per_minute: float = DEFAULT_MAX_REQUESTS_PER_MINUTE
     console_url: str = DEFAULT_CONSOLE_URL
     not_listed_grace: float = DEFAULT_NOT_LISTED_GRACE
+    job_console_url: str = DEFAULT_JOB_CONSOLE_URL
 
     @property
     def secrets(self) -> list[str]:
@@ -132,6 +139,13 @@ class DataArtsConfig:
             ),
             console_url=_console_url(extra.get("console_url"), fail),
             not_listed_grace=_number(extra, "not_listed_grace", DEFAULT_NOT_LISTED_GRACE, fail, minimum=0),
+            job_console_url=_console_url(
+                extra.get("job_console_url"),
+                fail,
+                key="job_console_url",
+                default=DEFAULT_JOB_CONSOLE_URL,
+                placeholders=JOB_CONSOLE_URL_PLACEHOLDERS,
+            ),
         )
 
 
@@ -195,15 +209,23 @@ def _endpoint(value: str | None, field_name: str, fail: Any) -> str:
 
 
 CONSOLE_URL_PLACEHOLDERS = ("region", "project_id", "workspace", "instance_id")
+JOB_CONSOLE_URL_PLACEHOLDERS = (*CONSOLE_URL_PLACEHOLDERS, "job_name")
 
 
-def _console_url(value: Any, fail: Any) -> str:
+def _console_url(
+    value: Any,
+    fail: Any,
+    *,
+    key: str = "console_url",
+    default: str = DEFAULT_CONSOLE_URL,
+    placeholders: tuple[str, ...] = CONSOLE_URL_PLACEHOLDERS,
+) -> str:
     """
     The console link template, checked now: an operator formats it right after starting a run,
     where an error would lose the run's id (and a retry would start a second run).
     """
-    template = _text(value) or DEFAULT_CONSOLE_URL
-    sample = {name: "x" for name in CONSOLE_URL_PLACEHOLDERS}
+    template = _text(value) or default
+    sample = {name: "x" for name in placeholders}
     try:
         names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
         unknown = sorted(name for name in names if name not in sample)
@@ -212,13 +234,13 @@ def _console_url(value: Any, fail: Any) -> str:
         template.format(**sample)
     except KeyError as error:
         raise fail(
-            "extra.console_url",
+            f"extra.{key}",
             f"has an unknown placeholder {{{error.args[0]}}}; use "
-            + ", ".join(f"{{{name}}}" for name in CONSOLE_URL_PLACEHOLDERS)
+            + ", ".join(f"{{{name}}}" for name in placeholders)
             + " (write {{ and }} for literal braces).",
         ) from None
     except (ValueError, IndexError, AttributeError) as error:
-        raise fail("extra.console_url", f"is not a valid template ({error}): {template!r}.") from None
+        raise fail(f"extra.{key}", f"is not a valid template ({error}): {template!r}.") from None
     return template
 
 

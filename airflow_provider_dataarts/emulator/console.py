@@ -18,6 +18,7 @@ from airflow_provider_dataarts.emulator.state import EmulatorError, EmulatorStat
 
 QUALITY_PATH = "/console/quality/instances/{instance_id}"
 SCRIPT_PATH = "/console/scripts/{script_name}/instances/{instance_id}"
+JOB_PATH = "/console/jobs/{job_name}/instances/{instance_id}"
 RECENT = 20
 SHOWN_ROWS = 200
 STATUS_COLOURS = {
@@ -27,6 +28,10 @@ STATUS_COLOURS = {
     "FAILED": "#b3261e",
     "RUNNING": "#1d5fa8",
     "LAUNCHING": "#1d5fa8",
+    "success": "#1f7a3a",
+    "fail": "#b3261e",
+    "manual-stop": "#b3261e",
+    "running": "#1d5fa8",
 }
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 24px 32px; color: #1b1f24; }
@@ -50,6 +55,8 @@ def page(path: str, state: EmulatorState) -> tuple[int, str]:
             return 200, _quality(state, parts[2])
         if len(parts) == 4 and parts[0] == "scripts" and parts[2] == "instances":
             return 200, _script(state, parts[1], parts[3])
+        if len(parts) == 4 and parts[0] == "jobs" and parts[2] == "instances":
+            return 200, _job(state, parts[1], parts[3])
     except EmulatorError as error:
         return 404, _html("Not found", f"<p>{escape(error.message)}</p>")
     return 404, _html("Not found", f"<p>No console page at {escape(path)}.</p>")
@@ -201,3 +208,35 @@ def _index(state: EmulatorState) -> str:
         f"<table>{head.format('job')}{quality}</table><h2>Script instances</h2><p>none yet</p>"
     )
     return _html("Recent instances", body)
+
+
+def _job(state: EmulatorState, job_name: str, instance_id: str) -> str:
+    """A Factory job instance: its status, plan time, parameters and every node."""
+    instance = state.factory.instance(job_name, instance_id)
+    detail = instance.detail(time.time())
+    status = detail["status"]
+    head = f"<h1>Job instance {instance.id} {_badge(status)}</h1>" + _fields(
+        [
+            ("job", job_name),
+            ("instance id", instance.id),
+            ("plan time", _time(detail["planTime"])),
+            ("started", _time(detail["startTime"])),
+            ("ended", _time(detail["endTime"])),
+            ("parameters", ", ".join(f"{k}={v}" for k, v in instance.params.items()) or "-"),
+            ("attempts", instance.attempts),
+        ]
+    )
+    rows = "".join(
+        f"<tr><td>{escape(n['nodeName'])}</td><td>{escape(n['type'])}</td><td>{_badge(n['status'])}</td>"
+        f"<td>{_time(n['startTime'])}</td><td>{_time(n['endTime'])}</td>"
+        f'<td class="num">{n["retryTimes"]}</td>'
+        f'<td class="num">{n["inputRowCount"]}</td><td>{escape(n["logPath"])}</td></tr>'
+        for n in detail["nodes"]
+    )
+    body = (
+        f"<h2>Nodes: {len(detail['nodes'])}</h2><table><tr><th>node</th><th>type</th><th>status</th>"
+        "<th>started</th><th>ended</th><th>retries</th><th>input rows</th><th>log</th></tr>"
+        + rows
+        + "</table>"
+    )
+    return _html(f"Job {job_name}", head + body, refresh=status in ("waiting", "running"))

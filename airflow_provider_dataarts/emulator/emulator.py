@@ -145,3 +145,30 @@ class DataArtsEmulator:
             "stopped": instance.stopped,
             "params": instance.params,
         }
+
+    # --- DataArts Factory jobs ------------------------------------------------------------------
+
+    @property
+    def job_console_url(self) -> str:
+        """The connection's ``job_console_url`` for this emulator: its own page for each job instance."""
+        from airflow_provider_dataarts.emulator.console import JOB_PATH
+
+        return self.url + JOB_PATH
+
+    def add_factory_job(self, name: str, **options: Any) -> str:
+        """A Factory job (see ``jobs.FactoryJobs.add_job``: nodes, outcomes, list_lag, schedule_seconds)."""
+        return str(self.state.factory.add_job(name, **options).id)
+
+    def job_instances(self, job_name: str | None = None) -> list[dict[str, Any]]:
+        """Every Factory job instance (of one job), oldest first, as the control routes show them."""
+        return self.state.factory.reports(job_name)
+
+    def job_instance(self, instance_id: str) -> dict[str, Any]:
+        return self.state.factory.report(str(instance_id))
+
+    def finish_job_instance(self, instance_id: str) -> dict[str, Any]:
+        return self.state.factory.finish(str(instance_id)).report(time.time())
+
+    def schedule_job_instance(self, job_name: str, plan_time: int, start_in: float = 0.0) -> str:
+        """An instance at ``plan_time`` (ms) as DataArts' own schedule makes it; its id."""
+        return str(self.state.factory.schedule_instance(job_name, plan_time, start_in).id)

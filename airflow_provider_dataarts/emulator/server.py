@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from airflow_provider_dataarts.client.signer import verify
-from airflow_provider_dataarts.emulator import console
+from airflow_provider_dataarts.emulator import console, jobs
 from airflow_provider_dataarts.emulator.state import EmulatorError, EmulatorState
 
 MAX_LIMIT = 100
@@ -350,6 +350,13 @@ class Handler(BaseHTTPRequestHandler):
             if workspace is not None and workspace != credentials.workspace:
                 raise EmulatorError(400, "DLF.0815", f"The workspace {workspace} does not exist.")
             return self._scripts(method, rest[1], rest[2:], _json(body) if body else {}, state)
+        if parts[0] == "v1" and rest[0] == "jobs":
+            workspace = self.headers.get("workspace")
+            if workspace is not None and workspace != credentials.workspace:
+                raise EmulatorError(400, "DLF.0815", f"The workspace {workspace} does not exist.")
+            answer = jobs.route(method, rest[1:], params, _json(body) if body else None, state.factory)
+            if answer is not None:
+                return Answer(*answer)
         raise _no_api()
 
     def _require_workspace(self) -> None:
@@ -541,6 +548,10 @@ class Handler(BaseHTTPRequestHandler):
                 parts = [unquote(part) for part in route.split("/")]
                 if len(parts) == 5 and parts[2] == "instances":
                     return Answer(200, state.finish_script(parts[1], parts[3]))
+            if parts[0] == "factory-jobs":
+                answer = jobs.control(method, [unquote(p) for p in parts], data, dict(query), state.factory)
+                if answer is not None:
+                    return Answer(*answer)
             if route == "throttle" and method == "POST":
                 with emulation.lock:
                     emulation.throttle_per_minute = int(data["per_minute"]) or None

@@ -217,6 +217,15 @@ class EmulatorState:
                     self._new_instance(job, start=start, finish_at=start + 300, outcome=job.outcome)
             for spec in self._seed.get("scripts", []):
                 self.add_script(**spec)
+            from airflow_provider_dataarts.emulator.jobs import FactoryJobs, default_factory_jobs
+
+            self.factory = FactoryJobs(
+                self,
+                {
+                    "factory_jobs": self._seed.get("factory_jobs", default_factory_jobs()),
+                    "factory_history_days": self._seed.get("factory_history_days", 3),
+                },
+            )
 
     def next_id(self) -> int:
         with self.lock:

@@ -54,7 +54,7 @@ def mask_config_secrets(config: DataArtsConfig) -> None:
             mask_secret(secret)
 
 
-def epoch_millis(value: Any) -> int | None:
+def epoch_millis(value: Any, name: str = "started_after") -> int | None:
     """
     A time hint as the API's 13-digit millisecond timestamp (datetime, ISO text or a number).
 
@@ -70,13 +70,15 @@ def epoch_millis(value: Any) -> int | None:
         return int(value if value > 1e11 else value * 1000)
     text = str(value).strip()
     if text.isdigit():
-        return epoch_millis(int(text))
+        return epoch_millis(int(text), name)
     import pendulum
 
     try:
         return int(pendulum.parse(text).timestamp() * 1000)  # type: ignore[union-attr]
     except (ValueError, pendulum.parsing.exceptions.ParserError):
-        raise DataArtsConfigError(f"started_after must be a time, not {value!r}.") from None
+        raise DataArtsConfigError(
+            f"{name} must be a time (a datetime, ISO text or epoch milliseconds), not {value!r}."
+        ) from None
 
 
 class DataArtsHook(BaseHook):
@@ -264,6 +266,76 @@ class DataArtsHook(BaseHook):
         """
         self._run(ops.stop_script_instance(self._project, script_name, instance_id))
         self.log.info("Asked DataArts to stop script %s instance %s", script_name, instance_id)
+
+    # --- DataArts Factory jobs ---------------------------------------------------------------------
+
+    def run_job(self, job_name: str, job_params: dict[str, Any] | None = None) -> str:
+        """
+        Run a DataArts Factory batch job once now (``run-immediate``); not retried once it may have
+        reached the service, since a second request would start a second run.
+
+        :param job_name: The batch job's name in DataArts Factory.
+        :param job_params: The job's parameters, a flat dict of strings, numbers and booleans.
+        :return: the job instance id.
+        """
+        from airflow_provider_dataarts.client import jobs
+
+        instance_id = self._run(jobs.run_job(self._project, job_name, job_params))
+        self.log.info("DataArts Factory job %s started instance %s", job_name, instance_id)
+        return instance_id
+
+    def list_job_instances(self, job_name: str | None = None, **filters: Any) -> Iterator[dict[str, Any]]:
+        """
+        Every job instance matching the filters (all pages, 1,000 a page), as the API sends them.
+
+        :param job_name: Only this job's instances (matched exactly: ``preciseQuery=true``).
+        :param filters: ``min_plan_time``, ``max_plan_time`` (epoch ms; at most 7 days apart),
+            ``status``, ``instanceType`` as in the API.
+        """
+        from airflow_provider_dataarts.client import jobs
+
+        return iter(self._run(jobs.list_job_instances(self._project, job_name, **filters)))
+
+    def get_job_instance(self, job_name: str, instance_id: str) -> dict[str, Any]:
+        """
+        One job instance with its ``nodes`` (status, times, rows, log path of each).
+
+        :param job_name: The job's name.
+        :param instance_id: The job instance id.
+        """
+        from airflow_provider_dataarts.client import jobs
+
+        return self._run(jobs.get_job_instance(self._project, job_name, instance_id))
+
+    def stop_job_instance(self, job_name: str, instance_id: str) -> None:
+        """
+        Ask DataArts to stop a running job instance (it ends ``manual-stop`` a moment later).
+
+        :param job_name: The job's name.
+        :param instance_id: The job instance id.
+        """
+        from airflow_provider_dataarts.client import jobs
+
+        self._run(jobs.stop_job_instance(self._project, job_name, instance_id))
+        self.log.info("Asked DataArts to stop job %s instance %s", job_name, instance_id)
+
+    def restart_job_instance(
+        self, job_name: str, instance_id: str, retry_location: str = "error_node"
+    ) -> None:
+        """
+        Rerun a finished job instance from its failed node (``error_node``) or its first node
+        (``first_node``); the instance keeps its id. Sent once, like a run.
+
+        :param job_name: The job's name.
+        :param instance_id: The job instance id.
+        :param retry_location: ``error_node`` (default) or ``first_node``.
+        """
+        from airflow_provider_dataarts.client import jobs
+
+        self._run(jobs.restart_job_instance(self._project, job_name, instance_id, retry_location))
+        self.log.info(
+            "Asked DataArts to rerun job %s instance %s from %s", job_name, instance_id, retry_location
+        )
 
     # --- UI ----------------------------------------------------------------------------------------
 

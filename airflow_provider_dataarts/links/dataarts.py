@@ -18,6 +18,10 @@ _REGION_FIRST = re.compile(r"region=\{region\}&")
 _REGION_LAST = re.compile(r"[?&]region=\{region\}(?=#|$)")
 
 
+def _without_unknown_region(config: DataArtsConfig, template: str) -> str:
+    return template if config.region else _REGION_LAST.sub("", _REGION_FIRST.sub("", template))
+
+
 def instance_url(config: DataArtsConfig, instance_id: str) -> str:
     """
     The console link of an instance, from ``extra.console_url`` or the documented default.
@@ -26,10 +30,7 @@ def instance_url(config: DataArtsConfig, instance_id: str) -> str:
     (``dayu.{region}.myhuaweicloud.com``); when neither tells it, ``region={region}`` is left out
     of the link (the console then opens in the account's default region).
     """
-    template = config.console_url
-    if not config.region:
-        template = _REGION_LAST.sub("", _REGION_FIRST.sub("", template))
-    return template.format(
+    return _without_unknown_region(config, config.console_url).format(
         region=config.region or "",
         project_id=config.project_id,
         workspace=config.workspace or "",
@@ -37,10 +38,35 @@ def instance_url(config: DataArtsConfig, instance_id: str) -> str:
     )
 
 
+def job_instance_url(config: DataArtsConfig, job_name: str, instance_id: str) -> str:
+    """
+    The console link of a Factory job instance, from ``extra.job_console_url`` (placeholders those
+    of ``console_url`` plus ``{job_name}``, URL-quoted) or the default; the region as for quality.
+    """
+    from urllib.parse import quote
+
+    return _without_unknown_region(config, config.job_console_url).format(
+        region=config.region or "",
+        project_id=config.project_id,
+        workspace=config.workspace or "",
+        instance_id=instance_id,
+        job_name=quote(job_name, safe=""),
+    )
+
+
 class DataArtsQualityInstanceLink(BaseOperatorLink):
     """Opens the quality instance that the task started, read from XCom ``instance_url``."""
 
     name = "DataArts Quality instance"
+
+    def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        return XCom.get_value(key=INSTANCE_URL_KEY, ti_key=ti_key) or ""
+
+
+class DataArtsJobInstanceLink(BaseOperatorLink):
+    """Opens the Factory job instance that the task started, read from XCom ``instance_url``."""
+
+    name = "DataArts Factory job instance"
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
         return XCom.get_value(key=INSTANCE_URL_KEY, ti_key=ti_key) or ""

@@ -245,14 +245,21 @@ class DataArtsRunOperator(BaseOperator):
             self._record = self._ledger.save(self._record.submitted(instance_id))
         return instance_id
 
+    def never_listed(self, error: Exception) -> bool:
+        """Whether a wait ended because DataArts never listed the instance (the retry submits anew)."""
+        from airflow_provider_dataarts.hooks.dataarts import DataArtsInstanceNotFound
+
+        return isinstance(error, DataArtsInstanceNotFound)
+
     def _delivering(self, context: Context, instance_id: str, answer: Any) -> Any:
         """``deliver`` the answer (a callable that waits for it); an instance never listed is stopped."""
-        from airflow_provider_dataarts.hooks.dataarts import DataArtsInstanceNotFound
+        from airflow_provider_dataarts.exceptions import DataArtsAPIError
 
         try:
             last = answer()
-        except DataArtsInstanceNotFound:
-            self._forget_run("never listed")
+        except DataArtsAPIError as error:
+            if self.never_listed(error):
+                self._forget_run("never listed")
             raise
         return self.deliver(context, instance_id, last)
 

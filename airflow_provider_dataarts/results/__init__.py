@@ -13,6 +13,8 @@ from typing import Any
 from airflow.providers.common.compat.sdk import AirflowException
 
 EVENT_STATUSES = ("success", "error", "timeout")
+# Rows of a result table that the task log shows (sub-rules, nodes); the XCom keeps them all.
+SUMMARY_ROWS = 20
 
 
 def validate_event(event: Any, instance_id: str | None = None) -> dict[str, Any]:

@@ -10,13 +10,13 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_dataarts.assets import set_outlet_events
 from airflow_provider_dataarts.openlineage import remember_quality_result
+from airflow_provider_dataarts.results import SUMMARY_ROWS
 from airflow_provider_dataarts.statuses import Verdict, is_alarming, quality_verdict
 
 if TYPE_CHECKING:
     from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
 
 QUALITY_RESULT_KEY = "quality_result"
-SUMMARY_ROWS = 20
 
 
 def finish_quality(

@@ -271,10 +271,16 @@ def poller_key(config: DataArtsConfig, interval: float) -> tuple[str, float]:
     return connection_key(config), float(interval)
 
 
-def shared_poller(config: DataArtsConfig, interval: float, key: Any = None) -> SharedInstancePoller:
+def shared_poller(
+    config: DataArtsConfig,
+    interval: float,
+    key: Any = None,
+    kind: type[SharedInstancePoller] | None = None,
+) -> SharedInstancePoller:
     """
     The poller of this event loop for the connection's settings and ``interval``, made on first use
-    with a transport of its own, and forgotten when nothing waits on it any more.
+    with a transport of its own, and forgotten when nothing waits on it any more. ``kind``: the
+    listing it reads (default the quality instance list; ``triggers.job_poll`` the job instances').
     """
     from airflow_provider_dataarts.client.aio import AsyncTransport
 
@@ -282,7 +288,7 @@ def shared_poller(config: DataArtsConfig, interval: float, key: Any = None) -> S
     pollers = _POLLERS.setdefault(asyncio.get_running_loop(), {})
     poller = pollers.get(key)
     if poller is None:
-        poller = pollers[key] = SharedInstancePoller(AsyncTransport(config, log), interval, key)
+        poller = pollers[key] = (kind or SharedInstancePoller)(AsyncTransport(config, log), interval, key)
     return poller
 
 

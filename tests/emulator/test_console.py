@@ -73,3 +73,17 @@ def test_unknown_pages_are_404_and_text_is_escaped(emulator: DataArtsEmulator) -
     instance_id = rerun(emulator, "<script>alert(1)</script>")
     _, _, page = get(emulator.console_url.format(instance_id=instance_id))
     assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+def test_a_job_instance_shows_its_params_and_every_node(emulator: DataArtsEmulator) -> None:
+    nodes = [{"name": "extract", "seconds": 0.01}, {"name": "load", "seconds": 0.01}]
+    emulator.add_factory_job("paged_job", nodes=nodes)
+    instance = emulator.state.factory.run_immediate(
+        "paged_job", {"jobParams": [{"name": "day", "value": "2026-12-01", "type": "variable"}]}
+    )
+    time.sleep(0.05)
+    status, _, page = get(emulator.job_console_url.format(job_name="paged_job", instance_id=instance.id))
+    assert status == 200
+    assert f"Job instance {instance.id}" in page and "day=2026-12-01" in page
+    assert "extract" in page and "load" in page and "obs://dlf-log-p1/paged_job" in page
+    assert get(emulator.job_console_url.format(job_name="paged_job", instance_id="1"))[0] == 404

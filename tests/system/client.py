@@ -486,3 +486,33 @@ class EmulatorClient:
         path = f"scripts/{_path(script_name)}/instances/{_path(instance_id)}/finish"
         result: dict[str, Any] = self._call("POST", path)
         return result
+
+    # --- DataArts Factory jobs (tests/system/test_jobs.py) ------------------------------------
+
+    def add_factory_job(self, name: str, **options: Any) -> str:
+        """Add a Factory job (``nodes``, ``node_seconds``, ``outcome``, ``outcomes``, ``list_lag``...)."""
+        return str(self._call("POST", "factory-jobs", {"name": name, **options})["id"])
+
+    def job_instances(self, job_name: str) -> list[dict[str, Any]]:
+        """A Factory job's instances, oldest first: detail, string ids, ``params``, ``attempts``."""
+        result: list[dict[str, Any]] = self._call("GET", "factory-jobs/instances", job_name=job_name)[
+            "instances"
+        ]
+        return result
+
+    def job_instance(self, instance_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", f"factory-jobs/instances/{_path(str(instance_id))}")
+        return result
+
+    def finish_job_instance(self, instance_id: str) -> dict[str, Any]:
+        """End a waiting or running job instance now, with its planned outcome."""
+        result: dict[str, Any] = self._call(
+            "POST", f"factory-jobs/instances/{_path(str(instance_id))}/finish"
+        )
+        return result
+
+    def schedule_job_instance(self, job_name: str, plan_time: int, start_in: float = 0.0) -> dict[str, Any]:
+        """An instance at ``plan_time`` (ms), as DataArts' own schedule makes it."""
+        body = {"plan_time": plan_time, "start_in": start_in}
+        result: dict[str, Any] = self._call("POST", f"factory-jobs/{_path(job_name)}/scheduled", body)
+        return result

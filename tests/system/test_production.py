@@ -22,6 +22,10 @@ from tests.system.test_lifecycle import QUALITY, SCRIPT, announced
 DONE = tuple(TERMINAL_TI_STATES)
 
 
+HOLD = [{"name": "long_load", "type": "DWSSQL", "seconds": 3600}]
+FAST = [{"name": "load", "type": "DWSSQL", "seconds": 1}]
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:8]}"
 
@@ -61,27 +65,36 @@ def test_a_worker_shut_down_by_sigterm_stops_nothing_and_its_retry_reconnects(
     airflow_api: AirflowClient, dataarts_emulator: EmulatorClient
 ) -> None:
     """Row 1 (shutdown): SIGTERM is not a user's kill; the run goes on and the retry waits for it."""
-    job, script = unique("evicted_job"), unique("evicted_script")
+    job, script, factory_job = unique("evicted_job"), unique("evicted_script"), unique("evicted_load")
     dataarts_emulator.add_quality_job(job, run_seconds=300)
     dataarts_emulator.add_script(script, run_seconds=300, schema=[{"n": "int"}], rows=[[1]])
+    dataarts_emulator.add_factory_job(factory_job, nodes=HOLD)
     quality_run = airflow_api.trigger_dag(QUALITY.format("sync"), {"job_name": job})
     script_run = airflow_api.trigger_dag(SCRIPT.format("sync"), {"script_name": script})
+    job_run = airflow_api.trigger_dag("jobs_run_sync", {"job_name": factory_job})
     instance_id = announced(airflow_api, QUALITY.format("sync"), quality_run, "gate", "return_value")
     script_instance = announced(airflow_api, SCRIPT.format("sync"), script_run, "run", "instance_id")
+    job_instance = announced(airflow_api, "jobs_run_sync", job_run, "run", "return_value")
 
     shut_down_worker(airflow_api, QUALITY.format("sync"), quality_run, "gate")
     shut_down_worker(airflow_api, SCRIPT.format("sync"), script_run, "run")
+    shut_down_worker(airflow_api, "jobs_run_sync", job_run, "run")
     assert dataarts_emulator.instance(instance_id)["run_status"] == "RUNNING", "the shutdown stopped nothing"
     assert dataarts_emulator.script_instance(script, script_instance)["status"] == "RUNNING"
+    assert dataarts_emulator.job_instance(job_instance)["status"] == "running"
 
     airflow_api.wait_for_task(QUALITY.format("sync"), quality_run, "gate", "running", 120, try_number=2)
     airflow_api.wait_for_task(SCRIPT.format("sync"), script_run, "run", "running", 120, try_number=2)
+    airflow_api.wait_for_task("jobs_run_sync", job_run, "run", "running", 120, try_number=2)
     dataarts_emulator.finish_instance(instance_id)
     dataarts_emulator.finish_script(script, script_instance)
+    dataarts_emulator.finish_job_instance(job_instance)
     airflow_api.wait_for_task(QUALITY.format("sync"), quality_run, "gate", "success", 90, try_number=2)
     airflow_api.wait_for_task(SCRIPT.format("sync"), script_run, "run", "success", 90, try_number=2)
+    airflow_api.wait_for_task("jobs_run_sync", job_run, "run", "success", 90, try_number=2)
     assert [i["id"] for i in dataarts_emulator.instances(job)] == [instance_id], "no second rerun"
     assert len(dataarts_emulator.script_instances(script)) == 1, "no second execution"
+    assert [i["instanceId"] for i in dataarts_emulator.job_instances(factory_job)] == [job_instance]
     first_try = airflow_api.log(QUALITY.format("sync"), quality_run, "gate", 1)
     assert "the worker is shutting down" in first_try
     assert f"Reconnecting to DataArts quality instance {instance_id}" in airflow_api.log(
@@ -105,6 +118,9 @@ def test_execution_timeout_stops_the_run_and_the_retry_starts_a_new_one(
         way: airflow_api.trigger_dag(f"production_quality_execution_timeout_{way}", {"job_name": job})
         for way, job in jobs.items()
     }
+    factory_job = unique("slow_load")
+    dataarts_emulator.add_factory_job(factory_job, nodes=HOLD)
+    job_run = airflow_api.trigger_dag("production_job_execution_timeout", {"job_name": factory_job})
     script_dag = "production_script_execution_timeout"
     script_run = airflow_api.trigger_dag(script_dag, {"script_name": script})
     dag = "production_quality_execution_timeout_{}"
@@ -113,14 +129,22 @@ def test_execution_timeout_stops_the_run_and_the_retry_starts_a_new_one(
     }
     first_script = announced(airflow_api, script_dag, script_run, "run", "instance_id")
 
+    first_job = announced(airflow_api, "production_job_execution_timeout", job_run, "run", "return_value")
+
     def all_stopped() -> bool:
         quality = all(dataarts_emulator.instance(i)["stopped"] for i in first.values())
-        return quality and dataarts_emulator.script_instance(script, first_script)["status"] != "RUNNING"
+        job_stopped = dataarts_emulator.job_instance(first_job)["status"] == "manual-stop"
+        return (
+            quality
+            and job_stopped
+            and dataarts_emulator.script_instance(script, first_script)["status"] != "RUNNING"
+        )
 
     wait_until("the first runs to be stopped", all_stopped, timeout=90)
     for job in jobs.values():  # the data is fine now: the new runs end in time
         dataarts_emulator.add_quality_job(job, run_seconds=1)
     dataarts_emulator.add_script(script, run_seconds=1, schema=[{"n": "int"}], rows=[[1]])
+    dataarts_emulator.add_factory_job(factory_job, nodes=FAST)
 
     for way, run in runs.items():
         dag_id = f"production_quality_execution_timeout_{way}"
@@ -134,28 +158,44 @@ def test_execution_timeout_stops_the_run_and_the_retry_starts_a_new_one(
     script_ti = airflow_api.wait_for_task(script_dag, script_run, "run", DONE, 120, try_number=2)
     assert script_ti["state"] == "success"
     assert len(dataarts_emulator.script_instances(script)) == 2
+    job_ti = airflow_api.wait_for_task(
+        "production_job_execution_timeout", job_run, "run", DONE, 120, try_number=2
+    )
+    assert job_ti["state"] == "success"
+    job_ids = [i["instanceId"] for i in dataarts_emulator.job_instances(factory_job)]
+    assert job_ids[0] == first_job and len(job_ids) == 2, "the job's retry ran it anew"
+    job_result = airflow_api.xcom("production_job_execution_timeout", job_run, "run", "job_result")
+    assert (job_result["instance_id"], job_result["status"]) == (job_ids[1], "success")
 
 
 def test_clearing_another_task_changes_nothing_for_a_waiting_one(
     airflow_api: AirflowClient, dataarts_emulator: EmulatorClient
 ) -> None:
     """Row 4: a user clears an unrelated failed task; then the waiting tasks' worker dies: they reconnect."""
-    job, script = unique("busy_job"), unique("busy_script")
+    job, script, factory_job = unique("busy_job"), unique("busy_script"), unique("busy_load")
     dataarts_emulator.add_quality_job(job, run_seconds=300)
     dataarts_emulator.add_script(script, run_seconds=300, schema=[{"n": "int"}], rows=[[1]])
+    dataarts_emulator.add_factory_job(factory_job, nodes=HOLD)
     dag_id = "production_clear_another_task"
-    run_id = airflow_api.trigger_dag(dag_id, {"job_name": job, "script_name": script})
+    run_id = airflow_api.trigger_dag(
+        dag_id, {"job_name": job, "script_name": script, "factory_job": factory_job}
+    )
     instance_id = announced(airflow_api, dag_id, run_id, "gate", "return_value")
     script_instance = announced(airflow_api, dag_id, run_id, "run", "instance_id")
+    job_instance = announced(airflow_api, dag_id, run_id, "job", "return_value")
     airflow_api.wait_for_task(dag_id, run_id, "flaky", "failed", 90)
 
     airflow_api.clear_task(dag_id, run_id, "flaky")  # the UI's default: the DAG run is reset too
     airflow_api.kill_task_process(dag_id, run_id, "gate")
     airflow_api.kill_task_process(dag_id, run_id, "run")
-    airflow_api.wait_for_task(dag_id, run_id, "gate", "running", 120, try_number=2)
-    airflow_api.wait_for_task(dag_id, run_id, "run", "running", 120, try_number=2)
+    airflow_api.kill_task_process(dag_id, run_id, "job")
+    for task_id in ("gate", "run", "job"):
+        airflow_api.wait_for_task(dag_id, run_id, task_id, "running", 120, try_number=2)
     dataarts_emulator.finish_instance(instance_id)
     dataarts_emulator.finish_script(script, script_instance)
+    dataarts_emulator.finish_job_instance(job_instance)
+    airflow_api.wait_for_task(dag_id, run_id, "job", "success", 90, try_number=2)
+    assert [i["instanceId"] for i in dataarts_emulator.job_instances(factory_job)] == [job_instance]
 
     airflow_api.wait_for_task(dag_id, run_id, "gate", "success", 90, try_number=2)
     airflow_api.wait_for_task(dag_id, run_id, "run", "success", 90, try_number=2)

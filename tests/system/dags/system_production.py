@@ -13,6 +13,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, task
 
+from airflow_provider_dataarts.operators.job import DataArtsRunJobOperator
 from airflow_provider_dataarts.operators.quality import RerunQualityJobOperator
 from airflow_provider_dataarts.operators.script import DataArtsExecuteScriptOperator
 from airflow_provider_dataarts.sensors.quality import DataArtsQualityInstanceSensor
@@ -44,6 +45,14 @@ for way, options in WAYS.items():
             **options,
         )
 
+with production_dag("production_job_execution_timeout", {"job_name": "daily_orders"}):
+    DataArtsRunJobOperator(
+        task_id="run",
+        job_name="{{ params.job_name }}",
+        poll_interval=1,
+        execution_timeout=timedelta(seconds=8),
+    )
+
 with production_dag("production_script_execution_timeout", {"script_name": "daily_orders_sql"}):
     DataArtsExecuteScriptOperator(
         task_id="run",
@@ -54,12 +63,14 @@ with production_dag("production_script_execution_timeout", {"script_name": "dail
 
 # Another task of the run fails and is cleared while the gate (and the script) wait.
 with production_dag(
-    "production_clear_another_task", {"job_name": "orders_completeness", "script_name": "daily_orders_sql"}
+    "production_clear_another_task",
+    {"job_name": "orders_completeness", "script_name": "daily_orders_sql", "factory_job": "daily_orders"},
 ):
     RerunQualityJobOperator(
         task_id="gate", job_name="{{ params.job_name }}", wait_for_completion=True, poll_interval=1
     )
     DataArtsExecuteScriptOperator(task_id="run", script_name="{{ params.script_name }}", poll_interval=1)
+    DataArtsRunJobOperator(task_id="job", job_name="{{ params.factory_job }}", poll_interval=1)
 
     @task(retries=0)
     def flaky() -> None:

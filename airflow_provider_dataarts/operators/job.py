@@ -1,0 +1,292 @@
+"""Operator that runs a DataArts Factory job once and waits for its instance."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
+
+from airflow_provider_dataarts.links.dataarts import DataArtsJobInstanceLink
+from airflow_provider_dataarts.operators.base import DataArtsRunOperator
+from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID, is_job_terminal
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_dataarts.triggers.job import DataArtsJobInstanceTrigger
+
+
+class DataArtsRunJobOperator(DataArtsRunOperator):
+    """
+    Run a DataArts Factory batch job once now, with parameters, and (by default) wait for it.
+
+    Pushes the job instance id (``return_value``) and its console link (``instance_url``) right
+    after the run starts. When it waits, pushes ``job_result`` (every node) as soon as the instance
+    is terminal, then passes on ``success``, fails on ``fail``/``running-exception``/``manual-stop``
+    naming the failed nodes (with a table of their log paths in the task log), and skips on
+    ``skip-by-depend``. The log shows each node's status as it changes (while waiting in a worker).
+    Retries, clears and kills follow docs/factory-jobs.md: a retry while the instance runs
+    reconnects to it; a retry or clear after a verdict runs the job again, or with
+    ``repair_on_retry`` a retry reruns the failed instance from its failed node; a run whose answer
+    was lost is adopted only when exactly one instance is provably ours; a user who kills the
+    waiting task stops the instance (``cancel_on_kill``).
+
+    :param job_name: Name of the batch job in DataArts Factory. (templated)
+    :param job_params: The job's parameters, a flat dict of names to strings, numbers or booleans,
+        sent as ``jobParams``. (templated)
+    :param dataarts_conn_id: The Airflow connection of type ``dataarts``.
+    :param wait_for_completion: Wait for the instance to finish.
+    :param deferrable: Wait in the triggerer instead of a worker slot.
+    :param poll_interval: Seconds between status checks while waiting.
+    :param timeout: Seconds to wait at most (``None``: no limit), retries of each check included.
+    :param cancel_on_kill: Stop the instance when a user kills the waiting task.
+    :param repair_on_retry: On a retry after a failed instance, rerun it from its failed node
+        (DataArts' "rerun from the failed node") instead of starting a new run.
+    """
+
+    template_fields: Sequence[str] = ("job_name", "job_params")
+    template_fields_renderers = {"job_params": "json"}
+    operator_extra_links = (DataArtsJobInstanceLink(),)
+    ui_color = "#d9ecd0"
+    state_key = "dataarts_job_run"
+    what = "job instance"
+
+    def __init__(
+        self,
+        *,
+        job_name: str,
+        job_params: dict[str, Any] | None = None,
+        dataarts_conn_id: str = DEFAULT_CONN_ID,
+        wait_for_completion: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = 30.0,
+        timeout: float | timedelta | None = None,
+        cancel_on_kill: bool = True,
+        repair_on_retry: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            dataarts_conn_id=dataarts_conn_id,
+            wait_for_completion=wait_for_completion,
+            deferrable=deferrable,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            cancel_on_kill=cancel_on_kill,
+            **kwargs,
+        )
+        if not isinstance(job_params, dict | str | type(None)):
+            raise ValueError(f"{self.task_id}: job_params must be a dict, not {type(job_params).__name__}.")
+        self.job_name = job_name
+        self.job_params = job_params
+        self.repair_on_retry = repair_on_retry
+
+    # --- the lifecycle's calls ----------------------------------------------------------------
+
+    def validate(self, context: Context) -> None:
+        from airflow_provider_dataarts.client.core import segment
+        from airflow_provider_dataarts.client.jobs import job_params_body
+        from airflow_provider_dataarts.exceptions import DataArtsConfigError
+
+        try:
+            segment(self.job_name, "job_name")
+            job_params_body(self.job_params)  # rendered now: refused before any request, naming the key
+        except DataArtsConfigError as error:  # a retry renders the same values: fail without one
+            raise AirflowFailException(f"{self.task_id}: {error}") from error
+        self.hook.config  # noqa: B018 - reads and validates the connection before any request
+
+    def _window(self, around_ms: int, until_ms: int) -> dict[str, int]:
+        from airflow_provider_dataarts.client.jobs import CLOCK_SKEW_MS
+
+        return {"min_plan_time": around_ms - CLOCK_SKEW_MS, "max_plan_time": until_ms + CLOCK_SKEW_MS}
+
+    def _instances_near(self, since_ms: int) -> list[dict[str, Any]]:
+        """This job's instances planned from ``since_ms`` to now (both widened by the clock skew)."""
+        window = self._window(since_ms, int(time.time() * 1000))
+        return list(self.hook.list_job_instances(self.job_name, **window))
+
+    def submission(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_dataarts.exceptions import DataArtsAPIError
+
+        now_ms = int(time.time() * 1000)
+        marker: dict[str, Any] = {"job_name": self.job_name, "submitted_at": now_ms}
+        # The instances that exist before the run: they are never taken for ours.
+        try:
+            marker["known"] = [str(item["instanceId"]) for item in self._instances_near(now_ms)]
+        except DataArtsAPIError as error:
+            self.log.warning(
+                "Could not list job %s's instances before the run (%s); running it anyway. Should its "
+                "answer be lost, no instance can be adopted for sure.",
+                self.job_name,
+                error,
+            )
+            marker["known"] = None
+        return marker
+
+    def submit(self, context: Context, marker: dict[str, Any]) -> str:
+        from airflow_provider_dataarts.client.jobs import JOB_NOT_FOUND, NOT_BATCH, error_code_is
+        from airflow_provider_dataarts.exceptions import DataArtsAPIError
+
+        try:
+            return self.hook.run_job(self.job_name, self.job_params)
+        except DataArtsAPIError as error:
+            # Permanent: a retry would get the same answer. Said in the DAG's terms, without retry.
+            if error_code_is(error, JOB_NOT_FOUND):
+                problem = "DataArts Factory has no job of that name in this workspace"
+            elif error_code_is(error, NOT_BATCH):
+                problem = (
+                    "it is not a batch job (only batch jobs can be run once; real-time jobs run on their own)"
+                )
+            else:
+                raise
+            raise AirflowFailException(f"job_name {self.job_name!r}: {problem} ({error})") from error
+
+    def recover(self, context: Context, marker: dict[str, Any]) -> str | None:
+        """
+        The run's answer was lost: wait out the list's lag (``not_listed_grace`` after the POST),
+        then adopt the one instance of this job planned around the POST that did not exist before
+        it. None: run again. Several: fail without retry, naming them.
+        """
+        from airflow_provider_dataarts.client.jobs import CLOCK_SKEW_MS
+        from airflow_provider_dataarts.lifecycle import the_one_candidate
+
+        if not marker.get("submitted_at"):
+            return None
+        submitted_at = int(marker["submitted_at"])
+        ready_at = submitted_at / 1000 + self.hook.config.not_listed_grace
+        if self.hook.deadline is not None:
+            ready_at = min(ready_at, self.hook.deadline)
+        wait = ready_at - time.time()
+        if wait > 0:
+            self.log.info(
+                "Waiting %.0f s (the instance list's lag, extra.not_listed_grace) before looking for the "
+                "instance that the unanswered run may have started",
+                wait,
+            )
+            time.sleep(wait)
+        known = marker.get("known")
+        candidates = [
+            str(item["instanceId"])
+            for item in self._instances_near(submitted_at)
+            if str(item["instanceId"]) not in set(known or [])
+            # Without the pre-run list, whatever was submitted since just before the POST (less the
+            # clock skew) is a candidate: rather several, and a failure, than a wrong adoption.
+            and (
+                known is not None
+                or int(item.get("submitTime") or item.get("planTime") or 0) >= submitted_at - CLOCK_SKEW_MS
+            )
+        ]
+        return the_one_candidate(sorted(candidates), f"job {self.job_name} instance")
+
+    def announce(self, context: Context, instance_id: str) -> None:
+        """Push the id and console link at once, so both survive a later failure."""
+        from airflow_provider_dataarts.links.dataarts import job_instance_url
+
+        url = job_instance_url(self.hook.config, self.job_name, instance_id)
+        context["ti"].xcom_push(key="return_value", value=instance_id)
+        context["ti"].xcom_push(key="instance_url", value=url)
+        self.log.info("DataArts job %s instance %s: %s", self.job_name, instance_id, url)
+
+    def repair(self, context: Context, instance_id: str) -> str:
+        """
+        ``repair_on_retry``: rerun the failed instance from its failed node; the id to wait for (the
+        same: a rerun keeps the instance id). Waits until DataArts shows the new attempt, so the old
+        failure is never delivered again.
+        """
+        before = self.hook.get_job_instance(self.job_name, instance_id)
+        self.hook.restart_job_instance(self.job_name, instance_id, retry_location="error_node")
+        self.log.info(
+            "Repairing DataArts job %s instance %s: rerunning it from its failed node",
+            self.job_name,
+            instance_id,
+        )
+        give_up_at = time.time() + self.hook.config.not_listed_grace
+        while is_job_terminal(
+            after := self.hook.get_job_instance(self.job_name, instance_id)
+        ) and _same_attempt(before, after):
+            if time.time() > give_up_at:
+                raise AirflowException(
+                    f"DataArts job {self.job_name} instance {instance_id} still shows its old attempt "
+                    f"{self.hook.config.not_listed_grace:g} s after the rerun from its failed node"
+                )
+            time.sleep(min(self.poll_interval, 2.0))
+        return instance_id
+
+    def _planned_after(self) -> int | None:
+        """The instance's plan time is no earlier than its submission (a repair keeps both)."""
+        submitted_at = self._record.marker.get("submitted_at") if self._record is not None else None
+        return int(submitted_at) if submitted_at else None
+
+    def never_listed(self, error: Exception) -> bool:
+        from airflow_provider_dataarts.client.jobs import INSTANCE_NOT_FOUND, error_code_is
+        from airflow_provider_dataarts.exceptions import DataArtsAPIError
+
+        return isinstance(error, DataArtsAPIError) and error_code_is(error, INSTANCE_NOT_FOUND)
+
+    def wait(self, context: Context, instance_id: str) -> dict[str, Any]:
+        from airflow_provider_dataarts.waiting import (
+            job_instance_check,
+            job_status_finished,
+            job_status_of,
+            wait_in_worker,
+        )
+
+        assert self._state is not None
+        return wait_in_worker(
+            job_instance_check(self.hook, self._state, self.job_name, instance_id, self.log),
+            job_status_of,
+            job_status_finished,
+            what=f"job {self.job_name} instance {instance_id}",
+            poll_interval=self.poll_interval,
+            deadline=self.hook.deadline,
+            log=self.log,
+        )
+
+    def make_trigger(self, instance_id: str, end_time: float | None) -> DataArtsJobInstanceTrigger:
+        from airflow_provider_dataarts.triggers.job import DataArtsJobInstanceTrigger
+
+        return DataArtsJobInstanceTrigger(
+            job_name=self.job_name,
+            instance_id=instance_id,
+            planned_after=self._planned_after(),
+            dataarts_conn_id=self.dataarts_conn_id,
+            poll_interval=self.poll_interval,
+            end_time=end_time,
+            cancel_on_kill=self.cancel_on_kill,
+        )
+
+    def deliver(self, context: Context, instance_id: str, answer: dict[str, Any]) -> str:
+        """Push ``job_result`` and decide; ``return_value`` stays the instance id (DESIGN)."""
+        from airflow_provider_dataarts.results.job import finish_job
+
+        finish_job(self.job_name, answer, context, log=self.log, delivered=self.delivered)
+        return instance_id
+
+    def stop(self, instance_id: str) -> None:
+        self.hook.stop_job_instance(self.job_name, instance_id)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
+        """Resume after the trigger: validate its event, then decide on the instance's nodes."""
+        instance_id, event = self.resume(context, event)
+        # dag.test() resumes without defer kwargs: the event carries what the resume needs.
+        from airflow_provider_dataarts.results.job import job_detail_for
+
+        job_name = str(event.get("job_name") or self.job_name)
+        instance = event.get("instance") or self.hook.get_job_instance(job_name, instance_id)
+        detail = job_detail_for(self.hook, job_name, instance)
+        if not is_job_terminal(detail):
+            raise AirflowException(f"DataArts trigger resumed on a running job instance: {event!r}")
+        return self.deliver(context, instance_id, detail)
+
+
+def _same_attempt(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Whether a job instance still shows the attempt ``before`` (every node's start and retries alike)."""
+
+    def attempt(detail: dict[str, Any]) -> list[tuple[Any, Any, Any]]:
+        return [
+            (n.get("nodeName"), n.get("startTime"), n.get("retryTimes")) for n in detail.get("nodes") or []
+        ]
+
+    return attempt(before) == attempt(after) and before.get("status") == after.get("status")
