@@ -14,13 +14,19 @@ from tests.integration.test_examples_without_logical_date import EXAMPLES
 from tests.system.client import AirflowClient
 
 RUNS = 5
+# dag id -> (the run's state, each task's state), as each example documents.
+DOCUMENTED = {dag_id: (run_state, states) for dag_id, (_, _, run_state, states) in EXAMPLES.items()}
+DOCUMENTED["example_dataarts_job"] = (
+    "success",
+    {"load_orders": "success", "check_orders": "success", "publish": "success"},
+)
 
 
-@pytest.mark.parametrize("dag_id", list(EXAMPLES))
+@pytest.mark.parametrize("dag_id", list(DOCUMENTED))
 def test_each_example_ends_as_documented_five_times_out_of_five(
     airflow_api: AirflowClient, dag_id: str
 ) -> None:
-    _, _, run_state, states = EXAMPLES[dag_id]
+    run_state, states = DOCUMENTED[dag_id]
     run_ids = [airflow_api.trigger_dag(dag_id, {}) for _ in range(RUNS)]
     outcomes: Counter[str] = Counter()
     problems = []
