@@ -8,14 +8,12 @@ is silent" lists the same choices for users; change one here and there together.
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from collections.abc import Callable
 from typing import Any
 
 from airflow_provider_dataarts.client.core import ApiRequest, path, query, segment
-from airflow_provider_dataarts.client.operations import Operation, id_text
+from airflow_provider_dataarts.client.operations import Operation, id_text, param_text
 from airflow_provider_dataarts.exceptions import DataArtsAPIError, DataArtsConfigError
 
 # --- Assumptions where the documentation is silent (one place) -------------------------------------
@@ -74,24 +72,6 @@ def _object(answer: Any, request: ApiRequest) -> dict[str, Any]:
     return answer
 
 
-def job_param_text(name: Any, value: Any) -> str:
-    """One ``job_params`` value as the text DataArts substitutes; only flat scalars are accepted."""
-    if not isinstance(name, str) or not name:
-        raise DataArtsConfigError(f"job_params: every key must be a non-empty string, not {name!r}.")
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        if not math.isfinite(value):
-            raise DataArtsConfigError(f"job_params[{name!r}] must be a finite number, not {value!r}.")
-        return json.dumps(value)
-    what = "None" if value is None else f"a {type(value).__name__}"
-    raise DataArtsConfigError(
-        f"job_params[{name!r}] is {what}: job_params must be a flat dict of strings, numbers or booleans."
-    )
-
-
 def job_params_body(job_params: Any) -> list[dict[str, str]]:
     """``job_params`` as the body's ``jobParams``; anything but a flat dict of scalars is refused."""
     if job_params is None:
@@ -101,7 +81,7 @@ def job_params_body(job_params: Any) -> list[dict[str, str]]:
             f"job_params must be a dict of parameter names to values, not {type(job_params).__name__}."
         )
     return [
-        {"name": name, "value": job_param_text(name, value), PARAM_TYPE_FIELD: PARAM_TYPE}
+        {"name": name, "value": param_text(name, value, "job_params"), PARAM_TYPE_FIELD: PARAM_TYPE}
         for name, value in job_params.items()
     ]
 

@@ -263,33 +263,34 @@ def resolve_job_id(project_id: str, job_name: str, rule_type: Any) -> Operation[
 # --- DataArts Factory scripts ------------------------------------------------------------------------
 
 
-def script_param_text(name: Any, value: Any) -> str:
+def param_text(name: Any, value: Any, field: str = "script_params") -> str:
     """
-    One script parameter as the text DataArts substitutes for ``${name}`` in the script.
+    One parameter (of a script or a Factory job: ``field`` names which) as the text DataArts
+    substitutes for ``${name}``.
 
     Strings go as they are; numbers and booleans as JSON text (``3``, ``2.5``, ``true``). ``None``,
     lists, dicts and other objects are refused, naming the key: there is no one right text for them
     (an empty string? ``NULL``? JSON?), so the DAG says which it means.
     """
     if not isinstance(name, str) or not name:
-        raise DataArtsConfigError(f"script_params: every key must be a non-empty string, not {name!r}.")
+        raise DataArtsConfigError(f"{field}: every key must be a non-empty string, not {name!r}.")
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         if not math.isfinite(value):
-            raise DataArtsConfigError(f"script_params[{name!r}] must be a finite number, not {value!r}.")
+            raise DataArtsConfigError(f"{field}[{name!r}] must be a finite number, not {value!r}.")
         return json.dumps(value)
     what = "None" if value is None else f"a {type(value).__name__}"
     raise DataArtsConfigError(
-        f"script_params[{name!r}] is {what}: values must be strings, numbers or booleans. "
-        "Pass the text the script should see, e.g. '' for nothing or json.dumps(value) for JSON."
+        f"{field}[{name!r}] is {what}: values must be strings, numbers or booleans. "
+        "Pass the text it should see, e.g. '' for nothing or json.dumps(value) for JSON."
     )
 
 
 def execute_script(project_id: str, script_name: str, params: dict[str, Any] | None) -> Operation[str]:
-    body_params = {name: script_param_text(name, value) for name, value in (params or {}).items()}
+    body_params = {name: param_text(name, value) for name, value in (params or {}).items()}
     request = ApiRequest(
         "POST",
         "factory",

@@ -297,7 +297,9 @@ class DataArtsRunOperator(BaseOperator):
 
     def _stop_run(self, why: str) -> None:
         """Stop the run this try waits for (bounded) and record it stopped: a retry starts anew."""
-        if self._instance_id is None or self._record is None or self._record.phase.value != "submitted":
+        from airflow_provider_dataarts.lifecycle import Phase
+
+        if self._instance_id is None or self._record is None or self._record.phase is not Phase.SUBMITTED:
             return
         self._forget_run(why)
         if not self.cancel_on_kill:
@@ -305,15 +307,19 @@ class DataArtsRunOperator(BaseOperator):
                 "DataArts %s %s is left running (cancel_on_kill=False)", self.what, self._instance_id
             )
             return
+        self._stop(why)
+
+    def _stop(self, why: str) -> None:
+        """Ask DataArts to stop the run, bounded by ``STOP_TIMEOUT``; a failure is logged, not raised."""
+        what = f"DataArts {self.what} {self._instance_id}"
+        assert self._instance_id is not None
         self.hook.deadline = time.time() + STOP_TIMEOUT
         try:
             self.stop(self._instance_id)
         except Exception:
-            self.log.exception(
-                "Could not stop DataArts %s %s; it may still run", self.what, self._instance_id
-            )
+            self.log.exception("Could not stop %s; it may still run", what)
         else:
-            self.log.info("Stopped DataArts %s %s (%s, cancel_on_kill)", self.what, self._instance_id, why)
+            self.log.info("Stopped %s (%s, cancel_on_kill)", what, why)
 
     def on_kill(self) -> None:
         """
@@ -337,14 +343,4 @@ class DataArtsRunOperator(BaseOperator):
                 self._instance_id,
             )
             return
-        self.hook.deadline = time.time() + STOP_TIMEOUT
-        try:
-            self.stop(self._instance_id)
-        except Exception:
-            self.log.exception(
-                "Could not stop DataArts %s %s; it may still run", self.what, self._instance_id
-            )
-        else:
-            self.log.info(
-                "Stopped DataArts %s %s (%s, cancel_on_kill)", self.what, self._instance_id, reason.value
-            )
+        self._stop(reason.value)
