@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from airflow_provider_dataarts.client.signer import verify
-from airflow_provider_dataarts.emulator import console
+from airflow_provider_dataarts.emulator import console, dbt_cloud
 from airflow_provider_dataarts.emulator.state import EmulatorError, EmulatorState
 
 MAX_LIMIT = 100
@@ -232,8 +232,14 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if fault is not None:  # expire_token: this request's token has just expired
                 emulation.expire_tokens()
-            self._authenticate(method, raw_path, query, body)
-            answer = self._route(method, raw_path, query, body)
+            if dbt_cloud.is_dbt_path(raw_path):  # the benchmarks' dbt Cloud peer
+                state = emulation.state
+                answer = Answer(
+                    200, dbt_cloud.run_answer(state, raw_path, self.headers.get("Authorization"), time.time())
+                )
+            else:
+                self._authenticate(method, raw_path, query, body)
+                answer = self._route(method, raw_path, query, body)
         except EmulatorError as error:
             answer = Answer(error.status, {"error_code": error.code, "error_msg": error.message})
         after = emulation.take_fault(method, raw_path, "after", raw_query)
@@ -496,6 +502,9 @@ class Handler(BaseHTTPRequestHandler):
                     return Answer(
                         200, {"requests": list(emulation.log), "token_requests": emulation.token_requests}
                     )
+            if route == "requests/timeline" and method == "GET":  # [time, status] of each request
+                with emulation.lock:
+                    return Answer(200, {"requests": [[r["time"], r["status"]] for r in emulation.log]})
             if route == "requests/count" and method == "GET":
                 with emulation.lock:
                     counts: dict[str, int] = {}
