@@ -70,7 +70,7 @@ class RoundAnswer:
     interval: float  # the poller's interval then: longer than asked when the budget stretched it
 
 
-@dataclass
+@dataclass(eq=False)  # by identity: a list of thousands is searched for one
 class _Waiter:
     wanted: Wanted
     future: asyncio.Future[RoundAnswer]
@@ -116,7 +116,9 @@ class SharedInstancePoller:
         try:
             return await waiter.future
         finally:
-            if waiter in self.waiting:
+            # An answered waiter has left the list already; only one given up on may still be in it
+            # (searching it on every answer would cost a round of N waiters N * N / 2 comparisons).
+            if waiter.future.cancelled() and waiter in self.waiting:
                 self.waiting.remove(waiter)
 
     def next_tick(self, now: float) -> float:
@@ -182,7 +184,7 @@ class SharedInstancePoller:
             self._pace_logged = now
             log.warning(
                 "DataArts request budget of %.1f requests/s (at most %g a minute: "
-                "extra.max_requests_per_minute) sets the pace: polling every %.0f s instead of %g s "
+                "extra.max_requests_per_minute) sets the pace: polling every %.3g s instead of %g s "
                 "(%d requests a round)",
                 budget.rate,
                 budget.ceiling * 60,

@@ -294,3 +294,23 @@ def test_a_known_start_reads_fewer_pages_with_the_same_answers(emulator: DataArt
     assert second_cost < first_cost, f"{second_cost} requests, not fewer than {first_cost}"
     assert second_cost <= 2, "the window from the waiters' own start: 150 newer ones, two pages"
     assert fresh_cost == first_cost
+
+
+def test_the_poller_says_when_the_budget_sets_the_pace_once_then_at_most_once_a_minute(
+    emulator: DataArtsEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    started = now_ms()
+    waiting = [start(emulator) for _ in range(2)]
+    cfg = config(emulator, max_requests_per_minute=120)  # 2 a second: rounds of 0.1 s stretch to 0.5 s
+
+    async def rounds() -> None:
+        poller = shared_poller(cfg, 0.1)
+        for _ in range(4):
+            await asyncio.gather(*(poller.poll(Wanted(i, started)) for i in waiting))
+        assert poller.effective_interval == 0.5
+
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_dataarts.triggers.shared_poll"):
+        asyncio.run(rounds())
+    paced = [r for r in caplog.records if "sets the pace" in r.getMessage()]
+    assert len(paced) == 1, [r.getMessage() for r in paced]
+    assert "polling every 0.5 s instead of 0.1 s" in paced[0].getMessage()
