@@ -427,6 +427,7 @@ class RequestBudget:
         self._hold_until = 0.0
         self._last_grow: float | None = None
         self._needs: dict[Any, tuple[float, float]] = {}
+        self._queue: dict[object, None] = {}  # waiting callers, first come first
         self._guard = threading.Lock()
 
     @property
@@ -448,22 +449,36 @@ class RequestBudget:
             del self._needs[who]
         return sum(rate for rate, _ in self._needs.values())
 
-    def reserve(self, now: float, *, waited: bool = False) -> float:
+    def reserve(self, now: float, waiter: object | None = None) -> float:
         """
-        Take a slot if one is free now (0.0), or say how long to wait before asking again (no slot
-        taken: a pause or a cut meanwhile applies to the waiting too). ``waited``: this caller was
-        already told to wait, so the budget, not the caller, sets the pace: it may grow.
+        Take a slot if one is free now and nobody asked before ``waiter`` (0.0), or say how long to
+        wait before asking again. A ``waiter`` told to wait keeps its place in the queue (first
+        come, first served: pages asked for first are sent first) until it takes a slot or is
+        ``forget``-ten; no slot is held meanwhile, so a pause or a cut applies to the waiting too.
+        A waiter that has waited (the budget, not the caller, sets the pace) may make it grow.
         """
         with self._guard:
             free_at = max(self._next, self.paused_until)
-            if now < free_at:
-                return free_at - now
-            if waited:
-                self._grow(now)
-            else:
-                self._last_grow = None
-            self._next = now + 1.0 / self.rate
-            return 0.0
+            queued = waiter is not None and waiter in self._queue
+            ahead = len(self._queue)
+            if queued:
+                ahead = next(place for place, other in enumerate(self._queue) if other is waiter)
+            if now >= free_at and ahead == 0:
+                if queued:
+                    del self._queue[waiter]
+                    self._grow(now)
+                else:
+                    self._last_grow = None
+                self._next = now + 1.0 / self.rate
+                return 0.0
+            if waiter is not None and not queued:
+                self._queue[waiter] = None
+            return max(free_at - now, 0.0) + ahead / self.rate
+
+    def forget(self, waiter: object) -> None:
+        """``waiter`` gave up (its request was cancelled): it holds nobody back any more."""
+        with self._guard:
+            self._queue.pop(waiter, None)
 
     def _grow(self, now: float) -> None:
         last, self._last_grow = self._last_grow, now
@@ -724,16 +739,19 @@ def _send(
     deadline: float | None,
     budget: RequestBudget | None,
 ) -> Steps[tuple[int, Mapping[str, str], bytes]]:
-    waited = False
-    while budget is not None and (wait := budget.reserve(time.time(), waited=waited)) > 0:
-        if deadline is not None and time.time() + wait >= deadline:
-            raise DataArtsDeadlineExceeded(
-                f"the request budget ({budget.limit:.0f} a minute) has no slot before the deadline",
-                method=request.method,
-                path=request.path,
-            )
-        yield Sleep(wait)
-        waited = True
+    place = object()  # this request's place in the budget's queue while it waits
+    try:
+        while budget is not None and (wait := budget.reserve(time.time(), place)) > 0:
+            if deadline is not None and time.time() + wait >= deadline:
+                raise DataArtsDeadlineExceeded(
+                    f"the request budget ({budget.limit:.0f} a minute) has no slot before the deadline",
+                    method=request.method,
+                    path=request.path,
+                )
+            yield Sleep(wait)
+    finally:  # sent, or given up (deadline, cancellation): never holding the queue up
+        if budget is not None:
+            budget.forget(place)
     timeout = time_left(request, deadline, config.timeout)
     answer: tuple[int, Mapping[str, str], bytes] = yield Send(
         request, prepare(config, request, token), timeout

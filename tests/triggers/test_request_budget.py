@@ -72,18 +72,31 @@ def test_a_budget_spaces_requests_at_its_rate_and_starts_below_the_documented_li
 def saturate(budget: RequestBudget, start: float, seconds: float) -> float:
     """Callers always waiting for the budget for ``seconds``: the clock when they stop."""
     now = start
-    waited = False
+    caller = object()
     while now < start + seconds:
-        wait = budget.reserve(now, waited=waited)
+        wait = budget.reserve(now, caller)
         if wait > 0:
             now += wait
-            waited = True
         else:
-            waited = False  # the next caller is already waiting: the first ask of it waits
+            caller = object()  # the next caller is already there: told to wait, it queues
             now += 1e-6
-            budget.reserve(now)  # told to wait ...
-            waited = True
+            budget.reserve(now, caller)
+    budget.forget(caller)  # the callers stop
     return now
+
+
+def test_waiting_callers_are_served_first_come_first_served() -> None:
+    budget = RequestBudget()
+    first, second, third = object(), object(), object()
+    assert budget.reserve(10.0, object()) == 0.0
+    assert budget.reserve(10.0, first) == pytest.approx(0.2)
+    assert budget.reserve(10.05, second) == pytest.approx(0.35), "behind the first: a slot later"
+    assert budget.reserve(10.1, third) == pytest.approx(0.5)
+    assert budget.reserve(10.2, third) > 0, "the slot is free, but two asked before"
+    assert budget.reserve(10.2, second) > 0
+    assert budget.reserve(10.2, first) == 0.0
+    budget.forget(second)  # cancelled while waiting: it holds nobody back
+    assert budget.reserve(10.4, third) == 0.0
 
 
 def test_a_budget_grows_only_while_its_callers_need_more_than_it_gives() -> None:
