@@ -68,9 +68,11 @@ CONN_FIELDS = {
     },
     "max_requests_per_minute": {
         "label": "Max requests per minute",
-        "description": "Request budget of one triggerer for this connection; polls stretch their "
-        "interval rather than exceed it; default 120.",
-        "schema": {"type": ["number", "null"], "default": 120},
+        "description": "Upper bound of the adaptive request budget of one triggerer for this "
+        "connection (it starts at 300 a minute, grows while the gateway accepts, halves on a 429 "
+        "and honours Retry-After); polls stretch their interval rather than exceed it; default "
+        "1800 (the gateway's 30 requests/s per user).",
+        "schema": {"type": ["number", "null"], "default": 1800},
     },
     "console_url": _field(
         "Console URL template",

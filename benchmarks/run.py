@@ -151,7 +151,25 @@ class ThreadPollingTrigger:
         return {"status": "timeout", "instance_id": self.instance_id}
 
 
-async def drive(kind: str, url: str, size: int, interval: float, restart: bool) -> dict[str, Any]:
+def dbt_over_http() -> None:
+    """
+    The dbt Cloud hook builds ``https://{tenant}/...`` URLs; the emulator speaks plain HTTP (as it
+    does to ours). Only the scheme is changed: the trigger, its hook, retries and sessions are dbt's.
+    """
+    from airflow.providers.dbt.cloud.hooks.dbt import DbtCloudHook
+
+    original = DbtCloudHook.get_request_url_params
+
+    def over_http(tenant: str, endpoint: str, include_related: Any = None, *, api_version: str = "v2") -> Any:
+        url, data = original(tenant, endpoint, include_related, api_version=api_version)
+        return "http://" + url.removeprefix("https://"), data
+
+    DbtCloudHook.get_request_url_params = staticmethod(over_http)  # type: ignore[method-assign]
+
+
+async def drive(
+    kind: str, url: str, size: int, interval: float, restart: bool, min_seconds: float, max_seconds: float
+) -> dict[str, Any]:
     """
     Run one trigger per instance in this loop and measure what users feel and pay: detection
     delay, CPU per waiting trigger per interval, memory. With ``restart``, every trigger is dropped
@@ -163,13 +181,18 @@ async def drive(kind: str, url: str, size: int, interval: float, restart: bool) 
 
     events: dict[str, tuple[dict[str, Any], float]] = {}
     rng = random.Random(7)
-    # Warm up what both implementations load once per process (imports, the connection).
+    # Warm up what every implementation loads once per process (imports, the connection).
     import httpx  # noqa: F401
     import requests  # noqa: F401
 
     from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
 
     DataArtsHook().config  # noqa: B018
+    if kind == "dbt":
+        import aiohttp  # noqa: F401
+        from airflow.providers.dbt.cloud.triggers.dbt import DbtCloudRunJobTrigger
+
+        dbt_over_http()
     # Started now, once this process is ready, so its start-up is no part of the detection delay.
     started_after = int(time.time() * 1000) - 1000
     created = control(
@@ -179,9 +202,10 @@ async def drive(kind: str, url: str, size: int, interval: float, restart: bool) 
         {
             "job_name": "orders_completeness",
             "count": size,
-            "min_seconds": interval / 2,
-            "max_seconds": interval * 3.5,
+            "min_seconds": min_seconds,
+            "max_seconds": max_seconds,
             "distinct_jobs": True,
+            "seed": os.getpid(),
         },
     )["instances"]
     rss_before = rss_bytes()
@@ -197,6 +221,27 @@ async def drive(kind: str, url: str, size: int, interval: float, restart: bool) 
         )
         events[item["id"]] = (await trigger.run(), time.time())
 
+    async def dbt(item: dict[str, Any], offset: float) -> None:
+        # Deferrals arrive over an interval (as the thread baseline's first polls): not all at once.
+        await asyncio.sleep(offset)
+        trigger = DbtCloudRunJobTrigger(
+            conn_id="dbt_cloud_default",
+            run_id=int(item["id"]),
+            end_time=time.time() + 3600,
+            poll_interval=interval,
+            account_id=1,
+        )
+        async for event in trigger.run():
+            payload = dict(event.payload)
+            status = payload.get("status")
+            message = str(payload.get("message", ""))
+            # dbt's "error" is both a failed run and a failed request: only the first is a verdict.
+            if status == "success":
+                payload["run_status"] = "SUCCESS|ALARMING"
+            elif status == "error" and message.endswith("has failed."):
+                payload.update(status="success", run_status="FAILED")
+            events[item["id"]] = (payload, time.time())
+
     def make(item: dict[str, Any]) -> DataArtsQualityInstanceTrigger:
         return DataArtsQualityInstanceTrigger(
             instance_id=item["id"],
@@ -205,9 +250,12 @@ async def drive(kind: str, url: str, size: int, interval: float, restart: bool) 
             started_after=started_after,
         )
 
+    triggers: list[DataArtsQualityInstanceTrigger] = []
     if kind == "shared":
         triggers = [make(item) for item in created]
         tasks = [asyncio.create_task(shared(trigger)) for trigger in triggers]
+    elif kind == "dbt":
+        tasks = [asyncio.create_task(dbt(item, rng.uniform(0, interval))) for item in created]
     else:
         tasks = [asyncio.create_task(threaded(item)) for item in created]
     await asyncio.sleep(interval * 1.5)  # every trigger is waiting and has polled at least once
@@ -227,26 +275,32 @@ async def drive(kind: str, url: str, size: int, interval: float, restart: bool) 
                 reborn.append(DataArtsQualityInstanceTrigger(**json.loads(json.dumps(kwargs))))
         restarted = len(reborn)
         tasks = [asyncio.create_task(shared(trigger)) for trigger in reborn]
-    await asyncio.wait(tasks, timeout=600)
+    # Every run gets the same time: the last instance's end plus a minute. What has no verdict by
+    # then has none (a baseline that cannot keep up).
+    await asyncio.wait(tasks, timeout=max(1.0, began + max_seconds + 60 - time.time()))
     ended = time.time()
+    for task in tasks:
+        task.cancel()
     cpu = time.process_time() - cpu_before
     expected = {item["id"]: item["outcome"] for item in created}
-    right = sum(
-        1
-        for instance_id, (event, _) in events.items()
-        if event.get("status") == "success" and event.get("run_status") == expected[instance_id]
-    )
+
+    def right(instance_id: str, event: dict[str, Any]) -> bool:
+        return event.get("status") == "success" and expected[instance_id] in str(
+            event.get("run_status")
+        ).split("|")
+
     finish = {item["id"]: item["finish_at"] for item in created}
-    detection = [at - finish[i] for i, (_, at) in events.items()]
+    # Detection: of the right verdicts only (an error event is no detection).
+    detection = [at - finish[i] for i, (event, at) in events.items() if right(i, event)]
     # A trigger "waits" from the start until its event: the intervals it was owed a poll.
     waited_intervals = sum(((events[i][1] if i in events else ended) - began) / interval for i in expected)
     return {
+        "began": began,
         "cpu": cpu,
         "cpu_per_trigger_interval_ms": 1000 * cpu / max(1e-9, waited_intervals),
         "rss_per_trigger_kib": (rss_waiting - rss_before) / len(created) / 1024,
-        "detect_p50": percentile(detection, 0.5),
-        "detect_p99": percentile(detection, 0.99),
-        "right_events": right,
+        "detections": detection,
+        "right_events": sum(1 for i, (event, _) in events.items() if right(i, event)),
         "events": len(events),
         "restarted": restarted,
         "wall": ended - began,
@@ -278,68 +332,130 @@ def workspace_noise(url: str, per_hour: float) -> Iterator[None]:
         stop.set()
 
 
+@contextmanager
+def load_samples(every: float = 5.0) -> Iterator[list[float]]:
+    """The machine's 1-minute load average, sampled while the block runs (the machine is shared)."""
+    import threading
+
+    samples: list[float] = [os.getloadavg()[0]]
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(every):
+            samples.append(os.getloadavg()[0])
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield samples
+    finally:
+        stop.set()
+        samples.append(os.getloadavg()[0])
+
+
 SCENARIOS = {
-    # name: (implementation, triggerer restart mid-wait, request budget per minute)
-    "shared": ("shared", False, 1_000_000.0),
-    "thread": ("thread", False, 1_000_000.0),
-    "restart": ("shared", True, 1_000_000.0),
-    "budget": ("shared", False, 120.0),
+    # name: (implementation, triggerer restart mid-wait, triggerer processes)
+    "shared": ("shared", False, 1),
+    "dbt": ("dbt", False, 1),
+    "thread": ("thread", False, 1),
+    "restart": ("shared", True, 1),
+    "two": ("shared", False, 2),
+}
+SCENARIO_NAMES = {
+    "shared": "ours, defaults",
+    "dbt": "dbt Cloud provider trigger",
+    "thread": "sync hook in thread (baseline)",
+    "restart": "ours, triggerer restart mid-wait",
+    "two": "ours, two triggerers, one connection",
 }
 
 
 def scale(
-    url: str, sizes: list[int], interval: float, scenarios: list[str], noise_per_hour: float
+    url: str,
+    runs: list[tuple[int, str, int]],
+    interval: float,
+    noise_per_hour: float,
+    finish: tuple[float, float],
 ) -> list[dict[str, Any]]:
-    """Each (size, scenario) runs in a fresh process, so memory and CPU are its own."""
+    """
+    Each (size, scenario, gateway limit) runs in fresh processes (one per triggerer), so memory and
+    CPU are their own; the gateway's timeline of requests gives requests/s and 429s.
+    """
     rows = []
-    for size in sizes:
-        for scenario in scenarios:
-            control(url, "POST", "reset")
-            if scenario == "budget":  # the gateway throttles at the limit the budget is set to
-                control(url, "POST", "throttle", {"per_minute": int(SCENARIOS[scenario][2])})
-            with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as spec:
-                json.dump({"url": url, "size": size}, spec)
-            before = control(url, "GET", "requests/count")
-            with workspace_noise(url, noise_per_hour):
-                done = subprocess.run(
-                    [
-                        sys.executable, __file__, "--one", scenario, "--spec", spec.name,
-                        "--interval", str(interval),
-                    ],
-                    capture_output=True,
-                    text=True,
-                    timeout=900,
-                )  # fmt: skip
-            os.unlink(spec.name)
-            if done.returncode:
-                raise SystemExit(f"scenario {scenario} at N={size} failed:\n{done.stderr[-3000:]}")
-            result = json.loads(done.stdout.strip().splitlines()[-1])
-            after = control(url, "GET", "requests/count")
-            result["requests_per_s"] = (after["total"] - before["total"]) / result["wall"]
-            result["throttled"] = after.get("status", {}).get("429", 0) - before.get("status", {}).get(
-                "429", 0
-            )
-            result.update(scenario=scenario, size=size)
-            rows.append(result)
-            print(
-                f"  N={size:>6} {scenario:<8} detection p50 {result['detect_p50']:.2f} s "
-                f"p99 {result['detect_p99']:.2f} s, cpu/trigger/interval "
-                f"{result['cpu_per_trigger_interval_ms']:.3f} ms, {result['requests_per_s']:.1f} req/s, "
-                f"rss/trigger {result['rss_per_trigger_kib']:.1f} KiB, "
-                f"events right {result['right_events']}/{size}, 429s {result['throttled']}",
-                flush=True,
-            )
+    for size, scenario, per_second in runs:
+        processes = SCENARIOS[scenario][2]
+        control(url, "POST", "reset")
+        control(url, "POST", "throttle", {"per_second": per_second})
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as spec:
+            json.dump({"url": url, "size": size, "min_seconds": finish[0], "max_seconds": finish[1]}, spec)
+        command = [
+            sys.executable, __file__, "--one", scenario, "--spec", spec.name, "--interval", str(interval),
+        ]  # fmt: skip
+        with workspace_noise(url, noise_per_hour), load_samples() as load:
+            children = [
+                subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for _ in range(processes)
+            ]
+            outputs = [child.communicate(timeout=finish[1] + 900) for child in children]
+        os.unlink(spec.name)
+        results = []
+        for child, (out, err) in zip(children, outputs, strict=True):
+            if child.returncode:
+                raise SystemExit(f"scenario {scenario} at N={size} failed:\n{err[-3000:]}")
+            results.append(json.loads(out.strip().splitlines()[-1]))
+        timeline = control(url, "GET", "requests/timeline")["requests"]
+        began = min(r["began"] for r in results)
+        ended = max(r["began"] + r["wall"] for r in results)
+        wall = ended - began
+        after_minute = [(t, status) for t, status in timeline if t >= began + 60]
+        late_wall = max(1e-9, ended - (began + 60))
+        detections = [d for r in results for d in r["detections"]]
+        row = {
+            "scenario": scenario,
+            "size": size * processes,
+            "gateway": per_second,
+            "detect_p50": percentile(detections, 0.5),
+            "detect_p99": percentile(detections, 0.99),
+            "detect_max": max(detections, default=float("nan")),
+            "requests_per_s": len(timeline) / wall,
+            "requests_per_s_after_minute": len(after_minute) / late_wall
+            if ended > began + 60
+            else float("nan"),
+            "throttled": sum(1 for _, status in timeline if status == 429),
+            "throttled_after_minute": sum(1 for _, status in after_minute if status == 429),
+            "cpu_per_trigger_interval_ms": statistics.mean(r["cpu_per_trigger_interval_ms"] for r in results),
+            "rss_per_trigger_kib": statistics.mean(r["rss_per_trigger_kib"] for r in results),
+            "right_events": sum(r["right_events"] for r in results),
+            "wall": wall,
+            "load": (min(load), max(load)),
+        }
+        rows.append(row)
+        print(
+            f"  N={row['size']:>6} {scenario:<8} gateway {per_second}/s: "
+            f"detection p50 {row['detect_p50']:.2f} "
+            f"p99 {row['detect_p99']:.2f} max {row['detect_max']:.2f} s, "
+            f"{row['requests_per_s']:.1f} req/s ({row['requests_per_s_after_minute']:.1f} after 1 min), "
+            f"429s {row['throttled']} ({row['throttled_after_minute']} after 1 min), "
+            f"cpu/trigger/interval {row['cpu_per_trigger_interval_ms']:.3f} ms, "
+            f"rss/trigger {row['rss_per_trigger_kib']:.1f} KiB, right {row['right_events']}/{row['size']}, "
+            f"wall {wall:.0f} s, load {row['load'][0]:.1f}-{row['load'][1]:.1f}",
+            flush=True,
+        )
     return rows
 
 
 def one_scale_run(scenario: str, spec_path: str, interval: float) -> None:
-    kind, restart, budget = SCENARIOS[scenario]
-    connection = json.loads(os.environ["AIRFLOW_CONN_DATAARTS_DEFAULT"])
-    connection["extra"]["max_requests_per_minute"] = budget
-    os.environ["AIRFLOW_CONN_DATAARTS_DEFAULT"] = json.dumps(connection)
+    kind, restart, _ = SCENARIOS[scenario]
     spec = json.loads(Path(spec_path).read_text())
-    result = asyncio.run(drive(kind, spec["url"], spec["size"], interval, restart))
-    print(json.dumps(result))
+    os.environ["AIRFLOW_CONN_DBT_CLOUD_DEFAULT"] = json.dumps(
+        {"conn_type": "dbt_cloud", "host": spec["url"].removeprefix("http://"), "password": "dbt-token"}
+    )
+    result = asyncio.run(
+        drive(kind, spec["url"], spec["size"], interval, restart, spec["min_seconds"], spec["max_seconds"])
+    )
+    print(json.dumps(result), flush=True)
+    # Threads of the baseline may still sit in a retry's sleep: do not wait for them.
+    os._exit(0)
 
 
 # --- requests per call -----------------------------------------------------------------------------
@@ -448,14 +564,6 @@ def import_costs(runs: int) -> list[tuple[str, float]]:
     return rows
 
 
-SCENARIO_NAMES = {
-    "shared": "shared polls (ours)",
-    "thread": "sync hook in thread (baseline)",
-    "restart": "ours, triggerer restart mid-wait",
-    "budget": "ours, budget 120 requests/min",
-}
-
-
 # --- report ----------------------------------------------------------------------------------------
 
 
@@ -466,16 +574,19 @@ def report(
     lines = [f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine}.", ""]
     if scale_rows:
         lines += [
-            "| N waiting | scenario | detection p50 | detection p99 | CPU per waiting trigger per interval "
-            "| requests/s | RSS per trigger | right events | 429s |",
-            "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+            "| N waiting | implementation | gateway | detection p50 / p99 / max | requests/s (after 1 min) "
+            "| 429s (after 1 min) | CPU per waiting trigger per interval | RSS per trigger | right verdicts "
+            "| load average |",
+            "|---:|---|---:|---|---:|---:|---:|---:|---:|---|",
         ]
         for row in scale_rows:
             lines.append(
-                f"| {row['size']:,} | {SCENARIO_NAMES[row['scenario']]} | {row['detect_p50']:.2f} s "
-                f"| {row['detect_p99']:.2f} s | {row['cpu_per_trigger_interval_ms']:.3f} ms "
-                f"| {row['requests_per_s']:.1f} | {row['rss_per_trigger_kib']:.1f} KiB "
-                f"| {row['right_events']:,}/{row['size']:,} | {row['throttled']} |"
+                f"| {row['size']:,} | {SCENARIO_NAMES[row['scenario']]} | {row['gateway']}/s "
+                f"| {row['detect_p50']:.1f} / {row['detect_p99']:.1f} / {row['detect_max']:.1f} s "
+                f"| {row['requests_per_s']:.1f} ({row['requests_per_s_after_minute']:.1f}) "
+                f"| {row['throttled']:,} ({row['throttled_after_minute']:,}) "
+                f"| {row['cpu_per_trigger_interval_ms']:.3f} ms | {row['rss_per_trigger_kib']:.1f} KiB "
+                f"| {row['right_events']:,}/{row['size']:,} | {row['load'][0]:.1f} to {row['load'][1]:.1f} |"
             )
         lines.append("")
     if calls:
@@ -606,13 +717,23 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sizes", default="1000,5000,10000", help="numbers of concurrent triggers")
+    parser.add_argument("--sizes", default="1000,10000,30000", help="numbers of concurrent triggers")
     parser.add_argument("--interval", type=float, default=10.0, help="poll interval, seconds")
     parser.add_argument(
         "--scenarios",
-        default="shared,thread,restart",
-        help="comma list of: shared (ours), thread (baseline), restart (ours, triggerer restart), "
-        "budget (ours under a 120/min request budget)",
+        default="shared,dbt,thread",
+        help="run at each size, comma list of: shared (ours, defaults), dbt (the dbt Cloud provider's "
+        "trigger), thread (sync hook in a thread: the baseline), restart (ours, triggerer restart)",
+    )
+    parser.add_argument("--gateway", type=int, default=30, help="the gateway's per-user limit, requests/s")
+    parser.add_argument(
+        "--extra",
+        default="two@10000@30,shared@2000@2",
+        help="more runs, comma list of SCENARIO@SIZE@LIMIT (two: two triggerers of SIZE each, one "
+        "connection); default: two triggerers at 30/s, and ours against a gateway of 2/s",
+    )
+    parser.add_argument(
+        "--finish", default="5,75", help="instances end between these seconds after they start"
     )
     parser.add_argument(
         "--noise-per-hour", type=float, default=1000.0, help="other jobs' instances started per hour"
@@ -657,8 +778,18 @@ def main() -> int:
             calls = requests_per_call(url)
         if "scale" not in skip:
             print(f"Triggerer scale (interval {args.interval:g} s) ...", flush=True)
-            sizes = [int(size) for size in args.sizes.split(",")]
-            scale_rows = scale(url, sizes, args.interval, args.scenarios.split(","), args.noise_per_hour)
+            runs = [
+                (int(size), scenario, args.gateway)
+                for size in args.sizes.split(",")
+                if size
+                for scenario in args.scenarios.split(",")
+                if scenario
+            ]
+            for extra in filter(None, args.extra.split(",")):
+                scenario, size, limit = extra.split("@")
+                runs.append((int(size), scenario, int(limit)))
+            low, high = (float(x) for x in args.finish.split(","))
+            scale_rows = scale(url, runs, args.interval, args.noise_per_hour, (low, high))
     imports = [] if "imports" in skip else import_costs(args.import_runs)
     text = report(scale_rows, calls, imports)
     print("\n" + text)

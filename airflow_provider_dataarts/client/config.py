@@ -19,9 +19,10 @@ DEFAULT_RETRY_WAIT = 1.0
 DEFAULT_NOT_LISTED_GRACE = 120.0
 # A deferred wait survives a gateway outage this long (seconds) before it ends with an error.
 DEFAULT_OUTAGE_TOLERANCE = 600.0
-# Requests a minute one triggerer sends per connection: the lowest per-user limit DataArts
-# documents for its read APIs (120 a minute for many DataArts Migration reads).
-DEFAULT_MAX_REQUESTS_PER_MINUTE = 120.0
+# The upper bound of a triggerer's adaptive request budget for a connection (requests a minute):
+# the gateway's documented per-user limit, 30 requests/s. The budget starts well below it, grows
+# while the gateway accepts and halves on a 429 (client.core.RequestBudget); a user may set less.
+DEFAULT_MAX_REQUESTS_PER_MINUTE = 1800.0
 DEFAULT_CONSOLE_URL = (
     "https://console.huaweicloud.com/dataartsstudio/?region={region}#/dq/taskMonitor"
     "?projectId={project_id}&workspace={workspace}&instanceId={instance_id}"

@@ -8,7 +8,6 @@ mapping and retry decisions exist once.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import email.utils
 import hashlib
@@ -375,36 +374,138 @@ def connection_key(config: DataArtsConfig) -> str:
     A digest of every setting that changes a request (endpoints, credentials, workspace, project,
     auth type, timeout, retries, TLS): equal keys may share a transport. Secrets only hashed.
     """
-    return hashlib.sha256(repr(dataclasses.astuple(config)).encode()).hexdigest()
+    # The fields as they are (all flat): the same text as ``dataclasses.astuple``, without its deep
+    # copy (a triggerer computes this once per trigger: thousands at a restart).
+    values = tuple(getattr(config, item.name) for item in dataclasses.fields(config))
+    return hashlib.sha256(repr(values).encode()).hexdigest()
 
 
-# A slot is taken when a request is about to be sent; it reaches the gateway a little later, so
-# slots are kept a little longer than the gateway's minute.
-BUDGET_WINDOW = 61.0
+# The gateway's documented per-user limit (Factory v1: 30 requests/s per user, 300 per API; the
+# instance list sits behind the same per-user throttle). A budget never goes above it by default.
+GATEWAY_USER_LIMIT = 30.0
+# Where a budget starts: a sixth of the per-user limit, so several triggerers (and the workers'
+# own calls) sharing one user start well under it together.
+BUDGET_START_RATE = 5.0
+# The slowest a budget gets after 429s in a row: one request every five seconds.
+BUDGET_MIN_RATE = 0.2
+# A 429 halves the rate at once ...
+BUDGET_DECREASE = 0.5
+# ... after which it grows back by this much (requests/s) per second it is short of what its
+# callers need, up to a little under the rate the gateway refused ...
+BUDGET_INCREASE = 0.5
+BUDGET_SAFE_SHARE = 0.9
+# ... and beyond that only this slowly, so a budget at the gateway's limit probes it rarely.
+BUDGET_PROBE = 0.01
+# Before the first 429 it doubles each second it is short (the limit is far off, most likely).
+BUDGET_SLOW_START = math.log(2)
+# 429s arriving this soon after a cut answer requests sent before it: they cut nothing more.
+BUDGET_CUT_HOLD = 1.0
 
 
 class RequestBudget:
     """
-    At most ``per_minute`` requests in any minute (first come, first served), and none at all while
-    the service has asked to wait (a 429's ``Retry-After``): whoever shares it slows down together.
+    The request rate of one user at its gateway, shared by everyone sending through it (every
+    trigger of a triggerer on one connection): additive increase, multiplicative decrease.
+
+    Requests are spaced ``1 / rate`` apart, and none is sent while the gateway has asked to wait
+    (a 429's ``Retry-After``). The rate starts at ``BUDGET_START_RATE`` and grows only while the
+    budget holds back callers that declared (``need``) a higher rate than it gives: doubling each
+    second until the first 429, then by ``BUDGET_INCREASE`` a second up to ``BUDGET_SAFE_SHARE`` of
+    the rate refused last, and by ``BUDGET_PROBE`` beyond it. A 429 halves it at once. It never
+    exceeds ``per_minute / 60`` (the connection's ``max_requests_per_minute``, the user's bound).
+    Several triggerers sharing one user cannot talk to each other: they settle under the gateway's
+    limit together because each cuts on the 429s their sum causes.
     """
 
-    def __init__(self, per_minute: float) -> None:
-        self.limit = max(1, int(per_minute))
-        self._slots: collections.deque[float] = collections.deque()
+    def __init__(self, per_minute: float | None = None, *, start: float = BUDGET_START_RATE) -> None:
+        self.ceiling = per_minute / 60.0 if per_minute else GATEWAY_USER_LIMIT
+        self.rate = max(BUDGET_MIN_RATE, min(start, self.ceiling))
+        self.refused_at: float | None = None  # the rate of the last cut, None before any 429
         self.paused_until = 0.0
+        self.throttled = 0  # 429s seen
+        self._next = 0.0
+        self._hold_until = 0.0
+        self._last_grow: float | None = None
+        self._needs: dict[Any, tuple[float, float]] = {}
+        self._queue: dict[object, None] = {}  # waiting callers, first come first
         self._guard = threading.Lock()
 
-    def reserve(self, now: float) -> float:
-        """Take the next free slot; seconds to wait before using it."""
+    @property
+    def limit(self) -> float:
+        """The current rate as requests a minute (what a message or a user would call the budget)."""
+        return self.rate * 60.0
+
+    def need(self, who: Any, rate: float, until: float) -> None:
+        """``who`` needs ``rate`` requests/s until ``until`` (epoch s); the budget grows to the sum."""
         with self._guard:
-            at = max(now, self.paused_until, self._slots[-1] if self._slots else now)
-            if len(self._slots) >= self.limit:
-                at = max(at, self._slots[-self.limit] + BUDGET_WINDOW)
-            while self._slots and self._slots[0] <= at - BUDGET_WINDOW:
-                self._slots.popleft()
-            self._slots.append(at)
-            return at - now
+            self._needs[who] = (rate, until)
+
+    def demand(self, now: float) -> float:
+        with self._guard:
+            return self._demand(now)
+
+    def _demand(self, now: float) -> float:
+        for who in [w for w, (_, until) in self._needs.items() if until <= now]:
+            del self._needs[who]
+        return sum(rate for rate, _ in self._needs.values())
+
+    def reserve(self, now: float, waiter: object | None = None) -> float:
+        """
+        Take a slot if one is free now and nobody asked before ``waiter`` (0.0), or say how long to
+        wait before asking again. A ``waiter`` told to wait keeps its place in the queue (first
+        come, first served: pages asked for first are sent first) until it takes a slot or is
+        ``forget``-ten; no slot is held meanwhile, so a pause or a cut applies to the waiting too.
+        A waiter that has waited (the budget, not the caller, sets the pace) may make it grow.
+        """
+        with self._guard:
+            free_at = max(self._next, self.paused_until)
+            queued = waiter is not None and waiter in self._queue
+            ahead = len(self._queue)
+            if queued:
+                ahead = next(place for place, other in enumerate(self._queue) if other is waiter)
+            if now >= free_at and ahead == 0:
+                if queued:
+                    del self._queue[waiter]
+                    self._grow(now)
+                else:
+                    self._last_grow = None
+                self._next = now + 1.0 / self.rate
+                return 0.0
+            if waiter is not None and not queued:
+                self._queue[waiter] = None
+            return max(free_at - now, 0.0) + ahead / self.rate
+
+    def forget(self, waiter: object) -> None:
+        """``waiter`` gave up (its request was cancelled): it holds nobody back any more."""
+        with self._guard:
+            self._queue.pop(waiter, None)
+
+    def _grow(self, now: float) -> None:
+        last, self._last_grow = self._last_grow, now
+        target = min(self.ceiling, self._demand(now))
+        if last is None or self.rate >= target:
+            return
+        seconds = min(now - last, 1.0)
+        if self.refused_at is None:
+            grown = self.rate * math.exp(BUDGET_SLOW_START * seconds)
+        elif self.rate < BUDGET_SAFE_SHARE * self.refused_at:
+            grown = min(self.rate + BUDGET_INCREASE * seconds, BUDGET_SAFE_SHARE * self.refused_at)
+        else:
+            grown = self.rate + BUDGET_PROBE * self.refused_at * seconds
+        self.rate = min(grown, target)
+
+    def refused(self, now: float, retry_after: float | None) -> None:
+        """The gateway answered 429: halve the rate (once per burst) and pause for ``Retry-After``."""
+        pause = min(retry_after if retry_after is not None else MIN_THROTTLE_PAUSE, MAX_RETRY_AFTER)
+        with self._guard:
+            self.throttled += 1
+            self.paused_until = max(self.paused_until, now + pause)
+            if now < self._hold_until:
+                return
+            self.refused_at = self.rate
+            self.rate = max(BUDGET_MIN_RATE, self.rate * BUDGET_DECREASE)
+            self._hold_until = now + max(BUDGET_CUT_HOLD, pause)
+            self._last_grow = None
 
     def pause(self, until: float) -> None:
         with self._guard:
@@ -584,7 +685,7 @@ def call(
 ) -> Steps[Any]:
     """
     One request with auth, one token renewal, retries as ``retry_delay`` says, within ``deadline``,
-    and within ``budget`` when given (a 429's ``Retry-After`` then pauses all who share it).
+    and within ``budget`` when given (a 429 cuts it and its ``Retry-After`` pauses all who share it).
     """
     attempt = 1
     while True:
@@ -594,7 +695,7 @@ def call(
             raise
         except DataArtsAPIError as error:
             if budget is not None and error.status_code == 429:
-                budget.pause(time.time() + min(error.retry_after or MIN_THROTTLE_PAUSE, MAX_RETRY_AFTER))
+                budget.refused(time.time(), error.retry_after)
             wait = retry_delay(config, request, error, attempt, deadline)
             if wait is None:
                 raise
@@ -638,14 +739,19 @@ def _send(
     deadline: float | None,
     budget: RequestBudget | None,
 ) -> Steps[tuple[int, Mapping[str, str], bytes]]:
-    if budget is not None and (wait := budget.reserve(time.time())) > 0:
-        if deadline is not None and time.time() + wait >= deadline:
-            raise DataArtsDeadlineExceeded(
-                f"the request budget ({budget.limit} a minute) has no slot before the deadline",
-                method=request.method,
-                path=request.path,
-            )
-        yield Sleep(wait)
+    place = object()  # this request's place in the budget's queue while it waits
+    try:
+        while budget is not None and (wait := budget.reserve(time.time(), place)) > 0:
+            if deadline is not None and time.time() + wait >= deadline:
+                raise DataArtsDeadlineExceeded(
+                    f"the request budget ({budget.limit:.0f} a minute) has no slot before the deadline",
+                    method=request.method,
+                    path=request.path,
+                )
+            yield Sleep(wait)
+    finally:  # sent, or given up (deadline, cancellation): never holding the queue up
+        if budget is not None:
+            budget.forget(place)
     timeout = time_left(request, deadline, config.timeout)
     answer: tuple[int, Mapping[str, str], bytes] = yield Send(
         request, prepare(config, request, token), timeout

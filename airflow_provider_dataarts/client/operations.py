@@ -100,7 +100,7 @@ def normalize_sub_rule(raw: Any, request: ApiRequest | None = None) -> dict[str,
     return item
 
 
-def _page(answer: Any, request: ApiRequest) -> tuple[list[dict[str, Any]], int | None]:
+def page_items(answer: Any, request: ApiRequest) -> tuple[list[dict[str, Any]], int | None]:
     """The items of one ``{count, resources}`` page, and the total count when the service gives it."""
     page = _object(answer, request, "resources").get("resources") or []
     if not isinstance(page, list):
@@ -136,7 +136,7 @@ def read_pages(
     offset = 0
     for _ in range(MAX_PAGES):
         request = make_request(offset)
-        page, count = _page((yield request), request)
+        page, count = page_items((yield request), request)
         offset += len(page)
         done = len(page) < PAGE_SIZE or (count is not None and offset >= count)
         pages_left = 0 if done else -(-(count - offset) // PAGE_SIZE) if count is not None else 1

@@ -25,6 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ak", default="AK")
     parser.add_argument("--sk", default="SK")
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
+    parser.add_argument(
+        "--limit-per-second",
+        type=int,
+        default=0,
+        help="the gateway's per-user limit: 429 APIG.0308 with Retry-After beyond it (0: none)",
+    )
     args = parser.parse_args(argv)
     emulator = DataArtsEmulator(
         args.host,
@@ -38,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         access_key=args.ak,
         secret_key=args.sk,
     )
+    if args.limit_per_second:
+        emulator.limit_per_second(args.limit_per_second)
     creds = emulator.credentials
     connection: dict[str, Any] = {
         "conn_type": "dataarts",

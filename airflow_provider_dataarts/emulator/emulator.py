@@ -114,6 +114,10 @@ class DataArtsEmulator:
     def expire_tokens(self) -> None:
         self.emulation.expire_tokens()
 
+    def limit_per_second(self, requests: int | None) -> None:
+        """The gateway's per-user limit: beyond ``requests`` a second (any 1 s), 429 ``APIG.0308``."""
+        self.emulation.throttle(requests, 1.0)
+
     def add_quality_job(self, name: str, **options: Any) -> str:
         return str(self.state.add_quality_job(name, **options).id)
 

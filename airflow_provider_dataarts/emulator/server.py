@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import json
+import math
 import socket
 import struct
 import threading
@@ -27,7 +28,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from airflow_provider_dataarts.client.signer import verify
-from airflow_provider_dataarts.emulator import console, jobs
+from airflow_provider_dataarts.emulator import console, dbt_cloud, jobs
 from airflow_provider_dataarts.emulator.state import EmulatorError, EmulatorState
 
 MAX_LIMIT = 100
@@ -107,9 +108,11 @@ class Emulation:
         self.faults: list[Fault] = []
         self.log: list[dict[str, Any]] = []
         self.token_requests = 0
-        # The gateway's per-user throttling (APIG.0308), off unless a test or benchmark sets it.
-        self.throttle_per_minute: int | None = None
-        self._recent: collections.deque[float] = collections.deque()
+        # The gateway's per-user throttling (APIG.0308), off unless a test or benchmark sets it:
+        # at most ``throttle_count`` requests of one user in any ``throttle_window`` seconds.
+        self.throttle_count: int | None = None
+        self.throttle_window = 60.0
+        self._recent: dict[str, collections.deque[float]] = {}
 
     def reset(self) -> None:
         self.state.reset()
@@ -118,19 +121,26 @@ class Emulation:
             self.faults.clear()
             self.log.clear()
             self.token_requests = 0
-            self.throttle_per_minute = None
+            self.throttle_count = None
             self._recent.clear()
 
-    def throttled(self, now: float) -> float | None:
-        """Seconds the client must wait when this request is over the per-minute limit, else None."""
+    def throttle(self, count: int | None, window: float) -> None:
+        """Answer 429 ``APIG.0308`` to a user's requests beyond ``count`` in any ``window`` seconds."""
         with self.lock:
-            if not self.throttle_per_minute:
+            self.throttle_count, self.throttle_window = (count or None), window
+            self._recent.clear()
+
+    def throttled(self, now: float, user: str = "") -> float | None:
+        """Seconds ``user`` must wait when this request is over the gateway's limit, else None."""
+        with self.lock:
+            if not self.throttle_count:
                 return None
-            while self._recent and self._recent[0] <= now - 60.0:
-                self._recent.popleft()
-            if len(self._recent) >= self.throttle_per_minute:
-                return self._recent[0] + 60.0 - now
-            self._recent.append(now)
+            recent = self._recent.setdefault(user, collections.deque())
+            while recent and recent[0] <= now - self.throttle_window:
+                recent.popleft()
+            if len(recent) >= self.throttle_count:
+                return recent[0] + self.throttle_window - now
+            recent.append(now)
             return None
 
     def take_fault(self, method: str, path: str, when: str, query: str = "") -> Fault | None:
@@ -208,9 +218,9 @@ class Handler(BaseHTTPRequestHandler):
         }
         with emulation.lock:
             emulation.log.append(record)
-        wait = emulation.throttled(time.time())
-        if wait is not None:
-            record["status"] = self._fault(Fault("status", status=429, retry_after=max(1.0, round(wait))))
+        wait = emulation.throttled(time.time(), self._user())
+        if wait is not None:  # Retry-After in whole seconds, as the gateway sends it
+            record["status"] = self._fault(Fault("status", status=429, retry_after=max(1, math.ceil(wait))))
             return
         fault = emulation.take_fault(method, raw_path, "before", raw_query)
         if fault is not None and fault.kind == "delay":
@@ -222,8 +232,14 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if fault is not None:  # expire_token: this request's token has just expired
                 emulation.expire_tokens()
-            self._authenticate(method, raw_path, query, body)
-            answer = self._route(method, raw_path, query, body)
+            if dbt_cloud.is_dbt_path(raw_path):  # the benchmarks' dbt Cloud peer
+                state = emulation.state
+                answer = Answer(
+                    200, dbt_cloud.run_answer(state, raw_path, self.headers.get("Authorization"), time.time())
+                )
+            else:
+                self._authenticate(method, raw_path, query, body)
+                answer = self._route(method, raw_path, query, body)
         except EmulatorError as error:
             answer = Answer(error.status, {"error_code": error.code, "error_msg": error.message})
         after = emulation.take_fault(method, raw_path, "after", raw_query)
@@ -232,6 +248,13 @@ class Handler(BaseHTTPRequestHandler):
             return
         record["status"] = answer.status
         self._send(answer)
+
+    def _user(self) -> str:
+        """Whom the gateway counts this request against: the access key, or the token's user."""
+        authorization = self.headers.get("Authorization") or ""
+        if "Access=" in authorization:
+            return authorization.split("Access=", 1)[1].split(",", 1)[0].strip()
+        return "token" if self.headers.get("X-Auth-Token") else authorization[:64]
 
     def _fault(self, fault: Fault) -> int:
         if fault.kind == "reset":
@@ -486,6 +509,9 @@ class Handler(BaseHTTPRequestHandler):
                     return Answer(
                         200, {"requests": list(emulation.log), "token_requests": emulation.token_requests}
                     )
+            if route == "requests/timeline" and method == "GET":  # [time, status] of each request
+                with emulation.lock:
+                    return Answer(200, {"requests": [[r["time"], r["status"]] for r in emulation.log]})
             if route == "requests/count" and method == "GET":
                 with emulation.lock:
                     counts: dict[str, int] = {}
@@ -552,9 +578,11 @@ class Handler(BaseHTTPRequestHandler):
                 answer = jobs.control(method, [unquote(p) for p in parts], data, dict(query), state.factory)
                 if answer is not None:
                     return Answer(*answer)
-            if route == "throttle" and method == "POST":
-                with emulation.lock:
-                    emulation.throttle_per_minute = int(data["per_minute"]) or None
+            if route == "throttle" and method == "POST":  # {"per_second": N} or {"per_minute": N}; 0: off
+                if "per_second" in data:
+                    emulation.throttle(int(data["per_second"]), 1.0)
+                else:
+                    emulation.throttle(int(data["per_minute"]), 60.0)
                 return Answer(204)
             if route == "expire-tokens" and method == "POST":
                 emulation.expire_tokens()

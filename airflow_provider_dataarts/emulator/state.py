@@ -420,12 +420,16 @@ class EmulatorState:
         """
         rng = random.Random(seed)
         template = self.job_by_name(job_name)
+        jobs = [
+            self.add_quality_job(f"{job_name}_{number}", sub_rules=template.sub_rules)
+            if distinct_jobs
+            else template
+            for number in range(count)
+        ]
+        # Taken once the jobs exist (tens of thousands take a while): the instances start now.
         now = time.time()
         created = []
-        for number in range(count):
-            job = template
-            if distinct_jobs:
-                job = self.add_quality_job(f"{job_name}_{number}", sub_rules=template.sub_rules)
+        for job in jobs:
             outcome = rng.choice(QUALITY_OUTCOMES)
             instance = self._new_instance(
                 job, start=now, finish_at=now + rng.uniform(min_seconds, max_seconds), outcome=outcome

@@ -9,6 +9,14 @@ finds as soon as its page arrives. A waiter without a start hint, or so far back
 would cost more pages than looking the rest up one by one, is looked up on its own with the
 narrowest filter. The request rate grows with pages of instances, not with the number of sensors.
 
+After the first page (whose ``count`` tells how many there are) a round reads the rest
+``PAGE_CONCURRENCY`` at a time (``read_list``, the one list reader every shared listing uses),
+within the request budget of the connection (``client.core.RequestBudget``, shared by every request
+of the triggerer to that user): the round asks it for the rate that reads its pages within
+``ROUND_SHARE`` of the interval, and the budget grows towards that rate while the gateway accepts
+and halves on a 429. Once an instance has been seen, its own start time (not the caller's hint,
+which may be far older) bounds the window: later rounds read fewer pages.
+
 A round's failure reaches only the waiters it had not answered, and every waiter's future is
 resolved whatever happens in the round, a bug included.
 """
@@ -19,6 +27,7 @@ import asyncio
 import logging
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -26,11 +35,20 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from airflow_provider_dataarts.client.aio import AsyncTransport
     from airflow_provider_dataarts.client.config import DataArtsConfig
+    from airflow_provider_dataarts.client.core import ApiRequest
 
 log = logging.getLogger(__name__)
 
 # Lookups of single waiters run this many at a time, so one round never floods the pool.
 LOOKUP_CONCURRENCY = 8
+# Pages of one list read at a time: enough to keep the budget busy, few enough that a 429's cut
+# and pause reach the rest before they are sent.
+PAGE_CONCURRENCY = 8
+# A round asks the budget for the rate that sends its requests within this share of its interval;
+# the rest is room for retries and for the other pollers of the connection.
+ROUND_SHARE = 0.5
+# While the budget, not the interval, sets the pace, a poller says so at most this often.
+PACE_LOG_EVERY = 60.0
 
 
 @dataclass(frozen=True)
@@ -52,7 +70,7 @@ class RoundAnswer:
     interval: float  # the poller's interval then: longer than asked when the budget stretched it
 
 
-@dataclass
+@dataclass(eq=False)  # by identity: a list of thousands is searched for one
 class _Waiter:
     wanted: Wanted
     future: asyncio.Future[RoundAnswer]
@@ -74,6 +92,10 @@ class SharedInstancePoller:
     task: asyncio.Task[None] | None = None
     effective_interval: float = 0.0
     requests: int = 0  # sent by this poller, all rounds
+    # The start time (epoch ms) each waited-for instance was listed with: a tighter window than
+    # the waiter's hint. Only the instances of the last round are kept.
+    starts: dict[str, int] = field(default_factory=dict)
+    _pace_logged: float | None = None
 
     def __post_init__(self) -> None:
         if not self.interval > 0:
@@ -94,7 +116,9 @@ class SharedInstancePoller:
         try:
             return await waiter.future
         finally:
-            if waiter in self.waiting:
+            # An answered waiter has left the list already; only one given up on may still be in it
+            # (searching it on every answer would cost a round of N waiters N * N / 2 comparisons).
+            if waiter.future.cancelled() and waiter in self.waiting:
                 self.waiting.remove(waiter)
 
     def next_tick(self, now: float) -> float:
@@ -139,16 +163,31 @@ class SharedInstancePoller:
             _settle(batch, RoundFailed("the round ended without an answer for this instance"))
             self._stretch(self.requests - before)
 
-    def _stretch(self, sent: int) -> None:
-        """Spread the next round so that rounds like this one stay within the request budget."""
-        per_minute = self.transport.config.max_requests_per_minute
-        needed = sent * 60.0 / per_minute
-        stretched = max(self.interval, needed)
-        if stretched > self.interval and self.effective_interval == self.interval:
+    def _stretch(self, sent: int, *, expected: bool = False) -> None:
+        """
+        Spread the next round so that rounds like this one stay within the request budget: at the
+        budget's rate, or (``expected``, a round's first page) at the rate it is growing towards.
+        """
+        from airflow_provider_dataarts.client.aio import shared_budget
+
+        budget = shared_budget(self.transport.config)
+        rate = budget.rate
+        if expected:
+            rate = max(rate, min(budget.ceiling, sent / (self.interval * ROUND_SHARE)))
+        stretched = max(self.interval, sent / rate)
+        now = time.monotonic()
+        if (
+            not expected
+            and stretched > self.interval
+            and (self._pace_logged is None or now - self._pace_logged >= PACE_LOG_EVERY)
+        ):
+            self._pace_logged = now
             log.warning(
-                "DataArts request budget of %g a minute: polling every %.0f s instead of %g s "
+                "DataArts request budget of %.1f requests/s (at most %g a minute: "
+                "extra.max_requests_per_minute) sets the pace: polling every %.3g s instead of %g s "
                 "(%d requests a round)",
-                per_minute,
+                budget.rate,
+                budget.ceiling * 60,
                 stretched,
                 self.interval,
                 sent,
@@ -161,64 +200,98 @@ class SharedInstancePoller:
             if not waiter.future.done():
                 waiter.future.set_result(answer)
 
+    def _hint(self, waiters: list[_Waiter]) -> int | None:
+        """The latest start the instance of ``waiters`` is known to have: the start it was listed with."""
+        hints = [h for w in waiters if (h := w.wanted.started_after) is not None]
+        known = self.starts.get(waiters[0].wanted.instance_id)
+        if known is not None:
+            hints.append(known)
+        return max(hints) if hints else None
+
+    def _seen(self, instance: dict[str, Any] | None) -> None:
+        start = instance.get("start_time") if instance else None
+        if isinstance(start, int) and not isinstance(start, bool):
+            self.starts[str(instance["id"])] = start  # type: ignore[index]
+
     async def _round(self, batch: list[_Waiter], due: float) -> None:
         by_id: dict[str, list[_Waiter]] = {}
         for waiter in batch:
             by_id.setdefault(waiter.wanted.instance_id, []).append(waiter)
-        hinted = {i: ws for i, ws in by_id.items() if any(w.wanted.started_after is not None for w in ws)}
+        self.starts = {i: s for i, s in self.starts.items() if i in by_id}
+        hints = {i: self._hint(ws) for i, ws in by_id.items()}
+        hinted = {i: ws for i, ws in by_id.items() if hints[i] is not None}
         alone = [ws for i, ws in by_id.items() if i not in hinted]
         if len(hinted) == 1:  # a window read for one instance is just its own lookup
             alone += hinted.values()
             hinted = {}
-        left = await self._window(hinted, due) if hinted else []
-        await self._look_up([*alone, *left], due)
+        left = await self._window(hinted, hints, due) if hinted else []
+        await self._look_up([*alone, *left], due, hints)
 
-    async def _window(self, hinted: dict[str, list[_Waiter]], due: float) -> list[list[_Waiter]]:
+    async def _window(
+        self, hinted: dict[str, list[_Waiter]], hints: dict[str, int | None], due: float
+    ) -> list[list[_Waiter]]:
         """
-        Read the list from the oldest hinted start on, answering waiters as their pages arrive.
+        Read the list from the oldest start on, answering waiters as their pages arrive.
 
         Stops when every waiter is found, or when the pages still to read would cost more than
-        looking the waiters still missing up one by one: those it returns.
+        looking the waiters still missing up one by one: those it returns, with those the list
+        may have skipped (it grew while read). A failed page's error reaches only the waiters
+        still missing at the end.
         """
         from airflow_provider_dataarts.client import operations as ops
 
-        window_start = min(
-            h for ws in hinted.values() for w in ws if (h := w.wanted.started_after) is not None
-        )
+        window_start = min(h for i in hinted if (h := hints[i]) is not None)
         missing = dict(hinted)
 
         first = True
 
         def read(page: list[dict[str, Any]], pages_left: int) -> bool:
             nonlocal first
-            self.requests += 1
             if first:  # the list's count tells what this round will cost: stretch at once
-                self._stretch(1 + pages_left)
+                self._stretch(1 + pages_left, expected=True)
                 first = False
             for item in page:
                 waiters = missing.pop(str(item.get("id")), None)
                 if waiters is not None:
-                    self._answer(waiters, ops.normalize_instance(item), due)
+                    instance = ops.normalize_instance(item)
+                    self._seen(instance)
+                    self._answer(waiters, instance, due)
             return not missing or pages_left > len(missing)
 
-        listed_all = await self.transport.run(
-            ops.read_pages(partial(ops.instances_request, self.project_id, start_time=window_start), read)
+        listing = await read_list(
+            self.transport,
+            partial(ops.instances_request, self.project_id, start_time=window_start),
+            read,
+            pace=self.interval * ROUND_SHARE,
+            who=(id(self), "pages"),
         )
-        if listed_all:  # every instance since the oldest start was read: the missing are not listed
+        self.requests += listing.sent
+        if listing.error is not None:
+            _settle(list(w for ws in missing.values() for w in ws), listing.error)
+            return []
+        if listing.complete:  # every instance since the oldest start was read: the missing are not listed
             for waiters in missing.values():
                 self._answer(waiters, None, due)
             return []
         return list(missing.values())
 
-    async def _look_up(self, groups: list[list[_Waiter]], due: float) -> None:
+    async def _look_up(self, groups: list[list[_Waiter]], due: float, hints: dict[str, int | None]) -> None:
         """Each instance on its own, with the narrowest filter its hints allow; failures stay its own."""
         from airflow_provider_dataarts.client import operations as ops
 
+        if not groups:
+            return
         gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
+        pace = self.interval * ROUND_SHARE
+        ask_budget(self.transport, (id(self), "lookups"), len(groups), pace, 4 * pace)
 
         async def one(waiters: list[_Waiter]) -> None:
-            wanted = next(
-                (w.wanted for w in waiters if w.wanted.started_after is not None), waiters[0].wanted
+            first = waiters[0].wanted
+            wanted = Wanted(
+                first.instance_id,
+                hints.get(first.instance_id),
+                next((w.wanted.name for w in waiters if w.wanted.name), None),
+                next((w.wanted.task_type for w in waiters if w.wanted.task_type), None),
             )
             async with gate:
                 try:
@@ -238,9 +311,97 @@ class SharedInstancePoller:
                 except Exception as error:
                     _settle(waiters, error)
                     return
+            self._seen(instance)
             self._answer(waiters, instance, due)
 
         await asyncio.gather(*(one(waiters) for waiters in groups))
+
+
+def ask_budget(transport: AsyncTransport, who: Any, requests: int, within: float, hold: float) -> None:
+    """Tell the connection's budget that ``who`` needs ``requests`` sent within ``within`` seconds."""
+    from airflow_provider_dataarts.client.aio import shared_budget
+
+    shared_budget(transport.config).need(who, requests / max(within, 1e-3), time.time() + hold)
+
+
+@dataclass
+class ListRead:
+    """How a ``read_list`` went."""
+
+    complete: bool  # every page was read, and the list did not grow meanwhile
+    sent: int  # pages asked for (their retries not counted)
+    error: BaseException | None = None  # the first page's failure, if a page failed
+
+
+async def read_list(
+    transport: AsyncTransport,
+    make_request: Callable[[int], ApiRequest],
+    read: Callable[[list[dict[str, Any]], int], bool],
+    *,
+    pace: float,
+    who: Any,
+    concurrency: int = PAGE_CONCURRENCY,
+) -> ListRead:
+    """
+    The pages of a ``{count, resources}`` list: the first alone, then the rest (its ``count`` says
+    how many) ``concurrency`` at a time, each handed to ``read(page, pages_left)`` as it arrives;
+    when ``read`` returns True no further page is sent. Every request waits for the connection's
+    budget, which is asked for the rate that reads every page within ``pace`` seconds.
+
+    A page that fails (after its retries) does not stop the others: its error is returned and the
+    list is not ``complete``. Nor is it when its count changed while it was read (instances started
+    meanwhile shift the pages: an item may have moved onto a page already read). A list without a
+    ``count`` is read one page after another. The first page's failure is raised.
+    """
+    from airflow_provider_dataarts.client import operations as ops
+    from airflow_provider_dataarts.exceptions import DataArtsAPIError
+
+    first = make_request(0)
+    page, count = ops.page_items(await transport.call(first), first)
+    sent = 1
+    if count is None:  # no count: no telling where the pages are; one after another
+        offset = len(page)
+        while True:
+            if read(page, 0 if len(page) < ops.PAGE_SIZE else 1) or len(page) < ops.PAGE_SIZE:
+                return ListRead(len(page) < ops.PAGE_SIZE, sent)
+            if sent >= ops.MAX_PAGES:
+                raise DataArtsAPIError(
+                    f"more than {ops.MAX_PAGES} pages", method=first.method, path=first.path
+                )
+            request = make_request(offset)
+            page, _ = ops.page_items(await transport.call(request), request)
+            offset += len(page)
+            sent += 1
+    total = max(1, -(-count // ops.PAGE_SIZE))
+    if total > ops.MAX_PAGES:
+        raise DataArtsAPIError(f"more than {ops.MAX_PAGES} pages", method=first.method, path=first.path)
+    left = total - 1
+    if read(page, left) or left == 0 or len(page) < ops.PAGE_SIZE:
+        return ListRead(left == 0 or len(page) < ops.PAGE_SIZE, sent)
+    ask_budget(transport, who, total, pace, 4 * pace)
+    offsets = iter(range(ops.PAGE_SIZE, count, ops.PAGE_SIZE))
+    stopped = grew = False
+    error: BaseException | None = None
+
+    async def reader() -> None:
+        nonlocal left, sent, stopped, grew, error
+        for offset in offsets:  # shared by the readers: each offset is read once
+            if stopped:
+                return
+            request = make_request(offset)
+            sent += 1
+            try:
+                page, now_count = ops.page_items(await transport.call(request), request)
+            except Exception as failure:
+                error = error or failure
+                continue
+            left -= 1
+            grew = grew or now_count != count
+            if not stopped and read(page, left):
+                stopped = True
+
+    await asyncio.gather(*(reader() for _ in range(min(concurrency, left))))
+    return ListRead(not stopped and not grew and error is None, sent, error)
 
 
 def _counted(poller: SharedInstancePoller, operation: Any) -> Any:

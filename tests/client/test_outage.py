@@ -143,4 +143,4 @@ def test_the_new_extras_have_documented_defaults() -> None:
         conn_id="t", host="http://h", login="AK", password="SK", extra={"project_id": "p"}
     )
     assert config.outage_tolerance == 600
-    assert config.max_requests_per_minute == 120
+    assert config.max_requests_per_minute == 1800

@@ -216,8 +216,35 @@ def test_a_fault_can_hit_one_page_only(emulator: DataArtsEmulator) -> None:
 
 
 def test_the_gateway_throttles_at_its_per_minute_limit(emulator: DataArtsEmulator) -> None:
-    emulator.emulation.throttle_per_minute = 3
+    emulator.emulation.throttle(3, 60.0)
     statuses = [call(emulator, "GET", "/v2/p1/quality/instances?limit=1&offset=0")[0] for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
     status, body = call(emulator, "GET", "/v2/p1/quality/instances?limit=1&offset=0")
     assert status == 429 and json.loads(body)["error_code"] == "APIG.0308"
+
+
+def test_the_gateway_throttles_each_user_above_its_per_second_limit(emulator: DataArtsEmulator) -> None:
+    emulator.limit_per_second(2)
+    path = "/v2/p1/quality/instances?limit=1&offset=0"
+    statuses = [call(emulator, "GET", path)[0] for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    throttled = [r for r in emulator.requests if r["status"] == 429]
+    assert len(throttled) == 1
+    # Another user (a token, not this access key) has a limit of its own.
+    token = emulator.credentials.static_token
+    assert call(emulator, "GET", path, signed=False, **{"X-Auth-Token": token})[0] == 200
+    time.sleep(1.05)  # a second later the user's window has room again
+    assert call(emulator, "GET", path)[0] == 200
+
+
+def test_a_throttled_answer_says_when_to_come_back(emulator: DataArtsEmulator) -> None:
+    emulator.limit_per_second(1)
+    headers = {"X-Auth-Token": emulator.credentials.static_token, "workspace": "w1"}
+    url = f"{emulator.url}/v2/p1/quality/instances?limit=1&offset=0"
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as first:
+        assert first.status == 200
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5)
+    assert raised.value.code == 429
+    assert raised.value.headers["Retry-After"] == "1"
+    assert json.loads(raised.value.read())["error_code"] == "APIG.0308"

@@ -13,7 +13,6 @@ import pytest
 
 from airflow_provider_dataarts.client.aio import AsyncTransport
 from airflow_provider_dataarts.client.config import DataArtsConfig
-from airflow_provider_dataarts.client.core import RequestBudget
 from airflow_provider_dataarts.client.operations import instances_request
 from airflow_provider_dataarts.emulator import DataArtsEmulator
 from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
@@ -138,15 +137,6 @@ def test_an_instance_not_in_its_window_is_reported_not_listed(emulator: DataArts
 
 
 # --- budget ----------------------------------------------------------------------------------------
-
-
-def test_a_budget_keeps_requests_per_minute_under_its_limit() -> None:
-    budget = RequestBudget(3)
-    assert [budget.reserve(100.0) for _ in range(3)] == [0.0, 0.0, 0.0]
-    assert budget.reserve(100.0) == 61.0, "the fourth waits until the first leaves the minute"
-    assert budget.reserve(162.0) == 0.0
-    budget.pause(200.0)
-    assert budget.reserve(170.0) == 30.0, "a 429's Retry-After pauses everyone"
 
 
 def test_the_poller_stretches_its_interval_to_its_budget_and_says_so_once(
