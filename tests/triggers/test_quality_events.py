@@ -250,7 +250,8 @@ def test_a_stuck_instance_does_not_hold_up_the_instances_that_end_after_it(
 
     ids: list[str] = []
     events = asyncio.run(scenario())
-    assert [e["dataarts_instance_id"] for e in events] == ids[1:], "later instances are reported"
+    # Both, each once (in one round when both end within it: the order is then the list's).
+    assert sorted(e["dataarts_instance_id"] for e in events) == ids[1:], "later instances are reported"
     assert results_requests(emulator, ids[0]) >= 3, "the stuck one was tried again each round"
 
 
