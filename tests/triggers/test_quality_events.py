@@ -243,7 +243,7 @@ def test_a_stuck_instance_does_not_hold_up_the_instances_that_end_after_it(
         await asyncio.sleep(0.3)
         ids.append(emulator.start_quality_instance("orders_freshness", run_seconds=0.1))
         stick(emulator, ids[0])
-        await asyncio.sleep(0.5)  # it ended and its results failed in several rounds
+        await asyncio.sleep(1.5)  # it ended and its results failed in several rounds
         ids.append(emulator.start_quality_instance("orders_freshness", run_seconds=0.1))
         ids.append(emulator.start_quality_instance("orders_freshness", run_seconds=0.3))
         return await events
