@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-venv.sh
 mkdir -p .compat
-rm -f .compat/main.log .compat/system.log .compat/packaging.log
+rm -f .compat/main.log .compat/main2.log .compat/system.log .compat/packaging.log
 compat=${COMPAT:-$([ $# -eq 0 ] && echo 1 || echo 0)}
 if [ "$compat" = 1 ]; then
   bash scripts/compat.sh >.compat/results 2>&1 &
@@ -30,14 +30,23 @@ main_suite() {
   # The release checks (mostly waiting on installs and Airflow's start-up) run beside them too.
   .venv/bin/python -m pytest tests/packaging >.compat/packaging.log 2>&1 &
   local packaging_pid=$!
-  .venv/bin/python -m pytest --ignore=tests/system --ignore=tests/packaging 2>&1 | tee .compat/main.log || unit=$?
+  # The rest in two halves side by side (each pytest has its own AIRFLOW_HOME and emulator): the
+  # DAG runs (dag.test(), airflow commands) in one, everything else in the other.
+  local dag_runs=(tests/integration tests/operators tests/dags tests/plugins) second=0
+  .venv/bin/python -m pytest "${dag_runs[@]}" >.compat/main2.log 2>&1 &
+  local second_pid=$!
+  .venv/bin/python -m pytest --ignore=tests/system --ignore=tests/packaging "${dag_runs[@]/#/--ignore=}" 2>&1 \
+    | tee .compat/main.log || unit=$?
+  wait "$second_pid" || second=$?
+  echo "--- ${dag_runs[*]} ---"
+  cat .compat/main2.log
   wait "$system_pid" || system=$?
   wait "$packaging_pid" || packaging=$?
   echo "--- tests/system (a real Airflow deployment) ---"
   cat .compat/system.log
   echo "--- tests/packaging (sdist and wheel, twine check, the wheel in a clean virtualenv) ---"
   cat .compat/packaging.log
-  [ "$unit" -eq 0 ] && [ "$system" -eq 0 ] && [ "$packaging" -eq 0 ]
+  [ "$unit" -eq 0 ] && [ "$second" -eq 0 ] && [ "$system" -eq 0 ] && [ "$packaging" -eq 0 ]
 }
 status=0
 main_suite "$@" || status=$?
@@ -47,13 +56,14 @@ echo "Airflow versions run:"
 last_line() { grep -E '^(=+ )?[0-9]+ (passed|failed|errors?|skipped).* in [0-9.]+s' "$1" 2>/dev/null | tail -1 | tr -d '=' | xargs; }
 printf 'Airflow %-6s %s  %s%s  (.venv: lint, types, the whole suite)\n' "$main" \
   "$([ $status -eq 0 ] && echo PASS || echo FAIL)" "$(last_line .compat/main.log)" \
-  "$([ -f .compat/system.log ] && echo "; system tests: $(last_line .compat/system.log)")$([ -f .compat/packaging.log ] && echo "; packaging: $(last_line .compat/packaging.log)")"
+  "$([ -f .compat/main2.log ] && echo "; DAG runs: $(last_line .compat/main2.log)")$([ -f .compat/system.log ] && echo "; system tests: $(last_line .compat/system.log)")$([ -f .compat/packaging.log ] && echo "; packaging: $(last_line .compat/packaging.log)")"
 if [ "$compat" = 1 ]; then
   wait "$compat_pid" || status=1
   cat .compat/results
 fi
 # One closing line over every run, "N passed, N failed, N skipped", from each pytest's own last line.
 logs=(.compat/main.log)
+[ -f .compat/main2.log ] && logs+=(.compat/main2.log)
 [ -f .compat/system.log ] && logs+=(.compat/system.log)
 [ -f .compat/packaging.log ] && logs+=(.compat/packaging.log)
 [ "$compat" = 1 ] && logs+=(.compat/[0-9]*.log)

@@ -201,35 +201,3 @@ def test_hostile_instance_ids_never_change_the_path(
     assert request["path"].endswith("/result")
     assert request["path"].count("/") == 6
     assert request["query"] == {"limit": ["100"], "offset": ["0"]}
-
-
-SCRIPT_WORKER = """
-from airflow.configuration import conf
-from airflow.dag_processing.dagbag import DagBag
-
-dag = DagBag(dag_folder=conf.get("core", "dags_folder")).get_dag("test_script")
-dag.get_task("run").deferrable = False
-dag.test(run_conf={"script_name": "slow_script"})
-"""
-
-
-def test_a_terminated_task_stops_its_script_instance(emulator: DataArtsEmulator, dataarts_conn: str) -> None:
-    """SIGTERM to the process running the task (what Airflow sends on a kill) stops the script."""
-    worker = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT_WORKER], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while emulator.count("GET", "/scripts/slow_script/instances/") < 1:
-            assert worker.poll() is None, "the worker ended before it was terminated"
-            assert time.monotonic() < deadline, "the script never started"
-            time.sleep(0.2)
-        worker.send_signal(signal.SIGTERM)
-        while emulator.count("POST", "/stop") < 1 and time.monotonic() < deadline:
-            time.sleep(0.1)
-    finally:
-        worker.kill()
-        worker.wait()
-    (instance_id,) = emulator.state.script_instances
-    assert emulator.count("POST", f"/scripts/slow_script/instances/{instance_id}/stop") == 1
-    assert emulator.script_instance("slow_script", instance_id)["stopped"] is True
