@@ -37,6 +37,7 @@ def finish_quality(
     instance_id = str(instance["id"])
     run_status = instance.get("run_status")
     sub_rules = hook.get_quality_instance_results(instance_id)
+    name_checked_tables(hook, instance, sub_rules, log)
     result = {
         "instance_id": instance_id,
         "run_status": run_status,
@@ -118,3 +119,34 @@ def summarize_quality(result: dict[str, Any]) -> str:
                 f"... and {len(alarming) - SUMMARY_ROWS} more alarming sub-rules (see XCom quality_result)"
             )
     return "\n".join(lines)
+
+
+def name_checked_tables(
+    hook: DataArtsHook, instance: dict[str, Any], sub_rules: list[dict[str, Any]], log: Any
+) -> None:
+    """
+    Add to each sub-rule the table(s) it checked (``table``, e.g. ``"sales.orders"``), from the job's
+    detail: the result API does not say, and a user asks "which rules broke, on which tables". One
+    request; when it fails the result goes without tables (a warning says why), never without its verdict.
+    """
+    from airflow_provider_dataarts.exceptions import DataArtsAPIError
+    from airflow_provider_dataarts.openlineage_facets import checked_tables, sub_rule_details
+
+    job_id = instance.get("task_id")
+    if not job_id or not sub_rules:
+        return
+    kind = "comparison" if instance.get("task_type") == "CONSISTENCY_TASK" else "quality"
+    try:
+        detail = hook.get_quality_job(str(job_id), kind)
+    except DataArtsAPIError as error:
+        log.warning("Could not read the %s job %s (the tables its sub-rules check): %s", kind, job_id, error)
+        return
+    definitions = sub_rule_details(detail)
+    for sub_rule in sub_rules:
+        names = [
+            table.name
+            for definition in definitions.get(str(sub_rule.get("sub_rule_id")), [])
+            for table in checked_tables(definition, "", "")
+        ]
+        if names:
+            sub_rule["table"] = ", ".join(dict.fromkeys(names))

@@ -79,3 +79,17 @@ def test_console_link_default_and_override() -> None:
     )
     custom = dataclasses.replace(base, console_url="https://console.example/{workspace}/{instance_id}")
     assert instance_url(custom, "7") == "https://console.example/ws1/7"
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_quality_result_names_the_table_each_sub_rule_checked(
+    emulator: DataArtsEmulator, dataarts_conn: str
+) -> None:
+    """From the job's detail (the result API does not say): what the DataArts tab shows."""
+    outcome = run_dag(load_dag("example_dataarts_quality_gate"), quality_gate={"poll_interval": 0.2})
+    result = outcome.xcom("quality_gate", "quality_result")
+    job = emulator.state.job_by_name(str(result["instance"]["name"]))
+    assert result["sub_rules"], "the job has sub-rules"
+    for sub_rule in result["sub_rules"]:
+        assert sub_rule["table"] == f"{job.database}.{job.table}"
+    assert emulator.count("GET", f"/quality/quality-tasks/{job.id}") == 1, "one detail read"
