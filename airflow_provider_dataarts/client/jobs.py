@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from airflow_provider_dataarts.client.core import ApiRequest, path, query, segment
-from airflow_provider_dataarts.client.operations import Operation, id_text, param_text
+from airflow_provider_dataarts.client.operations import Operation, _object, id_text, param_text
 from airflow_provider_dataarts.exceptions import DataArtsAPIError, DataArtsConfigError
 
 # --- Assumptions where the documentation is silent (one place) -------------------------------------
@@ -61,17 +61,6 @@ def _jobs_path(project_id: str, *segments: str) -> str:
     return path("v1", project_id, "jobs", *segments)
 
 
-def _object(answer: Any, request: ApiRequest) -> dict[str, Any]:
-    if not isinstance(answer, dict):
-        raise DataArtsAPIError(
-            f"expected a JSON object, got {type(answer).__name__}",
-            method=request.method,
-            path=request.path,
-            malformed=True,
-        )
-    return answer
-
-
 def job_params_body(job_params: Any) -> list[dict[str, str]]:
     """``job_params`` as the body's ``jobParams``; anything but a flat dict of scalars is refused."""
     if job_params is None:
@@ -95,7 +84,7 @@ def run_job(project_id: str, job_name: str, job_params: Any = None) -> Operation
         body={"jobParams": job_params_body(job_params)},
         replayable=False,
     )
-    answer = _object((yield request), request)
+    answer = _object((yield request), request, "instanceId")
     for name in ("instanceId", "instance_id"):
         if answer.get(name) not in (None, ""):
             return id_text(answer[name])
@@ -177,7 +166,7 @@ def read_instance_pages(
     offset, rows_mode = 0, False
     for page_number in range(MAX_LIST_PAGES):
         request = make_request(offset)
-        answer = _object((yield request), request)
+        answer = _object((yield request), request, "instances")
         raw = answer.get("instances") or []
         if not isinstance(raw, list):
             raise DataArtsAPIError(
@@ -222,7 +211,7 @@ def get_job_instance(project_id: str, job_name: str, instance_id: Any) -> Operat
             project_id, segment(job_name, "job_name"), "instances", segment(instance_id, "instance_id")
         ),
     )
-    answer = normalize_job_instance(_object((yield request), request))
+    answer = normalize_job_instance(_object((yield request), request, "the job instance"))
     answer["nodes"] = [n for n in answer.get("nodes") or [] if isinstance(n, dict)]
     return answer
 
