@@ -28,8 +28,6 @@ KEYS = (QUALITY_RESULT_KEY, JOB_RESULT_KEY, INSTANCE_URL_KEY, RETURN_VALUE_KEY)
 HISTORY_RUNS = 30
 # A result made before summaries: read whole for the history only up to this size (characters).
 LEGACY_MAX_CHARS = 256 * 1024
-# A summary is a few hundred bytes: a bigger value under its key is not one of ours.
-SUMMARY_MAX_CHARS = 16 * 1024
 # The largest map index the task_instance column holds (a 32-bit INTEGER).
 MAX_MAP_INDEX = 2**31 - 1
 
@@ -146,30 +144,34 @@ def load_history(session: Any, dag_id: str, task_id: str, map_index: int) -> lis
 
 
 def history_mark(session: Any, dag_id: str, run_id: str, task_id: str, map_index: int) -> HistoryMark:
-    """One run's mark: from its summary; else from its result when that is small; else "no summary"."""
+    """
+    One run's mark: from its summary; else from its result when that is small; else "no summary".
+    The first query reads only which keys the run has: a result's size is asked (which makes the
+    database read all of it) only for a run without a summary.
+    """
     from sqlalchemy import Text, cast, func
 
     statement, entity = _xcoms(dag_id, run_id, task_id, map_index, (SUMMARY_KEY, QUALITY_RESULT_KEY))
-    sizes = {
-        key: size or 0
-        for key, size in session.execute(
-            statement.with_only_columns(entity.key, func.length(cast(entity.value, Text))).order_by(None)
-        )
-    }
-    for key, limit in ((SUMMARY_KEY, SUMMARY_MAX_CHARS), (QUALITY_RESULT_KEY, LEGACY_MAX_CHARS)):
-        if key not in sizes or sizes[key] > limit:
-            continue
-        one, _ = _xcoms(dag_id, run_id, task_id, map_index, (key,))
+    keys = set(session.scalars(statement.with_only_columns(entity.key).order_by(None)))
+    if SUMMARY_KEY in keys:
+        one, _ = _xcoms(dag_id, run_id, task_id, map_index, (SUMMARY_KEY,))
         row = session.scalars(one).first()
-        value = None if row is None else _value(row)
-        if isinstance(value, dict):
-            return mark_of(run_id, value if key == SUMMARY_KEY else quality_summary(value))
-    if QUALITY_RESULT_KEY in sizes:
-        megabytes = sizes[QUALITY_RESULT_KEY] / 1e6
+        summary = None if row is None else _value(row)
+        if isinstance(summary, dict):
+            return mark_of(run_id, summary)
+    if QUALITY_RESULT_KEY not in keys:
+        return HistoryMark(run_id, None, 0, 0)
+    one, entity = _xcoms(dag_id, run_id, task_id, map_index, (QUALITY_RESULT_KEY,))
+    size = session.scalar(one.with_only_columns(func.length(cast(entity.value, Text))).order_by(None)) or 0
+    if size > LEGACY_MAX_CHARS:
         return HistoryMark(
-            run_id, None, 0, 0, note=f"no summary (a result of {megabytes:.1f} MB stored before summaries)"
+            run_id, None, 0, 0, note=f"no summary (a result of {size / 1e6:.1f} MB stored before summaries)"
         )
-    return HistoryMark(run_id, None, 0, 0)
+    row = session.scalars(one).first()
+    result = None if row is None else _value(row)
+    if isinstance(result, dict):
+        return mark_of(run_id, quality_summary(result))
+    return HistoryMark(run_id, None, 0, 0, note="unreadable result (not an object)")
 
 
 def _count(value: Any) -> int:
