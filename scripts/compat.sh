@@ -5,7 +5,12 @@
 # of that release's time (uv --exclude-newer): a plain install of an old Airflow today resolves a
 # newer pydantic/fastapi that breaks it. scripts/test.sh runs this beside the main suite (3.3).
 #
-# Usage: scripts/compat.sh [3.0.6 3.1.8 ...]   (default: every release below)
+# And the next release, Airflow 3.4 (.venv-af34, today's dependencies): 3.4.0 once the registry has
+# it, else its newest pre-release we know works (NEXT_FALLBACK); that row also starts a real
+# deployment and runs a few system tests on it (SYSTEM_TESTS: a killed worker, a cleared task, the
+# tab in a browser): 3.4 moves XCom storage to new tables and task attempts to their own rows.
+#
+# Usage: scripts/compat.sh [3.0.6 3.1.8 3.4 ...]   (default: every release below)
 # Writes .compat/<version>.log and prints one result line per release; exits 1 if any failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +20,29 @@ RELEASES=(
   "3.0.6 .venv-af30 2025-09-07"
   "3.1.8 .venv-af31 2026-03-20"
   "3.2.2 .venv-af32 2026-06-07"
+  "3.4 .venv-af34 next"
+)
+# "next": the first of these the registry has (pre-releases allowed for the fallback only).
+NEXT_RELEASE=3.4.0
+NEXT_FALLBACK=3.4.0b2
+# The few system tests the next release runs (a deployment starts once, ~1-2 min, then ~4 min): a
+# killed worker's retry reconnects, a clear after a verdict runs again, the tab in a browser.
+SYSTEM_TESTS=(
+  "tests/system/test_lifecycle.py::test_a_dead_worker_is_retried_and_reconnects"
+  "tests/system/test_lifecycle.py::test_a_clear_after_a_verdict_runs_again"
+  tests/system/test_ui_tab.py
+)
+# On the release itself, not on its pre-release: clearing a running task makes 3.4.0b2's scheduler
+# exit (IntegrityError, UNIQUE task_instance ... working_set, in prepare_db_for_next_try; see
+# docs/airflow-versions.md). The day 3.4.0 installs, this test says whether the release fixed it.
+RELEASE_ONLY_SYSTEM_TESTS=(
+  "tests/system/test_lifecycle.py::test_a_user_who_kills_a_waiting_task_stops_what_it_started_never_what_it_watches"
+)
+# What those need beyond the provider (the versions of constraints/test.txt).
+SYSTEM_PACKAGES=(
+  "$(grep -m1 '^psutil==' constraints/test.txt)"
+  "$(grep -m1 '^playwright==' constraints/test.txt)"
+  "$(grep -m1 '^responses==' constraints/test.txt)"
 )
 # Newer than those days on purpose: the provider is built and tested against common-compat >= 1.23.0.
 NEWER_PACKAGES=(--exclude-newer-package "apache-airflow-providers-common-compat=2026-11-30")
@@ -38,24 +66,49 @@ uv=.venv/bin/uv
 [ -x "$uv" ] || bash scripts/setup-venv.sh >/dev/null
 mkdir -p .compat
 
-run_release() {
-  local version=$1 venv=$2 day=$3 log=.compat/$1.log started result summary
-  started=$(date +%s)
-  {
-    [ -x "$venv/bin/python" ] || "$uv" venv --quiet --python "$python" "$venv"
+last_summary() { grep -E '^(=+ )?[0-9]+ (passed|failed|errors?|skipped).* in [0-9.]+s' "$1" | tail -1 | tr -d '=' | xargs; }
+
+install_release() {
+  local version=$1 venv=$2 day=$3
+  [ -x "$venv/bin/python" ] || "$uv" venv --quiet --python "$python" "$venv"
+  if [ "$day" != next ]; then
     "$uv" pip install --quiet --python "$venv/bin/python" --exclude-newer "$day" "${NEWER_PACKAGES[@]}" \
       "apache-airflow==$version" -e . "pytest>=8"
-  } >"$log" 2>&1
+    return
+  fi
+  "$uv" pip install --quiet --python "$venv/bin/python" "apache-airflow==$NEXT_RELEASE" -e . "pytest>=8" \
+    "${SYSTEM_PACKAGES[@]}" ||
+    { echo "Airflow $NEXT_RELEASE is not installable (yet): $NEXT_FALLBACK instead"
+      "$uv" pip install --quiet --python "$venv/bin/python" --prerelease=allow \
+        "apache-airflow==$NEXT_FALLBACK" -e . "pytest>=8" "${SYSTEM_PACKAGES[@]}"; }
+}
+
+run_release() {
+  local version=$1 venv=$2 day=$3 log=.compat/$1.log started result summary deps installed
+  started=$(date +%s)
+  deps="deps as of $day"
+  rm -f ".compat/$version-system.log"
+  install_release "$version" "$venv" "$day" >"$log" 2>&1
   if [ $? -eq 0 ]; then
+    installed=$("$venv/bin/python" -c 'import airflow; print(airflow.__version__)' 2>>"$log")
     "$venv/bin/python" -m pytest -q -p no:randomly "${TESTS[@]}" -k "$SELECT" >>"$log" 2>&1
     result=$?
-    summary=$(grep -E '^(=+ )?[0-9]+ (passed|failed|errors?|skipped).* in [0-9.]+s' "$log" | tail -1 | tr -d '=' | xargs)
+    summary=$(last_summary "$log")
+    if [ "$day" = next ]; then
+      deps="Airflow $installed, today's deps"
+      # The system tests after the rest (a deployment of its own, on 2 cores beside the main suite).
+      local system=("${SYSTEM_TESTS[@]}")
+      [ "$installed" = "$NEXT_RELEASE" ] && system+=("${RELEASE_ONLY_SYSTEM_TESTS[@]}")
+      DATAARTS_SYSTEM_TESTS=required "$venv/bin/python" -m pytest -q -p no:randomly "${system[@]}" \
+        >".compat/$version-system.log" 2>&1 || result=1
+      summary+="; system tests: $(last_summary ".compat/$version-system.log")"
+    fi
   else
     result=1
     summary="install failed"
   fi
-  printf 'Airflow %-6s %s  %s  (%ss; deps as of %s; log %s)\n' "$version" \
-    "$([ $result -eq 0 ] && echo PASS || echo FAIL)" "$summary" "$(($(date +%s) - started))" "$day" "$log" \
+  printf 'Airflow %-6s %s  %s  (%ss; %s; log %s)\n' "$version" \
+    "$([ $result -eq 0 ] && echo PASS || echo FAIL)" "$summary" "$(($(date +%s) - started))" "$deps" "$log" \
     >".compat/$version.result"
   return $result
 }

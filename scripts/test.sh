@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The test command: set up .venv, then lint (ruff), type-check (mypy) and run the tests (pytest) on
 # the Airflow in .venv (3.3), the system tests (tests/system: a real Airflow deployment) in a second
-# pytest beside the rest; beside them too, scripts/compat.sh runs the example DAGs and the
-# provider-registration test on older Airflow 3 releases, and the packaging checks (tests/packaging:
+# pytest beside the rest; beside them too, scripts/compat.sh runs the example DAGs, the
+# provider-registration test and the DataArts tab on older Airflow 3 releases and on the next one
+# (3.4: 3.4.0 once released, else 3.4.0b2; with a few system tests on a 3.4 deployment), and the
+# packaging checks (tests/packaging:
 # build the sdist and wheel, twine check, the wheel in a clean virtualenv runs an example DAG). The
 # main suite builds the docs site in strict mode (tests/test_docs.py). Arguments go to pytest and
 # skip the compatibility runs (a developer running a few tests); COMPAT=0 skips them too, COMPAT=1

@@ -149,8 +149,11 @@ def create_app() -> FastAPI:
 
 
 def parse_map_index(value: str) -> int:
-    """The UI's ``{MAP_INDEX}``: a number, or the placeholder itself (an unmapped task): -1."""
-    try:
-        return int(value)
-    except ValueError:
+    """
+    The UI's ``{MAP_INDEX}``: a number, or the placeholder itself (an unmapped task): -1. A number of
+    more digits than any map index has comes back as one past the largest (no such task instance).
+    """
+    text = value.strip()
+    if not text.lstrip("-").isdigit():
         return -1
+    return int(text) if len(text) <= 11 else 2**31

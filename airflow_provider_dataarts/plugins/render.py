@@ -3,13 +3,20 @@ The DataArts tab's HTML: one page, server-rendered, no script (the UI's iframe r
 CSS and SVG. Each kind of result has one small renderer (quality, job, script); ``RENDERERS`` is
 the list ``render_task`` tries in order, so a new kind of result is one more entry.
 
-Everything that comes from DataArts or from the task goes through ``esc`` (HTML-escaped), and
-links are only ever ``http(s)`` addresses or paths built here.
+Everything that comes from DataArts or from the task goes through ``esc`` (HTML-escaped, cut at
+``MAX_CELL_CHARS``), and links are only ever ``http(s)`` addresses or paths built here.
+
+What a page renders is bounded whatever the task stored: ``MAX_TABLE_ROWS`` rows and
+``MAX_COLUMNS`` columns per table, ``MAX_TABLE_CHARS`` of HTML per table, ``MAX_RESULT_SETS``
+script result sets; a line under the table says what was left out and where all of it is. A stored
+value of an unexpected shape shows a message in its own section (``render_task``), never an error
+page.
 """
 
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +32,12 @@ if TYPE_CHECKING:
     from airflow_provider_dataarts.plugins.data import HistoryMark, TaskView
 
 MAX_SCRIPT_ROWS = DEFAULT_MAX_ROWS  # the script XCom's own default bound
+MAX_TABLE_ROWS = DEFAULT_MAX_ROWS  # rows of any table (sub-rule result rows, nodes, records)
+MAX_COLUMNS = 40  # columns of a table beyond its fixed ones
+MAX_CELL_CHARS = 300  # characters of one value (a cell, a fact)
+MAX_TABLE_CHARS = 2_000_000  # HTML of one table: rows after that are left out
+MAX_RESULT_SETS = 20  # result sets of one script
+MAX_URL_CHARS = 2048
 VERDICT_COLOURS = {"SUCCESS": "#1b7f3b", "ALARMING": "#b45309", "FAILED": "#b91c1c"}
 NO_RESULT_COLOUR = "#9ca3af"
 UNFINISHED = {
@@ -51,6 +64,8 @@ flex-wrap:wrap}
 .banner b{font-size:22px;letter-spacing:.04em}
 .banner.SUCCESS{background:#1b7f3b}.banner.ALARMING{background:#b45309}.banner.FAILED{background:#b91c1c}
 .banner.OTHER{background:#4b5563}
+.malformed{border:1px solid #b91c1c;border-radius:6px;padding:8px 16px;background:#fef2f2}
+.omitted{background:#fffbeb;border-left:3px solid #b45309;padding:4px 8px}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:12px 0}
 dl.facts dt{color:#4b5563}dl.facts dd{margin:0}
 table{border-collapse:collapse;margin:4px 0 12px;font-size:13px}
@@ -70,35 +85,63 @@ svg a:hover rect{opacity:.75}
 """
 
 
-def esc(value: Any) -> str:
-    """Text from DataArts or the task, as HTML text (``None`` as an empty string)."""
-    return "" if value is None else html.escape(str(value), quote=True)
+class Malformed(ValueError):
+    """A stored value whose shape the tab cannot show (the message says what is wrong)."""
+
+
+def cut(value: Any, limit: int | None = MAX_CELL_CHARS) -> str:
+    """A value as text of at most ``limit`` characters, saying how many more there were."""
+    text = "" if value is None else str(value)
+    if limit is None or len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
+
+
+def esc(value: Any, limit: int | None = MAX_CELL_CHARS) -> str:
+    """Text from DataArts or the task, as HTML text (``None`` as an empty string), cut at ``limit``."""
+    return html.escape(cut(value, limit), quote=True)
 
 
 def render_page(title: str, body: str) -> str:
-    return (
+    page = (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<meta name='viewport' content='width=device-width'><title>{esc(title)}</title>"
         f"<style>{CSS}</style></head><body>{body}</body></html>"
     )
+    try:
+        page.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate in a stored value: shown as "?"
+        page = page.encode("utf-8", "replace").decode("utf-8")
+    return page
+
+
+def epoch_ms(value: Any) -> float | None:
+    """An epoch-milliseconds time that a date can show (after 1970, before year 10000), else None."""
+    if isinstance(value, str) and value.isdigit() and len(value) < 20:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) and 0 < number < 253402300800000 else None
 
 
 def fmt_time(ms: Any) -> str:
-    """An epoch-milliseconds time as UTC text; anything else as given."""
-    if isinstance(ms, int | float) and not isinstance(ms, bool) and ms > 0:
-        return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    if isinstance(ms, str) and ms.isdigit():
-        return fmt_time(int(ms))
-    return "" if ms in (None, "", 0) else str(ms)
+    """An epoch-milliseconds time as UTC text; anything else as given (a number no date can be, said so)."""
+    number = epoch_ms(ms)
+    if number is not None:
+        return datetime.fromtimestamp(number / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    if ms in (None, "", 0):
+        return ""
+    if isinstance(ms, int | float) and not isinstance(ms, bool):
+        return f"{ms} (not a time)"
+    return str(ms)
 
 
 def fmt_duration(start: Any, end: Any) -> str:
-    try:
-        seconds = (float(end) - float(start)) / 1000
-    except (TypeError, ValueError):
+    first, last = epoch_ms(start), epoch_ms(end)
+    if first is None or last is None or last < first:
         return ""
-    if seconds < 0 or float(start) <= 0 or float(end) <= 0:
-        return ""
+    seconds = (last - first) / 1000
     if seconds < 60:
         return f"{seconds:.1f} s"
     minutes, rest = divmod(int(seconds), 60)
@@ -109,6 +152,8 @@ def fmt_duration(start: Any, end: Any) -> str:
 def safe_url(url: Any) -> str | None:
     """A link target only when it is an http(s) address (never ``javascript:`` and the like)."""
     text = str(url or "").strip()
+    if len(text) > MAX_URL_CHARS:
+        return None
     return text if text.lower().startswith(("https://", "http://")) else None
 
 
@@ -121,10 +166,46 @@ def page_url(dag_id: str, run_id: str, task_id: str, map_index: int) -> str:
 
 
 def table(headers: Iterable[str], rows: Iterable[Iterable[str]], css: str = "") -> str:
-    """A table of already-escaped cells."""
+    """A table of already-escaped cells (callers bound the rows: ``bounded``)."""
     head = "".join(f"<th>{h}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table class='{css}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def left_out(what: list[str], key: str) -> str:
+    """The line under a bounded table: what it leaves out, and where all of it is."""
+    if not what:
+        return ""
+    return (
+        f"<p class='note omitted' id='left-out'>Not shown here: {esc('; '.join(what), None)}. "
+        f"All of it is in this task's XCom <code>{esc(key)}</code> (the task instance's XCom tab, or "
+        "Airflow's REST API) and in the DataArts console.</p>"
+    )
+
+
+def columns_of(rows: Iterable[dict[str, Any]], skip: Iterable[str] = ()) -> tuple[list[str], int]:
+    """The first ``MAX_COLUMNS`` column names of ``rows`` in order of appearance, and how many there are."""
+    skipped = {s.lower() for s in skip}
+    seen: dict[str, None] = {}
+    for row in rows:
+        for key in row:
+            name = str(key)
+            if name not in seen and name.lower() not in skipped:
+                seen[name] = None
+    names = list(seen)
+    return names[:MAX_COLUMNS], len(names)
+
+
+def dicts(value: Any, what: str) -> list[dict[str, Any]]:
+    """A stored list of objects (``None``: empty), else ``Malformed`` naming ``what``."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise Malformed(f"{what} is {type(value).__name__}, not a list of objects")
+    for index, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise Malformed(f"{what}[{index}] is {type(item).__name__}, not an object")
+    return value
 
 
 def facts(items: Iterable[tuple[str, str]]) -> str:
@@ -144,9 +225,13 @@ def state_note(view: TaskView) -> str:
 # --- quality ------------------------------------------------------------------------------------------
 
 
+def result_rows(sub_rule: dict[str, Any]) -> list[dict[str, Any]]:
+    return dicts(sub_rule.get("results"), f"the results of sub-rule {cut(sub_rule.get('sub_rule_id'), 40)}")
+
+
 def checked_table(sub_rule: dict[str, Any]) -> str | None:
     """The table a sub-rule checked, when the stored result names it (DataArts' result API often does not)."""
-    for source in [sub_rule, *[r for r in sub_rule.get("results") or [] if isinstance(r, dict)]]:
+    for source in [sub_rule, *result_rows(sub_rule)]:
         for key, value in source.items():
             if str(key).strip().lower() in TABLE_KEYS and value not in (None, ""):
                 return str(value)
@@ -154,7 +239,7 @@ def checked_table(sub_rule: dict[str, Any]) -> str | None:
 
 
 def sub_rule_state(sub_rule: dict[str, Any]) -> str:
-    if is_alarming(sub_rule):
+    if is_alarming({"results": result_rows(sub_rule)}):
         return "alarming"
     return "passed" if sub_rule.get("results") else "noresult"
 
@@ -162,26 +247,34 @@ def sub_rule_state(sub_rule: dict[str, Any]) -> str:
 STATE_WORDS = {"alarming": "alarming", "passed": "passed", "noresult": "no result"}
 
 
-def render_sub_rules(sub_rules: list[dict[str, Any]]) -> str:
-    """Every sub-rule, alarming first (then in DataArts' order), with every result column."""
-    order = {"alarming": 0, "passed": 1, "noresult": 2}
-    ranked = sorted(sub_rules, key=lambda s: order[sub_rule_state(s)])  # stable: DataArts' order within
-    columns: list[str] = []
-    for sub_rule in ranked:
-        for row in sub_rule.get("results") or []:
-            if isinstance(row, dict):
-                columns += [str(k) for k in row if str(k) not in columns and str(k).lower() not in TABLE_KEYS]
-    show_tables = any(checked_table(s) for s in ranked)
+def render_sub_rules(ranked: list[tuple[str, dict[str, Any]]]) -> str:
+    """
+    The sub-rules (state, sub-rule), alarming first, with their result columns: at most
+    ``MAX_TABLE_ROWS`` rows, ``MAX_COLUMNS`` result columns and ``MAX_TABLE_CHARS`` of HTML.
+    """
+    shown: list[tuple[str, dict[str, Any], list[dict[str, Any]]]] = []
+    budget = MAX_TABLE_ROWS
+    rows_left_out = 0
+    for state, sub_rule in ranked:
+        rows = result_rows(sub_rule)
+        if budget <= 0:
+            break
+        shown.append((state, sub_rule, rows[: max(budget, 1)]))
+        rows_left_out += max(len(rows) - budget, 0)
+        budget -= max(len(rows), 1)
+    columns, all_columns = columns_of(row for _, _, rows in shown for row in rows)
+    columns = [c for c in columns if c.lower() not in TABLE_KEYS]
+    show_tables = any(checked_table(s) for _, s, _ in shown)
     headers = ["Status", "Sub-rule id", "Sub-rule instance id", *(["Checked table"] if show_tables else [])]
     headers += [*columns, "Abnormal table"]
     parts = [
         f"<table class='subrules'><thead><tr>{''.join(f'<th>{esc(h)}</th>' for h in headers)}</tr></thead>"
     ]
-    for sub_rule in ranked:
-        state = sub_rule_state(sub_rule)
-        rows = [r for r in sub_rule.get("results") or [] if isinstance(r, dict)] or [{}]
+    size, count = len(parts[0]), 0
+    for state, sub_rule, rows in shown:
+        rows = rows or [{}]
         span = f" rowspan='{len(rows)}'" if len(rows) > 1 else ""
-        parts.append(f"<tbody class='{state}'>")
+        body = [f"<tbody class='{state}'>"]
         for index, row in enumerate(rows):
             cells = ""
             if index == 0:
@@ -196,14 +289,38 @@ def render_sub_rules(sub_rules: list[dict[str, Any]]) -> str:
                 cells += f"<td class='num'>{esc(value)}</td>" if numeric else f"<td>{esc(value)}</td>"
             if index == 0:
                 cells += f"<td{span}>{esc(sub_rule.get('abnormal_table_status'))}</td>"
-            parts.append(f"<tr>{cells}</tr>")
-        parts.append("</tbody>")
+            body.append(f"<tr>{cells}</tr>")
+        body.append("</tbody>")
+        html_part = "".join(body)
+        if count and size + len(html_part) > MAX_TABLE_CHARS:
+            break
+        parts.append(html_part)
+        size += len(html_part)
+        count += 1
     parts.append("</table>")
-    return "".join(parts)
+    what = []
+    if count < len(ranked):
+        what.append(f"{len(ranked) - count:,} of {len(ranked):,} sub-rules (the first {count:,} are shown)")
+    if rows_left_out and count == len(shown):
+        what.append(f"{rows_left_out:,} result rows")
+    if all_columns > MAX_COLUMNS:
+        what.append(f"{all_columns - MAX_COLUMNS:,} of {all_columns:,} result columns")
+    return "".join(parts) + left_out(what, QUALITY_RESULT_KEY)
+
+
+HISTORY_COLOURS = {**VERDICT_COLOURS, "passed_with_warnings": "#ca8a04"}
 
 
 def render_history(view: TaskView) -> str:
-    """One mark per DAG run, oldest left: colour by verdict, height by alarming sub-rules."""
+    """
+    One mark per DAG run, oldest left: colour by verdict, height by alarming sub-rules. A run that
+    passed with warnings (an alarm its policy tolerates) has a colour of its own.
+    """
+    if view.history_error:
+        return (
+            "<h2>History</h2><div class='malformed' id='history-unreadable'><p>The history of this "
+            f"task could not be read: {esc(view.history_error)}.</p></div>"
+        )
     marks: list[HistoryMark] = view.history
     if not marks:
         return ""
@@ -214,26 +331,34 @@ def render_history(view: TaskView) -> str:
     bars = []
     for index, mark in enumerate(marks):
         if mark.run_status is None:
-            height, colour, label = 4, NO_RESULT_COLOUR, "no quality result"
+            height, colour, label = 4, NO_RESULT_COLOUR, mark.note or "no quality result"
         else:
             height = 10 + round((chart_height - 10) * mark.alarming / most)
             colour = VERDICT_COLOURS.get(mark.run_status, NO_RESULT_COLOUR)
             label = f"{mark.run_status}, {mark.alarming} of {mark.sub_rules} sub-rules alarming"
+            if mark.verdict == "passed_with_warnings":
+                colour = HISTORY_COLOURS["passed_with_warnings"]
+                label += ", passed with warnings"
         x = gap + index * (width + gap)
         y = top + chart_height - height
         current = mark.run_id == view.run_id
         outline = " stroke='#111827' stroke-width='2'" if current else ""
         # In the frame itself: the UI's iframe sandbox does not let a page navigate the UI around it.
         href = page_url(view.dag_id, mark.run_id, view.task_id, view.map_index)
+        verdict = f" data-verdict='{esc(mark.verdict)}'" if mark.verdict else ""
         bars.append(
-            f"<a href='{esc(href)}' class='mark' data-run-id='{esc(mark.run_id)}'>"
+            f"<a href='{esc(href, None)}' class='mark' data-run-id='{esc(mark.run_id, None)}'{verdict}>"
             f"<title>{esc(mark.run_id)}: {esc(label)}{' (this run)' if current else ''}</title>"
             f"<rect x='{x}' y='{y}' width='{width}' height='{height}' rx='2' fill='{colour}'{outline}/></a>"
         )
     baseline = top + chart_height
     legend = " ".join(
         f"<span style='color:{c}'>&#9632;</span> {v}"
-        for v, c in [*VERDICT_COLOURS.items(), ("no result", NO_RESULT_COLOUR)]
+        for v, c in [
+            *VERDICT_COLOURS.items(),
+            ("passed with warnings", HISTORY_COLOURS["passed_with_warnings"]),
+            ("no result", NO_RESULT_COLOUR),
+        ]
     )
     return (
         f"<h2>History: this task in the last {len(marks)} DAG runs</h2>"
@@ -249,14 +374,19 @@ def render_history(view: TaskView) -> str:
 def render_quality(view: TaskView) -> str:
     result: dict[str, Any] = view.xcoms[QUALITY_RESULT_KEY]
     instance: dict[str, Any] = result["instance"] if isinstance(result.get("instance"), dict) else {}
-    sub_rules = [s for s in result.get("sub_rules") or [] if isinstance(s, dict)]
-    alarming = sum(is_alarming(s) for s in sub_rules)
+    sub_rules = dicts(result.get("sub_rules"), "sub_rules")
+    order = {"alarming": 0, "passed": 1, "noresult": 2}
+    # stable: DataArts' order within each state
+    ranked = sorted(((sub_rule_state(s), s) for s in sub_rules), key=lambda pair: order[pair[0]])
+    alarming = sum(state == "alarming" for state, _ in ranked)
     run_status = str(result.get("run_status") or instance.get("run_status") or "")
     banner_class = run_status if run_status in VERDICT_COLOURS else "OTHER"
     kind = JOB_KINDS.get(str(instance.get("task_type")), instance.get("task_type"))
+    verdict = result.get("verdict")
+    warned = ", passed with warnings" if verdict == "passed_with_warnings" else ""
     parts = [
-        f"<div class='banner {banner_class}' id='verdict'><b>{esc(run_status or 'UNKNOWN')}</b>"
-        f"<span>{alarming} of {len(sub_rules)} sub-rules alarming</span></div>",
+        f"<div class='banner {banner_class}' id='verdict'><b>{esc(run_status or 'UNKNOWN', 40)}</b>"
+        f"<span>{alarming} of {len(sub_rules)} sub-rules alarming{warned}</span></div>",
         state_note(view),
         facts(
             [
@@ -275,11 +405,10 @@ def render_quality(view: TaskView) -> str:
     if sub_rules:
         parts.append(
             "<input type='checkbox' id='only-alarming' class='toggle'>"
-            "<label for='only-alarming'>Show only alarming sub-rules</label>" + render_sub_rules(sub_rules)
+            "<label for='only-alarming'>Show only alarming sub-rules</label>" + render_sub_rules(ranked)
         )
     else:
         parts.append("<p class='note'>DataArts returned no sub-rule results for this instance.</p>")
-    parts.append(render_history(view))
     return "".join(parts)
 
 
@@ -305,35 +434,31 @@ def console_link(url: Any) -> str:
     console = safe_url(url)
     if console is None:
         return ""
-    return f"<a href='{esc(console)}' target='_blank' rel='noopener noreferrer'>{esc(console)}</a>"
+    return (
+        f"<a href='{esc(console, None)}' target='_blank' rel='noopener noreferrer'>{esc(console, None)}</a>"
+    )
 
 
 def render_job(view: TaskView) -> str:
     """The job instance and its nodes as a timeline (bars on the instance's own time span)."""
     job: dict[str, Any] = view.xcoms["job_result"]
-    nodes = [n for n in job.get("nodes") or [] if isinstance(n, dict)]
+    nodes = dicts(job.get("nodes"), "nodes")
     status = str(job.get("status") or "")
-    times = [
-        t
-        for n in nodes
-        for t in (n.get("start_time"), n.get("end_time"))
-        if isinstance(t, int | float) and t > 0
-    ]
-    times += [t for t in (job.get("start_time"), job.get("end_time")) if isinstance(t, int | float) and t > 0]
-    start, end = (min(times), max(times)) if times else (0, 0)
+    times = [t for n in nodes for t in (epoch_ms(n.get("start_time")), epoch_ms(n.get("end_time"))) if t]
+    times += [t for t in (epoch_ms(job.get("start_time")), epoch_ms(job.get("end_time"))) if t]
+    start, end = (min(times), max(times)) if times else (0.0, 0.0)
     span = max(end - start, 1)
     banner = {"success": "SUCCESS", "fail": "FAILED", "running-exception": "FAILED"}.get(status, "OTHER")
     rows = []
-    for node in sorted(nodes, key=lambda n: n.get("start_time") or 0):
+    # Nodes without a time first, in DataArts' order; a start time that is not a number counts as none.
+    shown = sorted(nodes, key=lambda n: epoch_ms(n.get("start_time")) or 0.0)[:MAX_TABLE_ROWS]
+    for node in shown:
         node_status = str(node.get("status") or "")
         bar = ""
-        if (
-            isinstance(node.get("start_time"), int | float)
-            and isinstance(node.get("end_time"), int | float)
-            and times
-        ):
-            left = 100 * (node["start_time"] - start) / span
-            width = max(100 * (node["end_time"] - node["start_time"]) / span, 0.8)
+        node_start, node_end = epoch_ms(node.get("start_time")), epoch_ms(node.get("end_time"))
+        if node_start is not None and node_end is not None and times:
+            left = 100 * (node_start - start) / span
+            width = max(100 * (node_end - node_start) / span, 0.8)
             colour = JOB_STATUS_COLOURS.get(node_status, "#6b7280")
             style = f"left:{left:.1f}%;width:{width:.1f}%;background:{colour}"
             bar = f"<div class='bar'><span style='{style}'></span></div>"
@@ -350,9 +475,10 @@ def render_job(view: TaskView) -> str:
                 f"<code>{esc(node.get('log_path'))}</code>" if node.get("log_path") else "",
             ]
         )
+    what = [f"{len(nodes) - len(shown):,} of {len(nodes):,} nodes"] if len(shown) < len(nodes) else []
     return "".join(
         [
-            f"<div class='banner {banner}' id='verdict'><b>{esc(status or 'unknown')}</b>"
+            f"<div class='banner {banner}' id='verdict'><b>{esc(status or 'unknown', 40)}</b>"
             f"<span>DataArts Factory job, {len(nodes)} nodes</span></div>",
             state_note(view),
             facts(
@@ -372,6 +498,7 @@ def render_job(view: TaskView) -> str:
                 rows,
                 "nodes",
             )
+            + left_out(what, "job_result")
             if rows
             else "<p class='note'>The job instance has no nodes.</p>",
         ]
@@ -381,13 +508,21 @@ def render_job(view: TaskView) -> str:
 # --- Factory scripts ----------------------------------------------------------------------------------
 
 
+def script_columns(result: dict[str, Any], number: int) -> list[str]:
+    """The names of a result set's columns, from its ``schema`` (a list), else its first record's keys."""
+    schema = result.get("schema")
+    if schema is not None and not isinstance(schema, list):
+        raise Malformed(f"the schema of result {number} is {type(schema).__name__}, not a list")
+    return column_names(schema[: MAX_COLUMNS + 1] if schema else schema)
+
+
 def render_script(view: TaskView) -> str:
     """Each result set of the script: its schema as the header, its records as rows (bounded)."""
     value: dict[str, Any] = view.xcoms["return_value"]
     status = str(value.get("status") or "")
     banner = {"FINISHED": "SUCCESS", "FAILED": "FAILED"}.get(status, "OTHER")
     parts = [
-        f"<div class='banner {banner}' id='verdict'><b>{esc(status or 'UNKNOWN')}</b>"
+        f"<div class='banner {banner}' id='verdict'><b>{esc(status or 'UNKNOWN', 40)}</b>"
         f"<span>DataArts Factory script</span></div>",
         state_note(view),
         facts(
@@ -397,26 +532,44 @@ def render_script(view: TaskView) -> str:
             ]
         ),
     ]
-    results = [r for r in value.get("results") or [] if isinstance(r, dict)]
+    results = dicts(value.get("results"), "results")
     if not results:
         parts.append("<p class='note'>The script returned no result set.</p>")
-    for number, result in enumerate(results, 1):
-        columns = column_names(result.get("schema"))
-        records = [r for r in result.get("records") or [] if isinstance(r, dict)]
+    for number, result in enumerate(results[:MAX_RESULT_SETS], 1):
+        columns = script_columns(result, number)
+        all_columns = len(result.get("schema") or [])
+        records = dicts(result.get("records"), f"the records of result {number}")
         if not columns and records:
-            columns = [str(k) for k in records[0]]
+            columns, all_columns = columns_of(records[:MAX_SCRIPT_ROWS])
+        shown_columns = columns[:MAX_COLUMNS]
         shown = records[:MAX_SCRIPT_ROWS]
         count = result.get("rowCount")
-        summary = f"{len(records)} rows stored" + (f" of {esc(count)}" if count not in (None, "") else "")
+        summary = f"{len(records)} rows stored" + (f" of {esc(count, 40)}" if count not in (None, "") else "")
         if len(shown) < len(records):
             summary += f", first {len(shown)} shown"
         parts.append(f"<h2>Result {number}: {summary}</h2>")
         if result.get("message"):
             parts.append(f"<p class='note'>{esc(result.get('message'))}</p>")
-        if columns:
-            parts.append(
-                table([esc(c) for c in columns], [[esc(r.get(c)) for c in columns] for r in shown], "rows")
-            )
+        if shown_columns:
+            rows: list[list[str]] = []
+            size = 0
+            for record in shown:
+                row = [esc(record.get(c)) for c in shown_columns]
+                size += sum(len(c) for c in row) + 9 * len(row)
+                if rows and size > MAX_TABLE_CHARS:
+                    break
+                rows.append(row)
+            parts.append(table([esc(c) for c in shown_columns], rows, "rows"))
+            what = []
+            if len(rows) < len(shown):
+                what.append(f"{len(records) - len(rows):,} of {len(records):,} rows")
+            if all_columns > len(shown_columns):
+                what.append(f"{all_columns - len(shown_columns):,} of {all_columns:,} columns")
+            parts.append(left_out(what, "return_value"))
+    if len(results) > MAX_RESULT_SETS:
+        parts.append(
+            left_out([f"{len(results) - MAX_RESULT_SETS} of {len(results)} result sets"], "return_value")
+        )
     return "".join(parts)
 
 
@@ -424,20 +577,28 @@ def render_script(view: TaskView) -> str:
 
 
 def _is_script_result(value: Any) -> bool:
-    return isinstance(value, dict) and "script_name" in value and isinstance(value.get("results"), list)
+    return isinstance(value, dict) and "script_name" in value and "results" in value
 
 
 @dataclass(frozen=True)
 class Renderer:
     name: str
+    key: str  # the XCom it shows
     matches: Callable[[TaskView], bool]
     render: Callable[[TaskView], str]
 
 
 RENDERERS = [
-    Renderer("quality", lambda v: isinstance(v.xcoms.get(QUALITY_RESULT_KEY), dict), render_quality),
-    Renderer("job", lambda v: isinstance(v.xcoms.get("job_result"), dict), render_job),
-    Renderer("script", lambda v: _is_script_result(v.xcoms.get("return_value")), render_script),
+    Renderer(
+        "quality",
+        QUALITY_RESULT_KEY,
+        lambda v: isinstance(v.xcoms.get(QUALITY_RESULT_KEY), dict),
+        render_quality,
+    ),
+    Renderer("job", "job_result", lambda v: isinstance(v.xcoms.get("job_result"), dict), render_job),
+    Renderer(
+        "script", "return_value", lambda v: _is_script_result(v.xcoms.get("return_value")), render_script
+    ),
 ]
 
 
@@ -455,8 +616,35 @@ def render_other(view: TaskView) -> str:
     )
 
 
+def render_malformed(view: TaskView, renderer: Renderer, error: Exception) -> str:
+    """The section shown instead of a stored result the tab cannot read: what is wrong, where the value is."""
+    why = str(error) if isinstance(error, Malformed) else f"{type(error).__name__}: {error}"
+    console = console_link(view.xcoms.get("instance_url"))
+    return (
+        f"<section class='malformed' id='malformed'><h2>This task's DataArts {renderer.name} result "
+        f"cannot be shown</h2><p>The XCom <code>{esc(renderer.key)}</code> of this task does not have the "
+        f"shape this tab reads: {esc(why)}.</p><p class='note'>The value itself is in the task instance's "
+        "XCom tab (or Airflow's REST API)"
+        + (f"; the instance in the DataArts console: {console}" if console else "")
+        + ".</p></section>"
+    )
+
+
 def render_task(view: TaskView) -> str:
+    """The page's body: the result (or a message in its own section if it cannot be read), the history."""
     for renderer in RENDERERS:
         if renderer.matches(view):
-            return renderer.render(view)
+            try:
+                body = renderer.render(view)
+            except Exception as error:  # any stored shape: a message, never an error page
+                body = render_malformed(view, renderer, error)
+            if renderer.name == "quality":
+                try:
+                    body += render_history(view)
+                except Exception as error:
+                    body += (
+                        "<h2>History</h2><div class='malformed' id='history-unreadable'><p>The history "
+                        f"of this task cannot be shown: {esc(type(error).__name__)}: {esc(error)}.</p></div>"
+                    )
+            return body
     return render_other(view)

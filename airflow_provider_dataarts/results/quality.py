@@ -11,6 +11,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 from airflow_provider_dataarts.assets import set_outlet_events
 from airflow_provider_dataarts.openlineage import remember_quality_result
 from airflow_provider_dataarts.results import SUMMARY_ROWS
+from airflow_provider_dataarts.results.summary import push_quality_summary
 from airflow_provider_dataarts.statuses import Verdict, is_alarming, quality_verdict
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ def finish_quality(
         "sub_rules": sub_rules,
     }
     context["ti"].xcom_push(key=QUALITY_RESULT_KEY, value=result)
+    push_quality_summary(context, result)  # what the DataArts tab's history reads (a few bytes)
     remember_quality_result(context, result)
     set_outlet_events(context, result, fail_on_alarm=fail_on_alarm, log=log)
     verdict = quality_verdict(run_status, fail_on_alarm=fail_on_alarm)

@@ -131,3 +131,39 @@ def test_other_and_unfinished_tasks_get_a_sentence() -> None:
 def test_map_index_placeholder_is_unmapped() -> None:
     assert parse_map_index("{MAP_INDEX}") == -1
     assert parse_map_index("3") == 3
+
+
+def test_a_run_that_passed_with_warnings_is_marked_apart() -> None:
+    from airflow_provider_dataarts.plugins.data import mark_of
+    from airflow_provider_dataarts.results.summary import quality_summary
+
+    result = {
+        "instance_id": ID,
+        "run_status": "ALARMING",
+        "verdict": "passed_with_warnings",
+        "sub_rules": [sub_rule(1, "false"), sub_rule(2, "true"), {"sub_rule_id": "3"}],
+    }
+    summary = quality_summary(result)
+    assert summary == {
+        "version": 1,
+        "kind": "quality",
+        "instance_id": ID,
+        "run_status": "ALARMING",
+        "sub_rules": 3,
+        "alarming": 1,
+        "no_result": 1,
+        "verdict": "passed_with_warnings",
+    }
+    marks = [mark_of("r1", summary), mark_of("r2", {**summary, "verdict": "failed"})]
+    page = render_task(quality([sub_rule(1, "false")], history=marks))
+    bars = re.findall(r"data-run-id='([^']*)'[^>]*>.*?fill='(#\w+)'", page)
+    assert bars == [("r1", "#ca8a04"), ("r2", "#b45309")]
+    assert "ALARMING, 1 of 3 sub-rules alarming, passed with warnings" in page
+    assert "passed with warnings" in page.split("</svg>")[1]  # the legend names the colour
+
+
+def test_a_summary_of_odd_shapes_gives_a_mark_not_an_error() -> None:
+    from airflow_provider_dataarts.plugins.data import mark_of
+
+    mark = mark_of("r", {"run_status": None, "alarming": float("nan"), "sub_rules": "7", "verdict": ["x"]})
+    assert (mark.run_status, mark.alarming, mark.sub_rules) == ("UNKNOWN", 0, 0)

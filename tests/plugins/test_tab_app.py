@@ -257,3 +257,197 @@ def test_the_page_never_shows_the_connection(server: TabServer, runs: Runs) -> N
     for path in (quality_page(runs, 1), tab("test_script", runs.script.run_id, "run")):
         page = server.get(path, token)[1]
         assert AK not in page and SK not in page and "127.0.0.1:" not in page.replace("127.0.0.1:8080", "")
+
+
+# --- what the task stored, whatever its shape: bounded pages, a message, never a 500 ----------------
+
+
+def store(dag_id: str, run_id: str, task_id: str, key: str, value: Any) -> None:
+    """Store (or replace) an XCom as a task would, in the database the api-server reads."""
+    from airflow.models.xcom import XComModel
+
+    XComModel.set(key=key, value=value, dag_id=dag_id, task_id=task_id, run_id=run_id, map_index=-1)
+
+
+def forget(dag_id: str, run_id: str, task_id: str, key: str) -> None:
+    """Remove one XCom of a task instance, its others kept (``XComModel.clear`` clears them all)."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        statement = XComModel.get_many(run_id=run_id, dag_ids=dag_id, task_ids=task_id, map_indexes=-1)
+        kept = {row.key: XComModel.deserialize_value(row) for row in session.scalars(statement)}
+    XComModel.clear(dag_id=dag_id, task_id=task_id, run_id=run_id, map_index=-1)
+    for other, value in kept.items():
+        if other != key:
+            store(dag_id, run_id, task_id, other, value)
+
+
+def plain_page(server: TabServer, runs: Runs, key: str, value: Any) -> tuple[int, str]:
+    """The page of a task that stored ``value`` under ``key`` (the "plain" task of the job run)."""
+    store("test_dataarts_tab", runs.job.run_id, "plain", key, value)
+    try:
+        status, page, _ = server.get(
+            tab("test_dataarts_tab", runs.job.run_id, "plain"), server.token("admin", "admin")
+        )
+    finally:
+        forget("test_dataarts_tab", runs.job.run_id, "plain", key)
+    return status, page
+
+
+def quality_of(sub_rules: Any, **extra: Any) -> dict[str, Any]:
+    return {
+        "instance_id": "1012386190718128777",
+        "run_status": "ALARMING",
+        "instance": {"id": "1012386190718128777", "name": "odd", "task_type": "QUALITY_TASK", **extra},
+        "sub_rules": sub_rules,
+    }
+
+
+def job_of(nodes: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    return {**JOB_RESULT, "nodes": nodes, **extra}
+
+
+def script_of(results: Any) -> dict[str, Any]:
+    return {
+        "instance_id": "1012386190718128555",
+        "script_name": "s",
+        "status": "FINISHED",
+        "results": results,
+    }
+
+
+MALFORMED = {
+    "a time beyond year 9999": ("job_result", job_of([{**JOB_RESULT["nodes"][0], "start_time": 10**17}])),
+    "a NaN time": ("job_result", job_of(JOB_RESULT["nodes"], start_time=float("nan"))),
+    "node times of text and numbers": (
+        "job_result",
+        job_of([{**JOB_RESULT["nodes"][0], "start_time": "soon"}, JOB_RESULT["nodes"][1]]),
+    ),
+    "sub-rule results not a list of dicts": (
+        "quality_result",
+        quality_of([{"sub_rule_id": "1", "results": ["Status false"]}]),
+    ),
+    "sub_rules not a list": ("quality_result", quality_of(7)),
+    "script results not a list of dicts": ("return_value", script_of([{"records": []}, "oops"])),
+    "a script schema not a list": ("return_value", script_of([{"schema": 5, "records": [{"a": 1}]}])),
+    "a lone surrogate": ("job_result", job_of(JOB_RESULT["nodes"], job_name="bad \ud800 name")),
+}
+# What a user reads on each page: an error message section, or the odd value shown as what it is.
+MESSAGES = {
+    "a time beyond year 9999": "100000000000000000 (not a time)",
+    "a NaN time": "nan (not a time)",
+    "node times of text and numbers": "soon",
+    "sub-rule results not a list of dicts": "the results of sub-rule 1[0] is str, not an object",
+    "sub_rules not a list": "sub_rules is int, not a list of objects",
+    "script results not a list of dicts": "results[1] is str, not an object",
+    "a script schema not a list": "the schema of result 1 is int, not a list",
+    "a lone surrogate": "bad ? name",
+}
+
+
+@pytest.mark.parametrize("shape", list(MALFORMED))
+def test_a_malformed_result_shows_a_message_not_a_500(server: TabServer, runs: Runs, shape: str) -> None:
+    key, value = MALFORMED[shape]
+    status, page = plain_page(server, runs, key, value)
+    assert status == 200, page[-2000:]
+    assert html.escape(MESSAGES[shape], quote=True) in page, page[-3000:]
+    if "cannot be shown" in page:  # the message names the XCom holding the whole value
+        assert f"<code>{key}</code>" in page and "id='malformed'" in page
+
+
+def test_a_map_index_too_large_for_the_column_is_no_such_task_instance(server: TabServer, runs: Runs) -> None:
+    token = server.token("admin", "admin")
+    for map_index in ("99999999999999999999", "2147483648", "9" * 5000):
+        path = tab("test_dataarts_tab", runs.job.run_id, "run_job", map_index)
+        status, page, _ = server.get(path, token)
+        assert status == 404 and "No such task instance" in page, (map_index[:30], status, page[:300])
+
+
+def test_one_malformed_run_in_the_history_leaves_the_other_pages_whole(server: TabServer, runs: Runs) -> None:
+    """A run before summaries existed, its quality_result malformed: the other runs' pages still show."""
+    run_id = runs.quality[0][1].run_id
+    good = runs.quality[0][1].xcom("wait", "quality_result")
+    summary = runs.quality[0][1].xcom("wait", "dataarts_summary")
+    forget("test_quality_sensor", run_id, "wait", "dataarts_summary")
+    store("test_quality_sensor", run_id, "wait", "quality_result", quality_of(7))
+    try:
+        token = server.token("admin", "admin")
+        for index in (1, 2):
+            status, page, _ = server.get(quality_page(runs, index), token)
+            assert status == 200, page[-2000:]
+            assert f"data-run-id='{html.escape(runs.quality[1][1].run_id, quote=True)}'" in page
+            assert "History: this task in the last" in page
+        # that run's own page: its result in a message section, its history still drawn
+        status, page, _ = server.get(quality_page(runs, 0), token)
+        assert status == 200 and "sub_rules is int, not a list of objects" in page
+        assert "History: this task in the last" in page
+    finally:
+        store("test_quality_sensor", run_id, "wait", "quality_result", good)
+        store("test_quality_sensor", run_id, "wait", "dataarts_summary", summary)
+
+
+def test_a_huge_result_renders_a_bounded_page_saying_what_it_left_out(server: TabServer, runs: Runs) -> None:
+    """2,000 sub-rules with a column each (a quadratic page before), a 1 MB cell: a bounded page."""
+    sub_rules = [
+        {
+            "sub_rule_id": str(1012386190718100000 + n),
+            "sub_instance_instance_id": str(2012386190718100000 + n),
+            "results": [
+                {"Status": "false" if n % 2 else "true", f"column {n}": "x" * (10**6 if n == 1 else 8)}
+            ],
+        }
+        for n in range(2000)
+    ]
+    status, page = plain_page(server, runs, "quality_result", quality_of(sub_rules))
+    assert status == 200
+    assert len(page) < 3_000_000, len(page)
+    assert "1000 of 2000 sub-rules alarming" in page
+    assert page.count("<th>column ") <= 40
+    assert "1,000 of 2,000 sub-rules" in page and "961 of 1,001 result columns" in page
+    assert "more characters)" in page
+    assert "Not shown here" in page and "<code>quality_result</code>" in page
+    cells = re.findall(r"<td>(x+)\u2026", page)
+    assert cells and max(len(c) for c in cells) <= 300
+
+
+def test_a_script_cell_of_10_mb_is_cut(server: TabServer, runs: Runs) -> None:
+    value = script_of(
+        [{"schema": [{"sql": "string"}], "records": [{"sql": "y" * 10_000_000}], "rowCount": 1}]
+    )
+    status, page = plain_page(server, runs, "return_value", value)
+    assert status == 200 and len(page) < 100_000, len(page)
+    assert "9,999,700 more characters" in page
+
+
+# --- the history reads per-run summaries --------------------------------------------------------------
+
+
+def test_each_quality_run_leaves_a_small_summary(runs: Runs) -> None:
+    for _, outcome in runs.quality:
+        result = outcome.xcom("wait", "quality_result")
+        summary = outcome.xcom("wait", "dataarts_summary")
+        assert summary["run_status"] == result["run_status"] and summary["sub_rules"] == len(
+            result["sub_rules"]
+        )
+    assert runs.quality[1][1].xcom("wait", "dataarts_summary")["alarming"] == 2
+
+
+def test_the_history_of_a_big_result_without_summary_says_so(server: TabServer, runs: Runs) -> None:
+    """A result stored before summaries and bigger than the tab reads for a history mark: "no summary"."""
+    run_id = runs.quality[0][1].run_id
+    good = runs.quality[0][1].xcom("wait", "quality_result")
+    summary = runs.quality[0][1].xcom("wait", "dataarts_summary")
+    big = {
+        **good,
+        "sub_rules": [*good["sub_rules"], {"sub_rule_id": "padding", "results": [], "pad": "z" * 400_000}],
+    }
+    forget("test_quality_sensor", run_id, "wait", "dataarts_summary")
+    store("test_quality_sensor", run_id, "wait", "quality_result", big)
+    try:
+        status, page, _ = server.get(quality_page(runs, 1), server.token("admin", "admin"))
+        assert status == 200
+        assert "no summary (a result of 0.4 MB stored before summaries)" in page
+    finally:
+        store("test_quality_sensor", run_id, "wait", "quality_result", good)
+        store("test_quality_sensor", run_id, "wait", "dataarts_summary", summary)

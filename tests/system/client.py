@@ -10,7 +10,7 @@ import json
 import signal
 import time
 from collections.abc import Collection, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
@@ -24,6 +24,8 @@ TERMINAL_TI_STATES = frozenset({"success", "failed", "skipped", "upstream_failed
 # States in which no worker process runs the task instance's current try.
 NO_PROCESS_STATES = TERMINAL_TI_STATES | {"deferred", "up_for_retry", "up_for_reschedule"}
 KillTarget = Literal["worker", "task", "supervisor"]
+# Tries of a DAG run's creation that a busy deployment's database answered 5xx (or not at all).
+TRIGGER_ATTEMPTS = 5
 
 
 class APIError(AssertionError):
@@ -122,10 +124,48 @@ class AirflowClient:
         if isinstance(logical_date, datetime):
             logical_date = logical_date.isoformat()
         body: dict[str, Any] = {"logical_date": logical_date, "conf": conf or {}}
-        if run_id is not None:
-            body["dag_run_id"] = run_id
-        run = self.request("POST", f"dags/{_path(dag_id)}/dagRuns", json=body)
-        return str(run["dag_run_id"])
+        # The run id is chosen here (in Airflow's own form), so that a lost answer can be checked.
+        body["dag_run_id"] = run_id or f"manual__{datetime.now(UTC).isoformat()}"
+        return self.create_dag_run(dag_id, body)
+
+    def create_dag_run(self, dag_id: str, body: dict[str, Any], attempts: int = TRIGGER_ATTEMPTS) -> str:
+        """
+        ``POST .../dagRuns`` as a user would on a busy deployment: an answer of 5xx (SQLite rolled
+        the run back: "Database error") or none at all is tried again, but only once a read of the
+        run by its id shows that it does not exist (nothing is created twice); a 409 on a retry
+        means the earlier try made the run after all.
+        """
+        run_id = str(body["dag_run_id"])
+        path = f"dags/{_path(dag_id)}/dagRuns"
+        for attempt in range(1, attempts + 1):
+            try:
+                run = self.request("POST", path, json=body)
+                return str(run["dag_run_id"])
+            except (APIError, requests.ConnectionError, requests.Timeout) as error:
+                retryable = not isinstance(error, APIError) or error.status >= 500
+                made_before = isinstance(error, APIError) and error.status == 409 and attempt > 1
+                if not (retryable or made_before):
+                    raise
+                if self.dag_run_exists(dag_id, run_id):
+                    return run_id
+                if attempt == attempts:
+                    raise
+                time.sleep(min(2.0**attempt, 15.0))
+        raise AssertionError("unreachable")
+
+    def dag_run_exists(self, dag_id: str, run_id: str) -> bool:
+        """Whether the run exists (a read that fails on a busy deployment is tried again)."""
+        for attempt in range(1, TRIGGER_ATTEMPTS + 1):
+            try:
+                found = self.request(
+                    "GET", f"dags/{_path(dag_id)}/dagRuns/{_path(run_id)}", expect=(200, 404)
+                )
+                return bool(found) and found.get("dag_run_id") == run_id
+            except (APIError, requests.ConnectionError, requests.Timeout):
+                if attempt == TRIGGER_ATTEMPTS:
+                    raise
+                time.sleep(min(2.0**attempt, 15.0))
+        raise AssertionError("unreachable")
 
     def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         result: dict[str, Any] = self.request("GET", f"dags/{_path(dag_id)}/dagRuns/{_path(run_id)}")

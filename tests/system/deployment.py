@@ -291,7 +291,12 @@ class Deployment:
                 "simple_auth_manager_all_admins": "False",
                 "hostname_callable": "tests.system.hostname.loopback",
             },
-            "database": {"sql_alchemy_conn": f"sqlite:///{self.home / 'airflow.db'}"},
+            "database": {
+                "sql_alchemy_conn": f"sqlite:///{self.home / 'airflow.db'}",
+                # SQLite waits for a lock another process holds, not fails (tests/system/database.py)
+                "sql_alchemy_connect_args": "tests.system.database.CONNECT_ARGS",
+                "sql_alchemy_connect_args_async": "tests.system.database.CONNECT_ARGS_ASYNC",
+            },
             "api": {
                 "host": "127.0.0.1",
                 "port": str(self.api_port),
