@@ -506,13 +506,39 @@ class DataArtsPatchDataOperator(DataArtsRunOperator):
                     f"job_name {self.job_name!r}: DataArts Factory has no job {jobs} in this workspace "
                     f"({error})"
                 ) from error
-            if marker.get("resubmission") and error.status_code == 400 and self.hook.find_patch_data(name):
-                self.log.info(
-                    "DataArts refused PatchData %s as a duplicate: the earlier submission made it", name
-                )
-                return name
+            if marker.get("resubmission") and error.status_code == 400:
+                return self._made_before(name, error)
             raise
         return name
+
+    def _made_before(self, name: str, error: Exception) -> str:
+        """
+        DataArts refused a resubmission of ``name``: the earlier, unanswered submission made it
+        (DataArts refuses a duplicate name) and it is listed soon; adopt it. Not listed within
+        ``not_listed_grace``: fail without retry, rather than start a run under another name.
+        """
+        if self._listed_by(name, time.time() + self.hook.config.not_listed_grace):
+            self.log.info(
+                "DataArts refused PatchData %s as a duplicate: the earlier submission made it", name
+            )
+            return name
+        raise AirflowFailException(
+            f"DataArts refused to create PatchData {name} again ({error}), and does not list it: the "
+            "earlier submission, whose answer was lost, may have made it all the same. Check the "
+            "PatchData monitor in DataArts Factory. This try fails without retry so that the job is not "
+            "patched twice; clear the task to start a new run under a new name."
+        ) from error
+
+    def _listed_by(self, name: str, ready_at: float) -> bool:
+        """Look for ``name`` until ``ready_at`` (epoch seconds, within the task's deadline)."""
+        if self.hook.deadline is not None:
+            ready_at = min(ready_at, self.hook.deadline)
+        while True:
+            if self.hook.find_patch_data(name) is not None:
+                return True
+            if time.time() >= ready_at:
+                return False
+            time.sleep(max(0.0, min(self.poll_interval, 1.0, ready_at - time.time())))
 
     def recover(self, context: Context, marker: dict[str, Any]) -> str | None:
         """
@@ -523,16 +549,11 @@ class DataArtsPatchDataOperator(DataArtsRunOperator):
         name = marker.get("name")
         if not name:
             return None
-        ready_at = int(marker.get("submitted_at") or 0) / 1000 + self.hook.config.not_listed_grace
-        if self.hook.deadline is not None:
-            ready_at = min(ready_at, self.hook.deadline)
+        # From the moment the answer was lost (this try), else from the submission (an earlier try).
+        posted = max(int(marker.get("submitted_at") or 0), int(marker.get("answer_lost_at") or 0))
         self.log.info("Looking for PatchData %s, whose creation was not answered", name)
-        while True:
-            if self.hook.find_patch_data(str(name)) is not None:
-                return str(name)
-            if time.time() >= ready_at:
-                return None
-            time.sleep(max(0.0, min(self.poll_interval, 2.0, ready_at - time.time())))
+        ready_at = posted / 1000 + self.hook.config.not_listed_grace
+        return str(name) if self._listed_by(str(name), ready_at) else None
 
     def announce(self, context: Context, instance_id: str) -> None:
         from airflow_provider_dataarts.links.dataarts import patch_data_url
