@@ -17,10 +17,9 @@ patches every day as it comes (each run patches the day before).
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import DAG
+from airflow.timetables.interval import CronDataIntervalTimetable
 
 from airflow_provider_dataarts.operators.job import DataArtsPatchDataOperator
 
@@ -28,9 +27,9 @@ with DAG(
     dag_id="example_dataarts_patchdata",
     start_date=pendulum.datetime(2026, 12, 1, tz="UTC"),
     end_date=pendulum.datetime(2026, 12, 3, tz="UTC"),
-    # A day-long data interval per run. (A cron string such as "@daily" gives Airflow 3's runs no
-    # data interval, start == end: then from_date / to_date must be given.)
-    schedule=timedelta(days=1),
+    # A day-long data interval per run. (Airflow 3 runs a bare "@daily" or timedelta schedule with
+    # no data interval, start == end: then from_date / to_date must be given.)
+    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
     catchup=True,
     is_paused_upon_creation=True,
     max_active_runs=3,

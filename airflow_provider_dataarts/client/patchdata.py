@@ -90,8 +90,8 @@ def wire_dates(from_date: Any, to_date: Any) -> tuple[str, str]:
             f"from_date {start.isoformat()} and to_date {(end + END_EXCLUSIVE).isoformat()} span less than "
             "3 s: DataArts needs a range (to_date is exclusive, like Airflow's data interval end). A DAG "
             "run without a data interval (schedule=None, a manual run) needs from_date and to_date, and so "
-            "does a cron string schedule (Airflow 3 runs it with CronTriggerTimetable, start == end): or "
-            "use schedule=timedelta(days=1) or CronDataIntervalTimetable."
+            "does a cron or timedelta schedule (Airflow 3 runs those without one, start == end): or use "
+            "schedule=CronDataIntervalTimetable(...) or DeltaDataIntervalTimetable(...)."
         )
     return start.strftime(DATE_FORMAT), end.strftime(DATE_FORMAT)
 
