@@ -11,7 +11,7 @@ import time
 import uuid
 from typing import Any
 
-from tests.system.client import TERMINAL_TI_STATES, AirflowClient, EmulatorClient
+from tests.system.client import TERMINAL_TI_STATES, AirflowClient, APIError, EmulatorClient
 from tests.system.deployment import wait_until
 from tests.system.test_lifecycle import announced
 from tests.system.test_production import shut_down_worker
@@ -39,17 +39,25 @@ def test_an_airflow_backfill_of_the_example_drives_one_patch_data_run_per_day(
     """POST /api/v2/backfills over three days: three DAG runs, three PatchData runs of 24 hours each."""
     dataarts_emulator.add_factory_job("hourly_orders", schedule_seconds=3600, nodes=FAST)
     before = len(patch_runs(dataarts_emulator, "hourly_orders"))
-    backfill = airflow_api.request(
-        "POST",
-        "backfills",
-        json={
-            "dag_id": EXAMPLE,
-            "from_date": "2026-12-01T00:00:00Z",
-            "to_date": "2026-12-03T00:00:00Z",
-            "max_active_runs": 3,
-            "reprocess_behavior": "none",
-        },
-    )
+    body = {
+        "dag_id": EXAMPLE,
+        "from_date": "2026-12-01T00:00:00Z",
+        "to_date": "2026-12-03T00:00:00Z",
+        "max_active_runs": 3,
+        "reprocess_behavior": "none",
+    }
+
+    def create_backfill() -> Any:
+        # On SQLite, Airflow answers 503 "Database is locked" while the scheduler writes: ask again.
+        try:
+            return airflow_api.request("POST", "backfills", json=body)
+        except APIError as error:
+            if error.status != 503:
+                raise
+            time.sleep(1)
+            return None
+
+    backfill = wait_until("Airflow to create the backfill", create_backfill, timeout=120)
     airflow_api.request("PATCH", f"dags/{EXAMPLE}", json={"is_paused": False})  # created paused
 
     def backfill_runs() -> list[dict[str, Any]]:
