@@ -25,7 +25,7 @@ def das(emulator: DataArtsEmulator):  # type: ignore[no-untyped-def]
     from huaweicloudsdkcore.auth.credentials import BasicCredentials
     from huaweicloudsdkdataartsstudio.v1 import DataArtsStudioClient
 
-    emulated.of(emulator.state.factory).list_lag = 0.3
+    emulated.of(emulator.state.factory).list_lag = 1.0
     return (
         DataArtsStudioClient.new_builder()
         .with_credentials(BasicCredentials(AK, SK, PROJECT))
@@ -90,7 +90,7 @@ def test_the_sdk_creates_lists_and_stops_patch_data(das, emulator: DataArtsEmula
             workspace=WORKSPACE, body=body(name="sdk_slow", job_name="slow_hourly")
         )
     )
-    time.sleep(0.5)
+    time.sleep(1.3)  # listed
     assert show(das, "sdk_slow").rows[0].status == "RUNNING"
     das.stop_factory_supplement_data_instance(
         StopFactorySupplementDataInstanceRequest(instance_name="sdk_slow", workspace=WORKSPACE)

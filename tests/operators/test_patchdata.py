@@ -152,8 +152,10 @@ def test_a_lost_create_answer_is_recovered_by_name(
 def test_a_creation_listed_after_the_grace_is_refused_as_a_duplicate_not_run_twice(
     emulator: DataArtsEmulator, connect: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    connect("aksk", not_listed_grace=1.5)
-    quick_job(emulator, list_lag=2.5)
+    # The lookup gives up 3 s after the lost answer, 2 s before DataArts lists the run; the refused
+    # resubmission's lookup (3 s more) finds it.
+    connect("aksk", not_listed_grace=3)
+    quick_job(emulator, list_lag=5)
     emulator.inject("reset", method="POST", path="/supplement-data", when="after")
     outcome = patch(retries=2, retry_delay=timedelta(0), deferrable=False)
     assert outcome.states == {"patch": "success"}
@@ -185,7 +187,9 @@ def test_run_immediate_refused_points_to_patch_data(
     refusal = {"error_code": "DLF.3051", "error_msg": "The request parameter is invalid."}
     emulator.inject("answer", status=400, body=refusal, method="POST", path="/run-immediate")
     outcome = run_dag(
-        load_dag("test_job"), {"job_name": "hourly_orders"}, run={"retries": 2, "deferrable": False}
+        load_dag("test_job"),
+        {"job_name": "hourly_orders"},
+        run={"retries": 2, "retry_delay": timedelta(0), "deferrable": False},
     )
     assert (outcome.states, outcome.tries) == ({"run": "failed"}, {"run": 1})
     out = capsys.readouterr().out
