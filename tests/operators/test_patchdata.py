@@ -167,12 +167,13 @@ def test_a_creation_listed_after_the_grace_is_refused_as_a_duplicate_not_run_twi
     assert "refused PatchData" in out and "as a duplicate" in out
 
 
+@pytest.mark.parametrize("mode", list(MODES))
 def test_execution_timeout_stops_the_run_and_the_retry_starts_a_new_one_under_a_new_name(
-    emulator: DataArtsEmulator, dataarts_conn: str
+    mode: str, emulator: DataArtsEmulator, dataarts_conn: str
 ) -> None:
     quick_job(emulator, seconds=30)
     outcome = patch(
-        deferrable=False, execution_timeout=timedelta(seconds=3), retries=1, retry_delay=timedelta(0)
+        execution_timeout=timedelta(seconds=3), retries=1, retry_delay=timedelta(0), **MODES[mode]
     )
     assert outcome.states == {"patch": "failed"}
     first, second = runs(emulator)
