@@ -84,6 +84,11 @@ CONN_FIELDS = {
         "Link to a DataArts Factory job instance in the console; placeholders {region}, {project_id}, "
         "{workspace}, {instance_id}, {job_name}.",
     ),
+    "patch_data_console_url": _field(
+        "PatchData console URL template",
+        "Link to a DataArts Factory PatchData run in the console; placeholders {region}, {project_id}, "
+        "{workspace}, {name}, {job_name}.",
+    ),
 }
 
 
@@ -92,7 +97,7 @@ def get_provider_info() -> dict[str, Any]:
         "package-name": "airflow-provider-dataarts",
         "name": "Huawei Cloud DataArts Studio",
         "description": "Rerun and wait for DataArts Quality jobs; execute DataArts Factory scripts; "
-        "run and wait for DataArts Factory jobs.",
+        "run and wait for DataArts Factory jobs, and their PatchData (backfill) runs.",
         "integrations": [
             {
                 "integration-name": "Huawei Cloud DataArts Studio",
@@ -140,6 +145,7 @@ def get_provider_info() -> dict[str, Any]:
         "extra-links": [
             "airflow_provider_dataarts.links.dataarts.DataArtsQualityInstanceLink",
             "airflow_provider_dataarts.links.dataarts.DataArtsJobInstanceLink",
+            "airflow_provider_dataarts.links.dataarts.DataArtsPatchDataLink",
         ],
         # The DataArts tab (also the airflow.plugins entry point, which Airflow always loads).
         "plugins": [{"name": "dataarts", "plugin-class": "airflow_provider_dataarts.plugins.DataArtsPlugin"}],

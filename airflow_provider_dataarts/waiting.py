@@ -276,3 +276,37 @@ def job_status_finished(status: str | None) -> bool:
     from airflow_provider_dataarts.statuses import is_job_terminal
 
     return is_job_terminal({"status": status})
+
+
+def patch_data_check(
+    hook: DataArtsHook, state: TaskState, name: str, submitted_at_ms: int | None, log: Any
+) -> Check:
+    """
+    A check of one PatchData run: its row (found by its exact name), or None while it is not listed
+    yet (creation is asynchronous: a grace that survives reschedules and retries) or DataArts is
+    unreachable (within the tolerance). When the grace runs out it raises ``DataArtsInstanceNotFound``.
+    """
+    from airflow_provider_dataarts.hooks.dataarts import DataArtsInstanceNotFound
+
+    what = f"PatchData {name}"
+
+    def fetch() -> dict[str, Any] | None:
+        row = hook.find_patch_data(name)
+        if row is None:
+            since = state.record.get("not_listed_since")
+            if since is None:
+                since = time.time()
+                state.save(not_listed_since=since)
+            grace = hook.config.not_listed_grace
+            if not_listed_too_long(since, submitted_at_ms, time.time(), grace):
+                raise DataArtsInstanceNotFound(
+                    f"DataArts does not list {what} {grace:g} s after its creation (extra.not_listed_grace)",
+                    status_code=404,
+                )
+            log.info("DataArts %s is not listed yet", what)
+            return None
+        if state.record.get("not_listed_since") is not None:
+            state.save(not_listed_since=None)
+        return row
+
+    return guarded(fetch, hook, state, what, log)

@@ -29,7 +29,7 @@ def test_every_extra_of_the_contract_has_a_ui_field() -> None:
     assert set(fields) >= {
         "project_id", "workspace", "auth_type", "domain_name", "region", "factory_endpoint",
         "iam_endpoint", "security_token", "verify", "timeout", "max_retries", "console_url",
-        "job_console_url",
+        "job_console_url", "patch_data_console_url",
     }  # fmt: skip
     assert fields["auth_type"]["schema"]["enum"] == ["aksk", "password", "token"]
     assert fields["security_token"]["schema"].get("format") == "password"
@@ -54,4 +54,4 @@ def test_every_listed_module_and_link_imports() -> None:
     for link in info["extra-links"]:
         module, _, name = link.rpartition(".")
         names.append(getattr(importlib.import_module(module), name).name)
-    assert names == ["DataArts Quality instance", "DataArts Factory job instance"]
+    assert names == ["DataArts Quality instance", "DataArts Factory job instance", "DataArts PatchData"]

@@ -33,6 +33,11 @@ DEFAULT_JOB_CONSOLE_URL = (
     "https://console.huaweicloud.com/dataartsstudio/?region={region}#/dlf/monitor/jobInstance"
     "?projectId={project_id}&workspace={workspace}&jobName={job_name}&instanceId={instance_id}"
 )
+# Assumption (no page documents it): the console's PatchData monitor takes the PatchData name.
+DEFAULT_PATCH_DATA_CONSOLE_URL = (
+    "https://console.huaweicloud.com/dataartsstudio/?region={region}#/dlf/monitor/patchData"
+    "?projectId={project_id}&workspace={workspace}&jobName={job_name}&name={name}"
+)
 # dayu.cn-north-4.myhuaweicloud.com -> region cn-north-4, domain myhuaweicloud.com
 _DAYU_HOST = re.compile(r"^dayu(?:-dlf)?\.(?P<region>[a-z0-9-]+)\.(?P<domain>.+)$")
 
@@ -61,6 +66,7 @@ class DataArtsConfig:
     console_url: str = DEFAULT_CONSOLE_URL
     not_listed_grace: float = DEFAULT_NOT_LISTED_GRACE
     job_console_url: str = DEFAULT_JOB_CONSOLE_URL
+    patch_data_console_url: str = DEFAULT_PATCH_DATA_CONSOLE_URL
 
     @property
     def secrets(self) -> list[str]:
@@ -147,6 +153,13 @@ class DataArtsConfig:
                 default=DEFAULT_JOB_CONSOLE_URL,
                 placeholders=JOB_CONSOLE_URL_PLACEHOLDERS,
             ),
+            patch_data_console_url=_console_url(
+                extra.get("patch_data_console_url"),
+                fail,
+                key="patch_data_console_url",
+                default=DEFAULT_PATCH_DATA_CONSOLE_URL,
+                placeholders=PATCH_DATA_CONSOLE_URL_PLACEHOLDERS,
+            ),
         )
 
 
@@ -211,6 +224,7 @@ def _endpoint(value: str | None, field_name: str, fail: Any) -> str:
 
 CONSOLE_URL_PLACEHOLDERS = ("region", "project_id", "workspace", "instance_id")
 JOB_CONSOLE_URL_PLACEHOLDERS = (*CONSOLE_URL_PLACEHOLDERS, "job_name")
+PATCH_DATA_CONSOLE_URL_PLACEHOLDERS = ("region", "project_id", "workspace", "name", "job_name")
 
 
 def _console_url(

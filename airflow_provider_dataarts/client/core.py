@@ -51,7 +51,7 @@ class ApiRequest:
     """One call to a DataArts service; ``replayable`` says whether sending it twice is harmless."""
 
     method: str
-    service: str  # "quality", "factory" or "iam"
+    service: str  # "quality", "factory", "factory_v2" or "iam"
     path: str  # percent-encoded, from path()
     query: tuple[tuple[str, str], ...] = ()
     body: Any = None
@@ -92,9 +92,13 @@ def query(**params: Any) -> tuple[tuple[str, str], ...]:
 
 
 def base_url(config: DataArtsConfig, service: str) -> str:
-    return {"quality": config.endpoint, "factory": config.factory_endpoint, "iam": config.iam_endpoint}[
-        service
-    ]
+    # Factory v2 (``/v2/{project_id}/factory/...``: PatchData) lives on the DataArts host, not dayu-dlf.
+    return {
+        "quality": config.endpoint,
+        "factory": config.factory_endpoint,
+        "factory_v2": config.endpoint,
+        "iam": config.iam_endpoint,
+    }[service]
 
 
 @dataclass(frozen=True)

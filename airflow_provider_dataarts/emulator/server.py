@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from airflow_provider_dataarts.client.signer import verify
-from airflow_provider_dataarts.emulator import console, dbt_cloud, jobs
+from airflow_provider_dataarts.emulator import console, dbt_cloud, jobs, patchdata
 from airflow_provider_dataarts.emulator.state import EmulatorError, EmulatorState
 
 MAX_LIMIT = 100
@@ -380,6 +380,13 @@ class Handler(BaseHTTPRequestHandler):
             answer = jobs.route(method, rest[1:], params, _json(body) if body else None, state.factory)
             if answer is not None:
                 return Answer(*answer)
+        if parts[0] == "v2" and rest[0] == "factory":  # PatchData
+            data = _json(body) if body else None
+            answer = patchdata.route(
+                method, rest[1:], params, data, self.headers, state.factory, credentials.workspace
+            )
+            if answer is not None:
+                return Answer(*answer)
         raise _no_api()
 
     def _require_workspace(self) -> None:
@@ -574,6 +581,8 @@ class Handler(BaseHTTPRequestHandler):
                 parts = [unquote(part) for part in route.split("/")]
                 if len(parts) == 5 and parts[2] == "instances":
                     return Answer(200, state.finish_script(parts[1], parts[3]))
+            if parts[0] == "patch-data" and (answer := patchdata.control(method, parts, data, state.factory)):
+                return Answer(*answer)
             if parts[0] == "factory-jobs":
                 answer = jobs.control(method, [unquote(p) for p in parts], data, dict(query), state.factory)
                 if answer is not None:

@@ -367,6 +367,107 @@ class DataArtsHook(BaseHook):
             f"at {config.endpoint}."
         )
 
+    # --- DataArts Factory PatchData (v2, on the DataArts host) ----------------------------------------
+
+    def _factory_v2_project(self) -> str:
+        self.config.require_workspace()  # the v2 Factory calls require the workspace header
+        return self.config.project_id
+
+    def create_patch_data(
+        self,
+        name: str,
+        job_name: str,
+        from_date: Any,
+        to_date: Any,
+        *,
+        parallel: int = 1,
+        depend_jobs: list[str] | None = None,
+        stop_when_fail: bool = True,
+    ) -> None:
+        """
+        Ask DataArts to run a scheduled job (and ``depend_jobs``) for every slot of its schedule
+        from ``from_date`` up to ``to_date`` (exclusive): a PatchData run named ``name``. DataArts
+        answers without a body and lists the run a moment later (``find_patch_data``). Sent once.
+
+        :param name: The PatchData run's name, chosen by the caller (see ``client.patchdata``).
+        :param job_name: The scheduled job.
+        :param from_date: The first slot's time (datetime, ISO text or epoch ms).
+        :param to_date: The end of the range, exclusive (datetime, ISO text or epoch ms).
+        :param parallel: How many slots run at once (1 to 5).
+        :param depend_jobs: Names of jobs it depends on, patched with it.
+        :param stop_when_fail: Stop the run when a slot fails.
+        """
+        from airflow_provider_dataarts.client import patchdata
+
+        start, end = patchdata.wire_dates(from_date, to_date)
+        body = patchdata.create_body(
+            name,
+            job_name,
+            start,
+            end,
+            parallel=parallel,
+            depend_jobs=depend_jobs,
+            stop_when_fail=stop_when_fail,
+            workspace=self.config.workspace,
+        )
+        self._run(patchdata.create_patch_data(self._factory_v2_project(), body))
+        self.log.info("Asked DataArts for PatchData %s of job %s from %s to %s", name, job_name, start, end)
+
+    def find_patch_data(self, name: str) -> dict[str, Any] | None:
+        """
+        The PatchData run named exactly ``name`` (a row of the list: ``status`` upper case,
+        ``start_date``/``end_date``/``submitted_date`` epoch ms, ``job_list``), or None.
+
+        :param name: The PatchData run's name.
+        """
+        from airflow_provider_dataarts.client import patchdata
+
+        return self._run(patchdata.find_patch_data(self._factory_v2_project(), name))
+
+    def stop_patch_data(self, name: str) -> None:
+        """
+        Stop a PatchData run (its running job instances and the slots not started yet).
+
+        :param name: The PatchData run's name.
+        """
+        from airflow_provider_dataarts.client import patchdata
+
+        self._run(patchdata.stop_patch_data(self._factory_v2_project(), name))
+        self.log.info("Asked DataArts to stop PatchData %s", name)
+
+    def list_patch_data_instances(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+        """
+        The job instances a PatchData run made (instance type 5), from the Factory instance list:
+        for each of its jobs, planned between its dates and submitted since it was (assumption 9
+        of ``client.patchdata``); of several at one plan time, the newest. Sorted by plan time.
+
+        :param row: The PatchData run, as ``find_patch_data`` returns it.
+        """
+        from airflow_provider_dataarts.client import jobs, patchdata
+
+        low, high = int(row.get("start_date") or 0), int(row.get("end_date") or 0)
+        low, high = min(low, high), max(low, high)
+        since = int(row.get("submitted_date") or 0) - jobs.CLOCK_SKEW_MS
+        newest: dict[tuple[str, Any], dict[str, Any]] = {}
+        for job_name in [str(job) for job in row.get("job_list") or []]:
+            window = low
+            while window <= high:
+                until = min(high, window + jobs.MAX_WINDOW_MS - 1)
+                for item in self.list_job_instances(
+                    job_name,
+                    min_plan_time=window,
+                    max_plan_time=until,
+                    instanceType=patchdata.PATCH_INSTANCE_TYPE,
+                ):
+                    if int(item.get("submitTime") or item.get("planTime") or 0) < since:
+                        continue
+                    key = (job_name, item.get("planTime"))
+                    kept = newest.get(key)
+                    if kept is None or int(str(item.get("instanceId"))) > int(str(kept.get("instanceId"))):
+                        newest[key] = item
+                window = until + 1
+        return sorted(newest.values(), key=lambda i: (i.get("planTime") or 0, str(i.get("jobName"))))
+
 
 def not_found(instance_id: Any, config: DataArtsConfig) -> DataArtsInstanceNotFound:
     return DataArtsInstanceNotFound(

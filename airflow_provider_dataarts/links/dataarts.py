@@ -70,3 +70,29 @@ class DataArtsJobInstanceLink(BaseOperatorLink):
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
         return XCom.get_value(key=INSTANCE_URL_KEY, ti_key=ti_key) or ""
+
+
+def patch_data_url(config: DataArtsConfig, name: str, job_name: str) -> str:
+    """
+    The console link of a PatchData run, from ``extra.patch_data_console_url`` (placeholders those
+    of ``console_url`` plus ``{name}`` and ``{job_name}``, URL-quoted) or the default; the region
+    as for quality.
+    """
+    from urllib.parse import quote
+
+    return _without_unknown_region(config, config.patch_data_console_url).format(
+        region=config.region or "",
+        project_id=config.project_id,
+        workspace=config.workspace or "",
+        name=quote(name, safe=""),
+        job_name=quote(job_name, safe=""),
+    )
+
+
+class DataArtsPatchDataLink(BaseOperatorLink):
+    """Opens the PatchData run that the task started, read from XCom ``instance_url``."""
+
+    name = "DataArts PatchData"
+
+    def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        return XCom.get_value(key=INSTANCE_URL_KEY, ti_key=ti_key) or ""

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
 
-from airflow_provider_dataarts.links.dataarts import DataArtsJobInstanceLink
+from airflow_provider_dataarts.links.dataarts import DataArtsJobInstanceLink, DataArtsPatchDataLink
 from airflow_provider_dataarts.operators.base import DataArtsRunOperator
 from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID, is_job_terminal
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_dataarts.triggers.job import DataArtsJobInstanceTrigger
+    from airflow_provider_dataarts.triggers.job import DataArtsJobInstanceTrigger, DataArtsPatchDataTrigger
 
 
 class DataArtsRunJobOperator(DataArtsRunOperator):
@@ -139,6 +139,8 @@ class DataArtsRunJobOperator(DataArtsRunOperator):
                 problem = (
                     "it is not a batch job (only batch jobs can be run once; real-time jobs run on their own)"
                 )
+            elif refused := run_immediate_refused(self.job_name, error):
+                raise refused from error
             else:
                 raise
             raise AirflowFailException(f"job_name {self.job_name!r}: {problem} ({error})") from error
@@ -290,3 +292,333 @@ def _same_attempt(before: dict[str, Any], after: dict[str, Any]) -> bool:
         ]
 
     return attempt(before) == attempt(after) and before.get("status") == after.get("status")
+
+
+# Codes with which DataArts refuses run-immediate where it is not served (KESTRA, factory-jobs.md §2).
+RUN_IMMEDIATE_REFUSED = frozenset({"DLF.3051", "APIGW.0101", "APIG.0101"})
+
+
+def run_immediate_refused(job_name: str, error: Any) -> AirflowFailException | None:
+    """The message for a ``run-immediate`` that DataArts refuses as a call, pointing to PatchData."""
+    if getattr(error, "error_code", None) not in RUN_IMMEDIATE_REFUSED:
+        return None
+    return AirflowFailException(
+        f"job_name {job_name!r}: DataArts refused to run the job once now (POST .../jobs/{job_name}/"
+        f"run-immediate on {error.path or 'the Factory endpoint'}: {error}). Some regions do not serve "
+        "run-immediate. For a job with a schedule, DataArtsPatchDataOperator runs it for the DAG run's "
+        "data interval (DataArts PatchData), which is known to work there; otherwise check "
+        "extra.factory_endpoint (run-immediate lives on dayu-dlf.{region})."
+    )
+
+
+class DataArtsPatchDataOperator(DataArtsRunOperator):
+    """
+    Run a scheduled DataArts Factory job (and ``depend_jobs``) for every slot of its schedule between
+    two dates (DataArts "PatchData"), by default the DAG run's data interval, and wait for it: an
+    Airflow backfill or a daily DAG run drives DataArts' own backfill of that interval.
+
+    Pushes the PatchData name (``return_value``) and its console link (``instance_url``) right after
+    the run is created. When it waits, pushes ``patch_data_result`` (the job instances it made, with
+    plan time and status) as soon as the run is terminal, then passes on ``SUCCESS`` and fails on
+    ``FAIL``/``CANCEL`` naming the plan times of the failed slots. A job without a schedule
+    (``DLF.30111``) or dates DataArts cannot read (``DLF.30121``) fail the task at once, without retry.
+
+    Retries, clears and kills follow docs/patchdata.md: the run is found again by its name, exactly
+    (a lost answer too); a retry after ``execution_timeout`` or a verdict starts a new run under a
+    new name; a user who kills the waiting task stops the run (``cancel_on_kill``).
+
+    :param job_name: The scheduled job in DataArts Factory. (templated)
+    :param from_date: The first slot's time: datetime, ISO text or epoch ms. (templated)
+    :param to_date: The end of the range, exclusive (like Airflow's data interval). (templated)
+    :param parallel: How many slots DataArts runs at once, 1 to 5.
+    :param depend_jobs: Names of jobs the job depends on, to patch with it. (templated)
+    :param stop_when_fail: Stop the run when a slot fails.
+    :param patch_data_name: The run's name; default: derived from the task instance and its try,
+        unique and valid for DataArts. A name given here must be new on every run. (templated)
+    :param dataarts_conn_id: The Airflow connection of type ``dataarts``.
+    :param wait_for_completion: Wait for the run to finish.
+    :param deferrable: Wait in the triggerer instead of a worker slot.
+    :param poll_interval: Seconds between status checks while waiting.
+    :param timeout: Seconds to wait at most (``None``: no limit), retries of each check included.
+    :param cancel_on_kill: Stop the run when a user kills the waiting task.
+    """
+
+    template_fields: Sequence[str] = ("job_name", "from_date", "to_date", "depend_jobs", "patch_data_name")
+    operator_extra_links = (DataArtsPatchDataLink(),)
+    ui_color = "#d9ecd0"
+    state_key = "dataarts_patch_data"
+    what = "PatchData run"
+
+    def __init__(
+        self,
+        *,
+        job_name: str,
+        from_date: Any = "{{ data_interval_start }}",
+        to_date: Any = "{{ data_interval_end }}",
+        parallel: int = 1,
+        depend_jobs: list[str] | None = None,
+        stop_when_fail: bool = True,
+        patch_data_name: str | None = None,
+        dataarts_conn_id: str = DEFAULT_CONN_ID,
+        wait_for_completion: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = 30.0,
+        timeout: float | timedelta | None = None,
+        cancel_on_kill: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            dataarts_conn_id=dataarts_conn_id,
+            wait_for_completion=wait_for_completion,
+            deferrable=deferrable,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            cancel_on_kill=cancel_on_kill,
+            **kwargs,
+        )
+        from airflow_provider_dataarts.client.patchdata import PARALLEL_RANGE
+
+        if (
+            isinstance(parallel, bool)
+            or not isinstance(parallel, int)
+            or not (PARALLEL_RANGE[0] <= parallel <= PARALLEL_RANGE[1])
+        ):
+            raise ValueError(
+                f"{self.task_id}: parallel must be a whole number from 1 to 5, not {parallel!r}."
+            )
+        self.job_name = job_name
+        self.from_date = from_date
+        self.to_date = to_date
+        self.parallel = parallel
+        self.depend_jobs = depend_jobs
+        self.stop_when_fail = stop_when_fail
+        self.patch_data_name = patch_data_name
+
+    # --- the lifecycle's calls ----------------------------------------------------------------
+
+    def _depend_jobs(self) -> list[str]:
+        jobs = self.depend_jobs
+        if jobs is None or jobs == "":
+            return []
+        if isinstance(jobs, str):
+            return [jobs]
+        if not isinstance(jobs, list | tuple) or not all(isinstance(job, str) for job in jobs):
+            raise ValueError(f"depend_jobs must be a list of job names, not {jobs!r}.")
+        return list(jobs)
+
+    def validate(self, context: Context) -> None:
+        from airflow_provider_dataarts.client.core import segment
+        from airflow_provider_dataarts.client.patchdata import check_name, wire_dates
+        from airflow_provider_dataarts.exceptions import DataArtsConfigError
+
+        try:
+            segment(self.job_name, "job_name")
+            wire_dates(self.from_date, self.to_date)
+            self._depend_jobs()
+            if self.patch_data_name:
+                check_name(self.patch_data_name)
+        except (DataArtsConfigError, ValueError) as error:  # a retry renders the same values
+            raise AirflowFailException(f"{self.task_id}: {error}") from error
+        self.hook.config.require_workspace()  # the v2 Factory calls need the workspace header
+
+    def _new_name(self, context: Context) -> str:
+        from airflow_provider_dataarts.client.patchdata import check_name, default_name
+
+        if self.patch_data_name:
+            return check_name(self.patch_data_name)
+        ti = context["ti"]
+        assert self._ledger is not None
+        return default_name(
+            ti.dag_id,
+            ti.task_id,
+            ti.run_id,
+            getattr(ti, "map_index", -1),
+            self._ledger.lease,
+            int(getattr(ti, "try_number", 1) or 1),
+        )
+
+    def _unfinished_name(self) -> str | None:
+        """
+        The name of this lease's submission that DataArts may still create (its answer lost, or not
+        listed in time): submitting again under the same name, DataArts refuses a duplicate
+        rather than run it twice.
+        """
+        from airflow_provider_dataarts.lifecycle import Phase
+
+        assert self._ledger is not None
+        earlier = self._record if self._record is not None else self._ledger.load()
+        if earlier is None or earlier.lease != self._ledger.lease or not earlier.marker.get("name"):
+            return None
+        if earlier.phase is Phase.SUBMITTING or (
+            earlier.phase is Phase.STOPPED and earlier.outcome == "never listed"
+        ):
+            return str(earlier.marker["name"])
+        return None
+
+    def submission(self, context: Context) -> dict[str, Any]:
+        again = self._unfinished_name()
+        name = again or self._new_name(context)
+        if again:
+            self.log.info(
+                "Submitting PatchData %s again under the same name: DataArts refuses a duplicate", name
+            )
+        return {
+            "name": name,
+            "job_name": self.job_name,
+            "submitted_at": int(time.time() * 1000),
+            "resubmission": bool(again),
+        }
+
+    def submit(self, context: Context, marker: dict[str, Any]) -> str:
+        from airflow_provider_dataarts.client.jobs import JOB_NOT_FOUND
+        from airflow_provider_dataarts.client.patchdata import BAD_DATES, NO_SCHEDULE, error_code_is
+        from airflow_provider_dataarts.exceptions import DataArtsAPIError
+
+        name = str(marker["name"])
+        try:
+            self.hook.create_patch_data(
+                name,
+                self.job_name,
+                self.from_date,
+                self.to_date,
+                parallel=self.parallel,
+                depend_jobs=self._depend_jobs(),
+                stop_when_fail=self.stop_when_fail,
+            )
+        except DataArtsAPIError as error:
+            # Permanent: a retry would get the same answer. Said in the DAG's terms, without retry.
+            jobs = ", ".join([self.job_name, *self._depend_jobs()])
+            if error_code_is(error, NO_SCHEDULE):
+                raise AirflowFailException(
+                    f"job_name {self.job_name!r}: DataArts runs PatchData only for a job with a schedule "
+                    f"(a cron, event or parent trigger), and {jobs} has none ({error}). Give the job a "
+                    "schedule in DataArts Factory (it need not be started), or run it once with "
+                    "DataArtsRunJobOperator."
+                ) from error
+            if error_code_is(error, BAD_DATES):
+                raise AirflowFailException(
+                    f"from_date {self.from_date!r} / to_date {self.to_date!r}: DataArts could not read the "
+                    f"dates sent, or they are less than 2 s apart ({error}). Give from_date and to_date as "
+                    "datetimes, ISO text or epoch ms, from_date before to_date."
+                ) from error
+            if error_code_is(error, JOB_NOT_FOUND):
+                raise AirflowFailException(
+                    f"job_name {self.job_name!r}: DataArts Factory has no job {jobs} in this workspace "
+                    f"({error})"
+                ) from error
+            if marker.get("resubmission") and error.status_code == 400:
+                return self._made_before(name, error)
+            raise
+        return name
+
+    def _made_before(self, name: str, error: Exception) -> str:
+        """
+        DataArts refused a resubmission of ``name``: the earlier, unanswered submission made it
+        (DataArts refuses a duplicate name) and it is listed soon; adopt it. Not listed within
+        ``not_listed_grace``: fail without retry, rather than start a run under another name.
+        """
+        if self._listed_by(name, time.time() + self.hook.config.not_listed_grace):
+            self.log.info(
+                "DataArts refused PatchData %s as a duplicate: the earlier submission made it", name
+            )
+            return name
+        raise AirflowFailException(
+            f"DataArts refused to create PatchData {name} again ({error}), and does not list it: the "
+            "earlier submission, whose answer was lost, may have made it all the same. Check the "
+            "PatchData monitor in DataArts Factory. This try fails without retry so that the job is not "
+            "patched twice; clear the task to start a new run under a new name."
+        ) from error
+
+    def _listed_by(self, name: str, ready_at: float) -> bool:
+        """Look for ``name`` until ``ready_at`` (epoch seconds, within the task's deadline)."""
+        if self.hook.deadline is not None:
+            ready_at = min(ready_at, self.hook.deadline)
+        while True:
+            if self.hook.find_patch_data(name) is not None:
+                return True
+            if time.time() >= ready_at:
+                return False
+            time.sleep(max(0.0, min(self.poll_interval, 1.0, ready_at - time.time())))
+
+    def recover(self, context: Context, marker: dict[str, Any]) -> str | None:
+        """
+        The create's answer was lost: look the run up by its name, exactly, until the list's lag
+        (``not_listed_grace`` after the POST) is over. Found: adopt it. None: submit again under the
+        same name, so that a late creation is refused as a duplicate rather than run twice.
+        """
+        name = marker.get("name")
+        if not name:
+            return None
+        # From the moment the answer was lost (this try), else from the submission (an earlier try).
+        posted = max(int(marker.get("submitted_at") or 0), int(marker.get("answer_lost_at") or 0))
+        self.log.info("Looking for PatchData %s, whose creation was not answered", name)
+        ready_at = posted / 1000 + self.hook.config.not_listed_grace
+        return str(name) if self._listed_by(str(name), ready_at) else None
+
+    def announce(self, context: Context, instance_id: str) -> None:
+        from airflow_provider_dataarts.links.dataarts import patch_data_url
+
+        url = patch_data_url(self.hook.config, instance_id, self.job_name)
+        context["ti"].xcom_push(key="return_value", value=instance_id)
+        context["ti"].xcom_push(key="instance_url", value=url)
+        self.log.info("DataArts PatchData %s of job %s: %s", instance_id, self.job_name, url)
+
+    def _submitted_at(self) -> int | None:
+        submitted_at = self._record.marker.get("submitted_at") if self._record is not None else None
+        return int(submitted_at) if submitted_at else None
+
+    def wait(self, context: Context, instance_id: str) -> dict[str, Any]:
+        from airflow_provider_dataarts.client.patchdata import is_terminal
+        from airflow_provider_dataarts.waiting import patch_data_check, wait_in_worker
+
+        assert self._state is not None
+        return wait_in_worker(
+            patch_data_check(self.hook, self._state, instance_id, self._submitted_at(), self.log),
+            lambda row: row.get("status"),
+            is_terminal,
+            what=f"PatchData {instance_id} of job {self.job_name}",
+            poll_interval=self.poll_interval,
+            deadline=self.hook.deadline,
+            log=self.log,
+        )
+
+    def make_trigger(self, instance_id: str, end_time: float | None) -> DataArtsPatchDataTrigger:
+        from airflow_provider_dataarts.triggers.job import DataArtsPatchDataTrigger
+
+        return DataArtsPatchDataTrigger(
+            instance_id=instance_id,
+            job_name=self.job_name,
+            submitted_at=self._submitted_at(),
+            dataarts_conn_id=self.dataarts_conn_id,
+            poll_interval=self.poll_interval,
+            end_time=end_time,
+            cancel_on_kill=self.cancel_on_kill,
+        )
+
+    def deliver(self, context: Context, instance_id: str, answer: dict[str, Any]) -> str:
+        """Push ``patch_data_result`` and decide; ``return_value`` stays the PatchData name (DESIGN)."""
+        from airflow_provider_dataarts.results.patchdata import finish_patch_data
+
+        finish_patch_data(
+            self.hook,
+            self.job_name,
+            [self.job_name, *self._depend_jobs()],
+            answer,
+            context,
+            log=self.log,
+            delivered=self.delivered,
+        )
+        return instance_id
+
+    def stop(self, instance_id: str) -> None:
+        self.hook.stop_patch_data(instance_id)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
+        """Resume after the trigger: validate its event, then read the job instances and decide."""
+        from airflow_provider_dataarts.client.patchdata import is_terminal
+
+        instance_id, event = self.resume(context, event)
+        row = event.get("patch_data") or self.hook.find_patch_data(instance_id)
+        if not row or not is_terminal(row.get("status")):
+            raise AirflowException(f"DataArts trigger resumed on an unfinished PatchData run: {event!r}")
+        return self.deliver(context, instance_id, row)

@@ -648,3 +648,68 @@ def render_task(view: TaskView) -> str:
                     )
             return body
     return render_other(view)
+
+
+# --- Factory PatchData --------------------------------------------------------------------------------
+
+PATCH_DATA_BANNERS = {"SUCCESS": "SUCCESS", "FAIL": "FAILED", "CANCEL": "FAILED", "CANCLE": "FAILED"}
+
+
+def render_patch_data(view: TaskView) -> str:
+    """A PatchData run and the job instance of each slot, as a timeline of plan times (like nodes)."""
+    result: dict[str, Any] = view.xcoms["patch_data_result"]
+    slots = [s for s in result.get("instances") or [] if isinstance(s, dict)]
+    status = str(result.get("status") or "")
+    banner = PATCH_DATA_BANNERS.get(status.upper(), "FAILED" if "FAIL" in status.upper() else "OTHER")
+    start, end = result.get("start_date"), result.get("end_date")
+    times = [t for t in (start, end) if isinstance(t, int | float)]
+    times += [s["plan_time"] for s in slots if isinstance(s.get("plan_time"), int | float)]
+    low, high = (min(times), max(times)) if times else (0, 0)
+    span = max(high - low, 1)
+    rows = []
+    for slot in sorted(slots, key=lambda s: (s.get("plan_time") or 0, str(s.get("job_name")))):
+        slot_status = str(slot.get("status") or "")
+        mark = ""
+        if isinstance(slot.get("plan_time"), int | float) and times:
+            left = 100 * (slot["plan_time"] - low) / span
+            style = f"left:{min(left, 99.2):.1f}%;width:0.8%;background:{colour_of(slot_status)}"
+            mark = f"<div class='bar'><span style='{style}'></span></div>"
+        rows.append(
+            [
+                esc(fmt_time(slot.get("plan_time"))),
+                esc(slot.get("job_name")),
+                f"<code>{esc(slot.get('instance_id'))}</code>",
+                f"<span style='color:{colour_of(slot_status)}'>{esc(slot_status)}</span>",
+                mark,
+            ]
+        )
+    failed = sum(1 for s in slots if s.get("status") in ("fail", "running-exception", "manual-stop"))
+    return "".join(
+        [
+            f"<div class='banner {banner}' id='verdict'><b>{esc(status or 'UNKNOWN')}</b>"
+            f"<span>DataArts Factory PatchData, {len(slots)} job instances"
+            + (f", {failed} failed" if failed else "")
+            + "</span></div>",
+            state_note(view),
+            facts(
+                [
+                    ("PatchData", f"<code id='instance-id'>{esc(result.get('name'))}</code>"),
+                    ("Job", esc(result.get("job_name"))),
+                    ("Jobs patched", esc(", ".join(str(j) for j in result.get("jobs") or []))),
+                    ("From", esc(fmt_time(start))),
+                    ("To", esc(fmt_time(end))),
+                    ("Submitted", esc(fmt_time(result.get("submitted_date")))),
+                    ("DataArts console", console_link(view.xcoms.get("instance_url"))),
+                ]
+            ),
+            "<h2>Slots (timeline of plan times)</h2>",
+            table(["Plan time", "Job", "Instance id", "Status", "Timeline"], rows, "slots")
+            if rows
+            else "<p class='note'>DataArts lists no job instance of this PatchData run.</p>",
+        ]
+    )
+
+
+RENDERERS.insert(
+    1, Renderer("patchdata", lambda v: isinstance(v.xcoms.get("patch_data_result"), dict), render_patch_data)
+)

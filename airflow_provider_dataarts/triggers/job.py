@@ -200,3 +200,104 @@ class DataArtsJobInstanceTrigger(DataArtsPollingTrigger):
         return await transport.run(
             jobs.get_job_instance(config.project_id, self.job_name, self.instance_id), deadline=self.end_time
         )
+
+
+class DataArtsPatchDataTrigger(DataArtsPollingTrigger):
+    """
+    Wait, without a worker, until a DataArts PatchData run is terminal (``SUCCESS``, ``CANCEL``, a
+    status with ``FAIL`` in it). The run is found by its exact name in the PatchData list; a run not
+    listed ``not_listed_grace`` after its submission ends the wait with a ``not_listed`` error.
+
+    Event: ``{"status": "success"|"error"|"timeout", "instance_id": <name>, "job_name",
+    "patch_data_status", "patch_data", "message"}``, ``patch_data`` being the run's row; "success"
+    means terminal, whatever the status: the task reads the job instances and decides.
+
+    :param instance_id: The PatchData run's name.
+    :param job_name: The job it patches (for messages and the resumed task).
+    :param submitted_at: Epoch ms of its submission (the list's lag is counted from there).
+    :param dataarts_conn_id: The Airflow connection of type ``dataarts``.
+    :param poll_interval: Seconds between polls.
+    :param end_time: Absolute deadline (epoch seconds); a "timeout" event is sent then.
+    :param cancel_on_kill: Stop the run when a user kills the deferred task.
+    :param stop_at: The task's ``execution_timeout`` as an epoch time (see the base trigger).
+    """
+
+    def __init__(
+        self,
+        *,
+        instance_id: str,
+        job_name: str,
+        submitted_at: int | None = None,
+        dataarts_conn_id: str = "dataarts_default",
+        poll_interval: float = 30.0,
+        end_time: float | None = None,
+        cancel_on_kill: bool = False,
+        stop_at: float | None = None,
+    ) -> None:
+        super().__init__(
+            instance_id=instance_id,
+            dataarts_conn_id=dataarts_conn_id,
+            poll_interval=poll_interval,
+            end_time=end_time,
+            cancel_on_kill=cancel_on_kill,
+            stop_at=stop_at,
+        )
+        self.job_name = job_name
+        self.submitted_at = int(submitted_at) if submitted_at is not None else None
+        self._status: str | None = None
+        self._polled = False
+        self._waiting_since = time.time()
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            "airflow_provider_dataarts.triggers.job.DataArtsPatchDataTrigger",
+            {**self._base_kwargs(), "job_name": self.job_name, "submitted_at": self.submitted_at},
+        )
+
+    def _event(self, status: str, message: str, **fields: Any) -> TriggerEvent:
+        return super()._event(status, message, job_name=self.job_name, **fields)
+
+    def _last_seen(self) -> dict[str, Any]:
+        return {"patch_data_status": self._status}
+
+    def _what(self) -> str:
+        return f"PatchData {self.instance_id} of job {self.job_name}"
+
+    def validate(self, config: DataArtsConfig) -> None:
+        config.require_workspace()
+
+    async def poll(self, transport: AsyncTransport) -> TriggerEvent | None:
+        import asyncio
+
+        from airflow_provider_dataarts.client import patchdata
+
+        if self._polled:  # the first check is at once
+            await asyncio.sleep(self.poll_interval)
+        self._polled = True
+        row = await transport.run(
+            patchdata.find_patch_data(transport.config.project_id, self.instance_id), deadline=self.end_time
+        )
+        if row is None:
+            grace = transport.config.not_listed_grace
+            if not not_listed_too_long(self._waiting_since, self.submitted_at, time.time(), grace):
+                return None
+            return self._event(
+                "error",
+                f"{self._what()} is not listed {grace:g} s after its submission (extra.not_listed_grace)",
+                not_listed=True,
+                **self._last_seen(),
+            )
+        status = row.get("status")
+        if status != self._status:
+            self.log.info("DataArts %s is %s", self._what(), status)
+            self._status = status
+        if not patchdata.is_terminal(status):
+            return None
+        return self._event(
+            "success", f"{self._what()} finished: {status}", patch_data_status=status, patch_data=row
+        )
+
+    async def stop(self, transport: AsyncTransport) -> None:
+        from airflow_provider_dataarts.client import patchdata
+
+        await transport.run(patchdata.stop_patch_data(transport.config.project_id, self.instance_id))
