@@ -667,7 +667,8 @@ def render_patch_data(view: TaskView) -> str:
     low, high = (min(times), max(times)) if times else (0, 0)
     span = max(high - low, 1)
     rows = []
-    for slot in sorted(slots, key=lambda s: (s.get("plan_time") or 0, str(s.get("job_name")))):
+    ordered = sorted(slots, key=lambda s: (epoch_ms(s.get("plan_time")) or 0.0, str(s.get("job_name"))))
+    for slot in ordered[:MAX_TABLE_ROWS]:
         slot_status = str(slot.get("status") or "")
         mark = ""
         if isinstance(slot.get("plan_time"), int | float) and times:
@@ -706,10 +707,22 @@ def render_patch_data(view: TaskView) -> str:
             table(["Plan time", "Job", "Instance id", "Status", "Timeline"], rows, "slots")
             if rows
             else "<p class='note'>DataArts lists no job instance of this PatchData run.</p>",
+            left_out(
+                [f"{len(slots) - MAX_TABLE_ROWS} of {len(slots)} slots"]
+                if len(slots) > MAX_TABLE_ROWS
+                else [],
+                "patch_data_result",
+            ),
         ]
     )
 
 
 RENDERERS.insert(
-    1, Renderer("patchdata", lambda v: isinstance(v.xcoms.get("patch_data_result"), dict), render_patch_data)
+    1,
+    Renderer(
+        "PatchData",
+        "patch_data_result",
+        lambda v: isinstance(v.xcoms.get("patch_data_result"), dict),
+        render_patch_data,
+    ),
 )
