@@ -51,7 +51,7 @@ class ApiRequest:
     """One call to a DataArts service; ``replayable`` says whether sending it twice is harmless."""
 
     method: str
-    service: str  # "quality", "factory" or "iam"
+    service: str  # "quality", "factory", "migration" or "iam"
     path: str  # percent-encoded, from path()
     query: tuple[tuple[str, str], ...] = ()
     body: Any = None
@@ -92,6 +92,8 @@ def query(**params: Any) -> tuple[tuple[str, str], ...]:
 
 
 def base_url(config: DataArtsConfig, service: str) -> str:
+    if service == "migration":  # DataArts Migration (CDM)
+        return config.migration_endpoint or config.endpoint
     return {"quality": config.endpoint, "factory": config.factory_endpoint, "iam": config.iam_endpoint}[
         service
     ]
@@ -188,8 +190,13 @@ def _error_fields(headers: Mapping[str, str], body: bytes) -> tuple[str | None, 
     if isinstance(data, dict):
         if isinstance(data.get("error"), dict):  # IAM's own error shape
             data = data["error"]
-        code = data.get("error_code") or data.get("errorCode") or data.get("code")
-        message = data.get("error_msg") or data.get("errorMsg") or data.get("message")
+        code = data.get("error_code") or data.get("errorCode") or data.get("code") or data.get("errCode")
+        message = (
+            data.get("error_msg")
+            or data.get("errorMsg")
+            or data.get("message")
+            or data.get("externalMessage")  # DataArts Migration (CDM)
+        )
         if code is not None or message is not None:
             return (str(code) if code is not None else None), str(message or "")
     kind = headers.get("Content-Type") or headers.get("content-type") or "no content type"
