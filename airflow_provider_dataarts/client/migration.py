@@ -166,6 +166,13 @@ def _id_order(submission: dict[str, Any]) -> int:
     return int(text) if text.isdigit() else -1
 
 
+def pick(history: list[dict[str, Any]], submission_id: str | None) -> dict[str, Any] | None:
+    """The submission ``submission_id`` in a job's history, or (no id) its newest; None if not listed."""
+    if not submission_id:
+        return newest(history)
+    return next((s for s in history if str(s.get("submission-id")) == str(submission_id)), None)
+
+
 def newest(submissions: list[dict[str, Any]]) -> dict[str, Any] | None:
     return max(submissions, key=_id_order, default=None)
 
