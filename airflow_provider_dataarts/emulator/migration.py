@@ -183,7 +183,7 @@ class Migration:
         return job
 
     def _of(self, job: MigrationJob) -> list[Submission]:
-        return [s for s in self.submissions if s.job is job]
+        return [s for s in self.submissions if s.job.name == job.name]
 
     def start(self, cluster_id: str, name: str, body: Any) -> Submission:
         job = self.job(cluster_id, name)
