@@ -1,4 +1,4 @@
-"""DataArtsMigrationJobTrigger against the emulator: events, shared history reads, the newest submission, kills."""
+"""DataArtsMigrationJobTrigger against the emulator: events, shared history reads, first submission, kills."""
 
 from __future__ import annotations
 
