@@ -428,7 +428,7 @@ def render_migration(view: TaskView) -> str:
     result: dict[str, Any] = view.xcoms["migration_result"]
     status = str(result.get("status") or "")
     banner = {"SUCCEEDED": "SUCCESS", "FAILED": "FAILED", "FAILURE_ON_SUBMIT": "FAILED"}.get(status, "OTHER")
-    counters = result.get("counters") if isinstance(result.get("counters"), dict) else {}
+    counters: dict[str, Any] = result["counters"] if isinstance(result.get("counters"), dict) else {}
     parts = [
         f"<div class='banner {banner}' id='verdict'><b>{esc(status or 'UNKNOWN')}</b>"
         f"<span>DataArts Migration job, {esc(result.get('rows_written'))} rows written</span></div>",
