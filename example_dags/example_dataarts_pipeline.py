@@ -35,6 +35,8 @@ with DAG(
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     schedule=None,
     catchup=False,
+    # CDM runs one submission of a job at a time (a second start is refused): runs of this DAG queue.
+    max_active_runs=1,
     params={
         "cluster_id": "00000000-0000-4000-8000-000000000cd1",
         "migration_job": "orders_to_dws",
