@@ -152,3 +152,18 @@ def test_bad_input_fails_without_retry_naming_it(
     assert outcome.states == {"migrate": "failed"} and outcome.tries["migrate"] == 1
     assert said in capsys.readouterr().out
     assert emulator.migration_submissions() == []
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_execution_timeout_stops_the_submission_and_the_retry_starts_a_new_one(
+    mode: str, emulator: DataArtsEmulator, dataarts_conn: str
+) -> None:
+    emulator.add_migration_job("long_job", boot_seconds=0.1, run_seconds=3600)
+    outcome = migrate(
+        "long_job", execution_timeout=timedelta(seconds=3), retries=1, retry_delay=timedelta(0), **MODES[mode]
+    )
+    assert outcome.states == {"migrate": "failed"} and outcome.tries["migrate"] == 2
+    started = emulator.migration_submissions("long_job")
+    assert len(started) == 2, "the retry started a new submission"
+    assert [s["stopped"] for s in started] == [True, True]
+    assert emulator.count("PUT", "/stop") == 2
