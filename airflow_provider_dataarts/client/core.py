@@ -190,7 +190,8 @@ def _error_fields(headers: Mapping[str, str], body: bytes) -> tuple[str | None, 
     if isinstance(data, dict):
         if isinstance(data.get("error"), dict):  # IAM's own error shape
             data = data["error"]
-        code = data.get("error_code") or data.get("errorCode") or data.get("code") or data.get("errCode")
+        # CDM answers ``{"code", "errCode", "message", "externalMessage"}``: its errCode is the code.
+        code = data.get("error_code") or data.get("errorCode") or data.get("errCode") or data.get("code")
         message = (
             data.get("error_msg")
             or data.get("errorMsg")

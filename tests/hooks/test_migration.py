@@ -5,7 +5,10 @@ bodies, the migration endpoint, CDM's error shape, and a start never sent twice.
 
 from __future__ import annotations
 
+import json
+
 import pytest
+import responses
 
 from airflow_provider_dataarts.emulator import DataArtsEmulator
 from airflow_provider_dataarts.emulator.migration import CLUSTER_ID
@@ -70,3 +73,27 @@ def test_a_start_is_never_sent_twice(emulator: DataArtsEmulator, dataarts_conn: 
         DataArtsHook(dataarts_conn).start_migration_job(CLUSTER_ID, "orders_to_dws")
     assert emulator.count("PUT", "/start") == 1
     assert len(emulator.migration_submissions("orders_to_dws")) == 1, "it ran: the caller must look for it"
+
+
+@responses.activate
+def test_the_documented_400_shape_reads_errcode_as_the_code_on_the_cdm_endpoint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """CDM's documented 400 body: ``code``, ``errCode``, ``message``, ``externalMessage``."""
+    conn = {
+        "conn_type": "dataarts",
+        "host": "https://dayu.cn-north-4.myhuaweicloud.com",
+        "login": "AK",
+        "password": "SK",
+        "extra": {"project_id": "p1", "max_retries": 0},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_DATAARTS_CDM", json.dumps(conn))
+    responses.put(
+        f"https://cdm.cn-north-4.myhuaweicloud.com{JOB}/orders_to_dws/start",
+        status=400,
+        json={"code": "400", "errCode": "Cdm.0100", "message": "Job[orders_to_dws] doesn't exist.",
+              "externalMessage": "Job[orders_to_dws] doesn't exist."},
+    )  # fmt: skip
+    with pytest.raises(DataArtsAPIError) as refused:
+        DataArtsHook("dataarts_cdm").start_migration_job(CLUSTER_ID, "orders_to_dws")
+    assert refused.value.error_code == "Cdm.0100" and refused.value.status_code == 400
