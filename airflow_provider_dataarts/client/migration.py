@@ -28,7 +28,8 @@ from airflow_provider_dataarts.exceptions import DataArtsAPIError, DataArtsConfi
 # 4. A stopped submission ends FAILED (the status list has no "stopped"), with CDM's error summary.
 # 5. ``counters`` is ``{"org.apache.sqoop.submission.counter.SqoopCounters": {"ROWS_READ": ...}}``
 #    (SDK ``Counters``/``Counter``); we flatten it to the SDK's snake_case names (``rows_read``...).
-# 6. Error answers are ``{"errCode": "Cdm.0100", "externalMessage": ...}`` (CDM API "Error Code").
+# 6. Error answers are ``{"code", "errCode": "Cdm.0100", "message", "externalMessage"}`` (CDM API
+#    "Error Code" and the 400 bodies of its pages): ``errCode`` is the code (``client.core``).
 SQOOP_COUNTERS = "org.apache.sqoop.submission.counter.SqoopCounters"
 COUNTER_NAMES = {
     "BYTES_WRITTEN": "bytes_written",
