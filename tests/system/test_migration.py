@@ -49,7 +49,14 @@ def test_the_pipeline_example_ends_as_documented(
     runs = [airflow_api.trigger_dag(dag_id) for _ in range(PIPELINE_RUNS)]
     for run_id in runs:
         run = airflow_api.wait_for_dag_run(dag_id, run_id, timeout=300)
-        assert run["state"] == "success", f"{run_id}: {run['state']}"
+        if run["state"] != "success":
+            tis = airflow_api.task_instances(dag_id, run_id)
+            raise AssertionError(
+                f"{run_id}: {run['state']}; tasks: "
+                + ", ".join(f"{ti['task_id']}={ti['state']}" for ti in tis)
+                + "\n"
+                + "\n".join(airflow_api._log_for_failure(dag_id, run_id, ti["task_id"]) for ti in tis)
+            )
     done = [s for s in submissions(dataarts_emulator, "orders_to_dws") if s["status"] == "SUCCEEDED"]
     for run_id in runs:
         submission_id = airflow_api.xcom(dag_id, run_id, "migrate_orders")
