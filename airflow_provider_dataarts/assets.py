@@ -72,3 +72,52 @@ def quality_verdict_of(asset_event: Any) -> dict[str, Any] | None:
     if "dataarts_instance_id" not in extra:
         return None
     return {key: extra.get(key) for key in EXTRA_KEYS}
+
+
+# --- DataArts Migration (CDM) ------------------------------------------------------------------------
+
+MIGRATION_EXTRA_KEYS = (
+    "dataarts_submission_id",
+    "job_name",
+    "cluster_id",
+    "status",
+    "rows_read",
+    "rows_written",
+    "rows_updated",
+    "rows_deleted",
+)
+
+
+def migration_event_extra(migration_result: dict[str, Any]) -> dict[str, Any]:
+    """The asset event ``extra`` for a finished migration submission (its ``migration_result``)."""
+    counters = migration_result.get("counters") or {}
+    return {
+        "dataarts_submission_id": str(migration_result["submission_id"]),
+        "job_name": migration_result.get("job_name"),
+        "cluster_id": migration_result.get("cluster_id"),
+        "status": migration_result.get("status"),
+        "rows_read": counters.get("rows_read"),
+        "rows_written": migration_result.get("rows_written"),
+        "rows_updated": migration_result.get("rows_updated"),
+        "rows_deleted": migration_result.get("rows_deleted"),
+    }
+
+
+def set_migration_outlet_events(context: Any, migration_result: dict[str, Any], *, log: Any) -> None:
+    """Put the submission and its row counts on the asset event of each declared ``Asset`` outlet."""
+    from airflow.sdk import Asset
+
+    outlets = [
+        outlet for outlet in getattr(context.get("task"), "outlets", None) or [] if isinstance(outlet, Asset)
+    ]
+    if not outlets:
+        return
+    extra = migration_event_extra(migration_result)
+    for outlet in outlets:
+        context["outlet_events"][outlet].extra.update(extra)
+    log.info(
+        "Asset event(s) %s carry DataArts Migration submission %s: %s rows written",
+        ", ".join(outlet.name for outlet in outlets),
+        extra["dataarts_submission_id"],
+        extra["rows_written"],
+    )

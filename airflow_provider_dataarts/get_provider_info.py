@@ -89,6 +89,10 @@ CONN_FIELDS = {
         "Link to a DataArts Factory PatchData run in the console; placeholders {region}, {project_id}, "
         "{workspace}, {name}, {job_name}.",
     ),
+    "migration_endpoint": _field(
+        "DataArts Migration (CDM) endpoint",
+        "e.g. https://cdm.cn-north-4.myhuaweicloud.com; default derived from the region, else the host.",
+    ),
 }
 
 
@@ -97,7 +101,8 @@ def get_provider_info() -> dict[str, Any]:
         "package-name": "airflow-provider-dataarts",
         "name": "Huawei Cloud DataArts Studio",
         "description": "Rerun and wait for DataArts Quality jobs; execute DataArts Factory scripts; "
-        "run and wait for DataArts Factory jobs, and their PatchData (backfill) runs.",
+        "run and wait for DataArts Factory jobs, their PatchData (backfill) runs, and DataArts Migration "
+        "(CDM) jobs.",
         "integrations": [
             {
                 "integration-name": "Huawei Cloud DataArts Studio",
@@ -118,6 +123,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_dataarts.operators.quality",
                     "airflow_provider_dataarts.operators.script",
                     "airflow_provider_dataarts.operators.job",
+                    "airflow_provider_dataarts.operators.migration",
                 ],
             }
         ],
@@ -128,6 +134,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_dataarts.sensors.quality",
                     "airflow_provider_dataarts.sensors.script",
                     "airflow_provider_dataarts.sensors.job",
+                    "airflow_provider_dataarts.sensors.migration",
                 ],
             }
         ],
@@ -139,6 +146,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_dataarts.triggers.quality_events",
                     "airflow_provider_dataarts.triggers.script",
                     "airflow_provider_dataarts.triggers.job",
+                    "airflow_provider_dataarts.triggers.migration",
                 ],
             }
         ],
@@ -146,6 +154,7 @@ def get_provider_info() -> dict[str, Any]:
             "airflow_provider_dataarts.links.dataarts.DataArtsQualityInstanceLink",
             "airflow_provider_dataarts.links.dataarts.DataArtsJobInstanceLink",
             "airflow_provider_dataarts.links.dataarts.DataArtsPatchDataLink",
+            "airflow_provider_dataarts.links.migration.DataArtsMigrationLink",
         ],
         # The DataArts tab (also the airflow.plugins entry point, which Airflow always loads).
         "plugins": [{"name": "dataarts", "plugin-class": "airflow_provider_dataarts.plugins.DataArtsPlugin"}],

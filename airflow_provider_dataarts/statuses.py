@@ -190,3 +190,34 @@ def job_status_note(status: str | None) -> str | None:
     if status not in JOB_KNOWN:
         return f"its status {status!r} is not one this provider knows; treated as not finished, still waiting"
     return None
+
+
+class MigrationStatus(StrEnum):
+    """``status`` of a DataArts Migration (CDM) submission (SDK ``Submission``); unknown values wait."""
+
+    BOOTING = "BOOTING"
+    FAILURE_ON_SUBMIT = "FAILURE_ON_SUBMIT"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    UNKNOWN = "UNKNOWN"
+    NEVER_EXECUTED = "NEVER_EXECUTED"
+
+
+MIGRATION_FAILED = frozenset(
+    {MigrationStatus.FAILED, MigrationStatus.FAILURE_ON_SUBMIT, MigrationStatus.NEVER_EXECUTED}
+)
+
+
+def migration_verdict(status: str | None) -> Verdict:
+    """``SUCCEEDED`` passes; ``FAILED``, ``FAILURE_ON_SUBMIT``, ``NEVER_EXECUTED`` fail; the rest waits."""
+    value = (status or "").upper()
+    if value == MigrationStatus.SUCCEEDED:
+        return Verdict.SUCCESS
+    if value in MIGRATION_FAILED:
+        return Verdict.FAIL
+    return Verdict.WAIT
+
+
+def is_migration_terminal(status: str | None) -> bool:
+    return migration_verdict(status) is not Verdict.WAIT

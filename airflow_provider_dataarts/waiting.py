@@ -310,3 +310,46 @@ def patch_data_check(
         return row
 
     return guarded(fetch, hook, state, what, log)
+
+
+def migration_submission_check(
+    hook: DataArtsHook,
+    state: TaskState,
+    cluster_id: str,
+    job_name: str,
+    submission_id: str,
+    log: Any,
+    *,
+    started_after: int | None = None,
+) -> Check:
+    """
+    A check of one DataArts Migration submission, read from the job's history (the triggers' read):
+    the submission, or None while it is not listed yet (the not-listed grace, kept in ``state``) or
+    DataArts is unreachable (within the tolerance). When the grace runs out it raises
+    ``DataArtsInstanceNotFound`` (an operator's retry then starts the job again).
+    """
+    from airflow_provider_dataarts.client.migration import pick
+    from airflow_provider_dataarts.hooks.dataarts import DataArtsInstanceNotFound
+
+    what = f"migration job {job_name} submission {submission_id}"
+
+    def fetch() -> dict[str, Any] | None:
+        found = pick(hook.list_migration_submissions(cluster_id, job_name), submission_id)
+        if found is None:
+            since = state.record.get("not_listed_since")
+            if since is None:
+                since = time.time()
+                state.save(not_listed_since=since)
+            if not_listed_too_long(since, started_after, time.time(), hook.config.not_listed_grace):
+                raise DataArtsInstanceNotFound(
+                    f"DataArts Migration job {job_name} has no submission {submission_id} in its history "
+                    f"{hook.config.not_listed_grace:g} s after it started (extra.not_listed_grace)",
+                    status_code=404,
+                )
+            log.info("DataArts %s is not listed yet", what)
+            return None
+        if state.record.get("not_listed_since") is not None:
+            state.save(not_listed_since=None)
+        return found
+
+    return guarded(fetch, hook, state, what, log)

@@ -11,6 +11,8 @@ PARSE_TIME_MODULES = (
     "airflow_provider_dataarts.sensors.quality",
     "airflow_provider_dataarts.triggers.quality_events",
     "airflow_provider_dataarts.assets",
+    "airflow_provider_dataarts.operators.migration",
+    "airflow_provider_dataarts.sensors.migration",
 )
 NEVER_AT_PARSE_TIME = (
     "openlineage",
@@ -32,5 +34,6 @@ def test_parse_time_modules_load_no_openlineage_and_no_facet_builders() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="/")
     added = json.loads(done.stdout.strip().splitlines()[-1])
     assert "airflow_provider_dataarts.openlineage" in added, "the mixin module itself is loaded"
+    assert "airflow_provider_dataarts.openlineage_migration" in added
     unwanted = [m for m in added if m.split(".")[0] == "openlineage" or m.startswith(NEVER_AT_PARSE_TIME)]
     assert unwanted == []

@@ -47,11 +47,16 @@ def test_every_listed_module_and_link_imports() -> None:
         for e in info[kind]
         for m in e["python-modules"]
     ]
-    assert len(modules) == 11
+    assert len(modules) == 14
     for module in modules:
         importlib.import_module(module)
     names = []
     for link in info["extra-links"]:
         module, _, name = link.rpartition(".")
         names.append(getattr(importlib.import_module(module), name).name)
-    assert names == ["DataArts Quality instance", "DataArts Factory job instance", "DataArts PatchData"]
+    assert names == [
+        "DataArts Quality instance",
+        "DataArts Factory job instance",
+        "DataArts PatchData",
+        "DataArts Migration job",
+    ]

@@ -67,6 +67,8 @@ class DataArtsConfig:
     not_listed_grace: float = DEFAULT_NOT_LISTED_GRACE
     job_console_url: str = DEFAULT_JOB_CONSOLE_URL
     patch_data_console_url: str = DEFAULT_PATCH_DATA_CONSOLE_URL
+    # DataArts Migration (CDM): ``extra.migration_endpoint``, else ``https://cdm.{region}...``, else host.
+    migration_endpoint: str = ""
 
     @property
     def secrets(self) -> list[str]:
@@ -116,6 +118,7 @@ class DataArtsConfig:
 
         factory = _text(extra.get("factory_endpoint"))
         iam = _text(extra.get("iam_endpoint"))
+        migration = _text(extra.get("migration_endpoint"))
         return cls(
             endpoint=host_url,
             factory_endpoint=(
@@ -159,6 +162,11 @@ class DataArtsConfig:
                 key="patch_data_console_url",
                 default=DEFAULT_PATCH_DATA_CONSOLE_URL,
                 placeholders=PATCH_DATA_CONSOLE_URL_PLACEHOLDERS,
+            ),
+            migration_endpoint=(
+                _endpoint(migration, "extra.migration_endpoint", fail)
+                if migration
+                else (f"https://cdm.{region}.{domain}" if region else host_url)
             ),
         )
 

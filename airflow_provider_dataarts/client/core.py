@@ -51,7 +51,7 @@ class ApiRequest:
     """One call to a DataArts service; ``replayable`` says whether sending it twice is harmless."""
 
     method: str
-    service: str  # "quality", "factory", "factory_v2" or "iam"
+    service: str  # "quality", "factory", "factory_v2", "migration" or "iam"
     path: str  # percent-encoded, from path()
     query: tuple[tuple[str, str], ...] = ()
     body: Any = None
@@ -97,6 +97,8 @@ def base_url(config: DataArtsConfig, service: str) -> str:
         "quality": config.endpoint,
         "factory": config.factory_endpoint,
         "factory_v2": config.endpoint,
+        # DataArts Migration (CDM)
+        "migration": config.migration_endpoint or config.endpoint,
         "iam": config.iam_endpoint,
     }[service]
 
@@ -192,8 +194,14 @@ def _error_fields(headers: Mapping[str, str], body: bytes) -> tuple[str | None, 
     if isinstance(data, dict):
         if isinstance(data.get("error"), dict):  # IAM's own error shape
             data = data["error"]
-        code = data.get("error_code") or data.get("errorCode") or data.get("code")
-        message = data.get("error_msg") or data.get("errorMsg") or data.get("message")
+        # CDM answers ``{"code", "errCode", "message", "externalMessage"}``: its errCode is the code.
+        code = data.get("error_code") or data.get("errorCode") or data.get("errCode") or data.get("code")
+        message = (
+            data.get("error_msg")
+            or data.get("errorMsg")
+            or data.get("message")
+            or data.get("externalMessage")  # DataArts Migration (CDM)
+        )
         if code is not None or message is not None:
             return (str(code) if code is not None else None), str(message or "")
     kind = headers.get("Content-Type") or headers.get("content-type") or "no content type"

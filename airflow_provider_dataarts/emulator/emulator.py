@@ -176,3 +176,13 @@ class DataArtsEmulator:
     def schedule_job_instance(self, job_name: str, plan_time: int, start_in: float = 0.0) -> str:
         """An instance at ``plan_time`` (ms) as DataArts' own schedule makes it; its id."""
         return str(self.state.factory.schedule_instance(job_name, plan_time, start_in).id)
+
+    # --- DataArts Migration (CDM) ---------------------------------------------------------------
+
+    def add_migration_job(self, name: str, **options: Any) -> str:
+        """A CDM job (see ``migration.MigrationJob``: run_seconds, outcomes, rows, list_lag...)."""
+        return self.state.migration.add_job(name, **options).name
+
+    def migration_submissions(self, job_name: str | None = None) -> list[dict[str, Any]]:
+        """Every CDM submission (of one job), oldest first, with its variables and whether it was stopped."""
+        return self.state.migration.report(job_name)

@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from airflow_provider_dataarts.client.signer import verify
-from airflow_provider_dataarts.emulator import console, dbt_cloud, jobs, patchdata
+from airflow_provider_dataarts.emulator import console, dbt_cloud, jobs, migration, patchdata
 from airflow_provider_dataarts.emulator.state import EmulatorError, EmulatorState
 
 MAX_LIMIT = 100
@@ -360,11 +360,13 @@ class Handler(BaseHTTPRequestHandler):
         params = dict(query)
         if parts == ["v3", "auth", "tokens"] and method == "POST":
             return self._token(_json(body))
-        if len(parts) < 3 or parts[0] not in ("v1", "v2"):
+        if len(parts) < 3 or parts[0] not in ("v1", "v2", "v1.1"):
             raise _no_api()
         if parts[1] != credentials.project_id:
             raise EmulatorError(403, "APIG.0203", f"The project {parts[1]} is not the credentials' project.")
         rest = parts[2:]
+        if parts[0] == "v1.1" and (found := migration.serve(method, rest, params, body, state.migration)):
+            return Answer(*found)
         if parts[0] == "v2" and rest[0] == "quality":
             self._require_workspace()
             return self._quality(method, rest[1:], params, body, state)
@@ -583,6 +585,10 @@ class Handler(BaseHTTPRequestHandler):
                     return Answer(200, state.finish_script(parts[1], parts[3]))
             if parts[0] == "patch-data" and (answer := patchdata.control(method, parts, data, state.factory)):
                 return Answer(*answer)
+            if parts[0] == "migration" and (
+                found := migration.control(method, parts, data, dict(query), state.migration)
+            ):
+                return Answer(*found)
             if parts[0] == "factory-jobs":
                 answer = jobs.control(method, [unquote(p) for p in parts], data, dict(query), state.factory)
                 if answer is not None:

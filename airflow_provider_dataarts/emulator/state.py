@@ -218,6 +218,9 @@ class EmulatorState:
             for spec in self._seed.get("scripts", []):
                 self.add_script(**spec)
             from airflow_provider_dataarts.emulator.jobs import FactoryJobs, default_factory_jobs
+            from airflow_provider_dataarts.emulator.migration import Migration
+
+            self.migration = Migration(self._seed.get("migration_jobs"))
 
             self.factory = FactoryJobs(
                 self,

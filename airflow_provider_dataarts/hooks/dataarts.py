@@ -468,6 +468,74 @@ class DataArtsHook(BaseHook):
                 window = until + 1
         return sorted(newest.values(), key=lambda i: (i.get("planTime") or 0, str(i.get("jobName"))))
 
+    # --- DataArts Migration (CDM) ------------------------------------------------------------------
+
+    def start_migration_job(
+        self, cluster_id: str, job_name: str, variables: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """
+        Start a DataArts Migration (CDM) job once (``PUT .../cdm/job/{job_name}/start``); not
+        retried once it may have reached the service, since a second request would start it twice.
+
+        :param cluster_id: The CDM cluster's id.
+        :param job_name: The migration job's name.
+        :param variables: The job's variables (sent as the body's ``variables``).
+        :return: the new submission as CDM sends it (hyphenated names; ``submission-id`` as text).
+        """
+        from airflow_provider_dataarts.client import migration
+
+        submission = self._run(migration.start_job(self._project, cluster_id, job_name, variables))
+        self.log.info(
+            "DataArts Migration job %s started submission %s", job_name, submission.get("submission-id")
+        )
+        return submission
+
+    def get_migration_job_status(self, cluster_id: str, job_name: str) -> dict[str, Any] | None:
+        """
+        The job's latest submission (``GET .../cdm/job/{job_name}/status``), None if it never ran.
+
+        :param cluster_id: The CDM cluster's id.
+        :param job_name: The migration job's name.
+        """
+        from airflow_provider_dataarts.client import migration
+
+        return self._run(migration.job_status(self._project, cluster_id, job_name))
+
+    def list_migration_submissions(self, cluster_id: str, job_name: str) -> list[dict[str, Any]]:
+        """
+        The job's submission history (``GET .../cdm/submissions?jname=``), newest first.
+
+        :param cluster_id: The CDM cluster's id.
+        :param job_name: The migration job's name.
+        """
+        from airflow_provider_dataarts.client import migration
+
+        return self._run(migration.list_submissions(self._project, cluster_id, job_name))
+
+    def stop_migration_job(self, cluster_id: str, job_name: str) -> None:
+        """
+        Stop the job's running submission (``PUT .../cdm/job/{job_name}/stop``); harmless when none runs.
+
+        :param cluster_id: The CDM cluster's id.
+        :param job_name: The migration job's name.
+        """
+        from airflow_provider_dataarts.client import migration
+
+        self._run(migration.stop_job(self._project, cluster_id, job_name))
+        self.log.info("Asked DataArts Migration to stop job %s", job_name)
+
+    def get_migration_job(self, cluster_id: str, job_name: str) -> dict[str, Any]:
+        """
+        The migration job's definition (``GET .../cdm/job/{job_name}``): source and target links,
+        connectors and configs (``from-config-values``, ``to-config-values``).
+
+        :param cluster_id: The CDM cluster's id.
+        :param job_name: The migration job's name.
+        """
+        from airflow_provider_dataarts.client import migration
+
+        return self._run(migration.show_job(self._project, cluster_id, job_name))
+
 
 def not_found(instance_id: Any, config: DataArtsConfig) -> DataArtsInstanceNotFound:
     return DataArtsInstanceNotFound(

@@ -25,7 +25,15 @@ JOB_RESULT_KEY = "job_result"
 INSTANCE_URL_KEY = "instance_url"
 RETURN_VALUE_KEY = "return_value"
 PATCH_DATA_RESULT_KEY = "patch_data_result"
-KEYS = (QUALITY_RESULT_KEY, JOB_RESULT_KEY, INSTANCE_URL_KEY, RETURN_VALUE_KEY, PATCH_DATA_RESULT_KEY)
+MIGRATION_RESULT_KEY = "migration_result"
+KEYS = (
+    QUALITY_RESULT_KEY,
+    JOB_RESULT_KEY,
+    INSTANCE_URL_KEY,
+    RETURN_VALUE_KEY,
+    PATCH_DATA_RESULT_KEY,
+    MIGRATION_RESULT_KEY,
+)
 HISTORY_RUNS = 30
 # A result made before summaries: read whole for the history only up to this size (characters).
 LEGACY_MAX_CHARS = 256 * 1024

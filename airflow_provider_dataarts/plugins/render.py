@@ -573,6 +573,54 @@ def render_script(view: TaskView) -> str:
     return "".join(parts)
 
 
+# --- DataArts Migration (CDM) ---------------------------------------------------------------------------
+
+
+def render_migration(view: TaskView) -> str:
+    """The migration submission: status, rows (written, updated, deleted, read), duration, error."""
+    result: dict[str, Any] = view.xcoms["migration_result"]
+    status = str(result.get("status") or "")
+    banner = {"SUCCEEDED": "SUCCESS", "FAILED": "FAILED", "FAILURE_ON_SUBMIT": "FAILED"}.get(status, "OTHER")
+    counters: dict[str, Any] = result["counters"] if isinstance(result.get("counters"), dict) else {}
+    parts = [
+        f"<div class='banner {banner}' id='verdict'><b>{esc(status or 'UNKNOWN')}</b>"
+        f"<span>DataArts Migration job, {esc(result.get('rows_written'))} rows written</span></div>",
+        state_note(view),
+        facts(
+            [
+                ("Job", esc(result.get("job_name"))),
+                ("Cluster", f"<code>{esc(result.get('cluster_id'))}</code>"),
+                ("Submission id", f"<code id='instance-id'>{esc(result.get('submission_id'))}</code>"),
+                ("Started", esc(fmt_time(result.get("creation_date")))),
+                ("Last update", esc(fmt_time(result.get("last_update_date")))),
+                ("Took", esc(fmt_duration(result.get("creation_date"), result.get("last_update_date")))),
+                ("Progress", esc(result.get("progress"))),
+                ("DataArts console", console_link(view.xcoms.get("instance_url"))),
+            ]
+        ),
+        "<h2>Rows</h2>",
+        table(
+            ["Read", "Written", "Updated", "Deleted", "Skipped"],
+            [
+                [
+                    esc(counters.get("rows_read")),
+                    esc(result.get("rows_written")),
+                    esc(result.get("rows_updated")),
+                    esc(result.get("rows_deleted")),
+                    esc(counters.get("rows_written_skipped")),
+                ]
+            ],
+            "rows",
+        ),
+    ]
+    if result.get("error_summary") or result.get("error_details"):
+        parts.append("<h2>Error</h2>")
+        parts.append(f"<p class='note' id='error-summary'>{esc(result.get('error_summary'))}</p>")
+        if result.get("error_details"):
+            parts.append(f"<pre>{esc(result.get('error_details'))}</pre>")
+    return "".join(parts)
+
+
 # --- the page -----------------------------------------------------------------------------------------
 
 
@@ -598,6 +646,12 @@ RENDERERS = [
     Renderer("job", "job_result", lambda v: isinstance(v.xcoms.get("job_result"), dict), render_job),
     Renderer(
         "script", "return_value", lambda v: _is_script_result(v.xcoms.get("return_value")), render_script
+    ),
+    Renderer(
+        "migration",
+        "migration_result",
+        lambda v: isinstance(v.xcoms.get("migration_result"), dict),
+        render_migration,
     ),
 ]
 

@@ -1,0 +1,40 @@
+"""Extra link from a task to its DataArts Migration (CDM) job in the console."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import BaseOperatorLink, XCom
+
+from airflow_provider_dataarts.links.dataarts import INSTANCE_URL_KEY, _without_unknown_region
+
+if TYPE_CHECKING:
+    from airflow_provider_dataarts.client.config import DataArtsConfig
+
+# Assumption (no page documents console deep links): the CDM console opens a cluster's job
+# management by the cluster id in its hash route; the job name and submission id ride along.
+DEFAULT_MIGRATION_CONSOLE_URL = (
+    "https://console.huaweicloud.com/cdm/?region={region}#/cdm/clusterList/jobManagement"
+    "?clusterId={cluster_id}&jobName={job_name}&submissionId={submission_id}"
+)
+
+
+def migration_url(config: DataArtsConfig, cluster_id: str, job_name: str, submission_id: str) -> str:
+    """The console link of a migration job's submission (region as for the quality links)."""
+    from urllib.parse import quote
+
+    return _without_unknown_region(config, DEFAULT_MIGRATION_CONSOLE_URL).format(
+        region=config.region or "",
+        cluster_id=quote(cluster_id, safe=""),
+        job_name=quote(job_name, safe=""),
+        submission_id=quote(submission_id, safe=""),
+    )
+
+
+class DataArtsMigrationLink(BaseOperatorLink):
+    """Opens the migration job the task started, read from XCom ``instance_url``."""
+
+    name = "DataArts Migration job"
+
+    def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        return XCom.get_value(key=INSTANCE_URL_KEY, ti_key=ti_key) or ""

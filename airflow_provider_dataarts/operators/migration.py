@@ -1,0 +1,297 @@
+"""Operator that starts a DataArts Migration (CDM) job and waits for its submission."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
+
+from airflow_provider_dataarts.links.migration import DataArtsMigrationLink
+from airflow_provider_dataarts.openlineage_migration import MigrationLineageMixin
+from airflow_provider_dataarts.operators.base import DataArtsRunOperator
+from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID, is_migration_terminal
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_dataarts.triggers.migration import DataArtsMigrationJobTrigger
+
+
+class DataArtsRunMigrationJobOperator(MigrationLineageMixin, DataArtsRunOperator):
+    """
+    Start a DataArts Migration (CDM) job now, with variables, and (by default) wait for it.
+
+    Pushes the submission id (``return_value``) and its console link (``instance_url``) right after
+    the start. When it waits, pushes ``migration_result`` (status, row counts, CDM's counters, error
+    summary) as soon as the submission is terminal, then passes on ``SUCCEEDED`` and fails on
+    ``FAILED``/``FAILURE_ON_SUBMIT``/``NEVER_EXECUTED`` with DataArts' error summary. Declared
+    ``Asset`` outlets get the row counts on their event; with the ``openlineage`` extra the job's
+    source and target are the run's input and output datasets.
+
+    Retries, clears and kills follow docs/lifecycle.md: a retry while the submission runs reconnects
+    to it; a retry or clear after a verdict starts the job again; a start whose answer was lost is
+    adopted only when exactly one submission of the job was created inside the start's time window
+    (several: the try fails without retry, naming them); a user who kills the waiting task stops
+    the submission (``cancel_on_kill``); a worker's shutdown leaves it running for the retry.
+
+    :param cluster_id: The CDM cluster's id. (templated)
+    :param job_name: The migration job's name on that cluster. (templated)
+    :param variables: The job's variables, a flat dict of names to strings, numbers or booleans,
+        sent as the start body's ``variables``. (templated)
+    :param dataarts_conn_id: The Airflow connection of type ``dataarts`` (``extra.migration_endpoint``).
+    :param wait_for_completion: Wait for the submission to finish.
+    :param deferrable: Wait in the triggerer instead of a worker slot.
+    :param poll_interval: Seconds between status checks while waiting (CDM allows 2 reads a second
+        per user; waits in one triggerer share them).
+    :param timeout: Seconds to wait at most (``None``: no limit), retries of each check included.
+    :param cancel_on_kill: Stop the submission when a user kills the waiting task.
+    """
+
+    template_fields: Sequence[str] = ("cluster_id", "job_name", "variables")
+    template_fields_renderers = {"variables": "json"}
+    operator_extra_links = (DataArtsMigrationLink(),)
+    ui_color = "#d0e4f5"
+    state_key = "dataarts_migration_run"
+    what = "migration submission"
+
+    def __init__(
+        self,
+        *,
+        cluster_id: str,
+        job_name: str,
+        variables: dict[str, Any] | None = None,
+        dataarts_conn_id: str = DEFAULT_CONN_ID,
+        wait_for_completion: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = 30.0,
+        timeout: float | timedelta | None = None,
+        cancel_on_kill: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            dataarts_conn_id=dataarts_conn_id,
+            wait_for_completion=wait_for_completion,
+            deferrable=deferrable,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            cancel_on_kill=cancel_on_kill,
+            **kwargs,
+        )
+        if not isinstance(variables, dict | str | type(None)):
+            raise ValueError(f"{self.task_id}: variables must be a dict, not {type(variables).__name__}.")
+        self.cluster_id = cluster_id
+        self.job_name = job_name
+        self.variables = variables
+
+    # --- the lifecycle's calls ----------------------------------------------------------------
+
+    def validate(self, context: Context) -> None:
+        from airflow_provider_dataarts.client.core import segment
+        from airflow_provider_dataarts.client.migration import variables_body
+        from airflow_provider_dataarts.exceptions import DataArtsConfigError
+
+        try:
+            segment(self.cluster_id, "cluster_id")
+            segment(self.job_name, "job_name")
+            variables_body(self.variables)  # rendered now: refused before any request, naming the key
+        except DataArtsConfigError as error:  # a retry renders the same values: fail without one
+            raise AirflowFailException(f"{self.task_id}: {error}") from error
+        self.hook.config  # noqa: B018 - reads and validates the connection before any request
+
+    def _history_ids(self) -> list[str]:
+        history = self.hook.list_migration_submissions(self.cluster_id, self.job_name)
+        return [str(item.get("submission-id")) for item in history]
+
+    def submission(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_dataarts.exceptions import DataArtsAPIError
+
+        marker: dict[str, Any] = {
+            "cluster_id": self.cluster_id,
+            "job_name": self.job_name,
+            "submitted_at": int(time.time() * 1000),
+        }
+        # The submissions that exist before the start are never candidates for a lost answer. This
+        # read only improves that recovery: if it fails, the start goes on without it.
+        try:
+            marker["known"] = self._history_ids()
+        except DataArtsAPIError as error:
+            self.log.warning(
+                "Could not read migration job %s's history before the start (%s); starting it anyway. "
+                "Should the start's answer be lost, its submission is found by its creation time alone.",
+                self.job_name,
+                error,
+            )
+        return marker
+
+    def submit(self, context: Context, marker: dict[str, Any]) -> str:
+        from airflow_provider_dataarts.client.migration import JOB_NOT_FOUND
+        from airflow_provider_dataarts.exceptions import DataArtsAPIError
+
+        try:
+            submission = self.hook.start_migration_job(self.cluster_id, self.job_name, self.variables)
+        except DataArtsAPIError as error:
+            if error.error_code == JOB_NOT_FOUND:
+                raise AirflowFailException(
+                    f"job_name {self.job_name!r}: DataArts Migration cluster {self.cluster_id} has no job "
+                    f"of that name ({error})"
+                ) from error
+            if error.status_code == 400:
+                self._refused_while_running(error)
+            raise
+        return str(submission["submission-id"])
+
+    def _refused_while_running(self, error: Exception) -> None:
+        """
+        Assumption 1 (client.migration): CDM refuses to start a job that runs. Say which submission
+        runs; this try fails (a retry starts the job once it ended) and never adopts a run it did
+        not start.
+        """
+        from airflow_provider_dataarts.exceptions import DataArtsAPIError
+
+        try:
+            latest = self.hook.get_migration_job_status(self.cluster_id, self.job_name)
+        except DataArtsAPIError:
+            return
+        if latest is None or is_migration_terminal(latest.get("status")):
+            return
+        self._forget_run("the start was refused: the job is already running")
+        raise AirflowException(
+            f"DataArts Migration job {self.job_name} is already running (submission "
+            f"{latest.get('submission-id')}, {latest.get('status')}), so CDM refused to start it again "
+            f"({error}). This task does not adopt a run it did not start; its retry starts the job once "
+            "that run has ended."
+        ) from error
+
+    def recover(self, context: Context, marker: dict[str, Any]) -> str | None:
+        """
+        The one submission of this job created inside the start's own time window and not in the
+        history before it, looked for until the history's lag (``not_listed_grace``) has passed:
+        none, then none started; several, then this try fails naming them.
+        """
+        from airflow.providers.common.compat.sdk import AirflowSensorTimeout
+
+        from airflow_provider_dataarts.lifecycle import in_window, the_one_candidate
+
+        if not marker.get("submitted_at"):
+            return None
+        submitted_at = int(marker["submitted_at"])
+        known = set(marker.get("known") or [])
+        window_closed = (
+            marker.get("answer_lost_at") or submitted_at + marker.get("post_timeout_ms", 0)
+        ) / 1000
+        settled_at = window_closed + self.hook.config.not_listed_grace
+        self.log.info(
+            "Looking for the submission the unanswered start created: submissions of migration job %s "
+            "created inside its window, until the history has caught up (%.0f s)",
+            self.job_name,
+            max(0.0, settled_at - time.time()),
+        )
+        while True:
+            candidates = [
+                str(item.get("submission-id"))
+                for item in self.hook.list_migration_submissions(self.cluster_id, self.job_name)
+                if str(item.get("submission-id")) not in known
+                and in_window(item.get("creation-date"), marker)
+            ]
+            now = time.time()
+            # CDM runs one submission of a job at a time: one that runs now cannot be joined by another.
+            if len(candidates) > 1 or now >= settled_at:
+                return the_one_candidate(
+                    sorted(candidates, key=int), f"migration job {self.job_name} submission"
+                )
+            deadline = self.hook.deadline
+            if deadline is not None and now + 1 > deadline:
+                raise AirflowSensorTimeout(
+                    "DataArts: the task's timeout passed while looking for the submission the unanswered "
+                    f"start may have created (candidates so far: {', '.join(candidates) or 'none'})"
+                )
+            time.sleep(max(0.0, min(self.poll_interval, 5.0, settled_at - now)))
+
+    def announce(self, context: Context, instance_id: str) -> None:
+        """Push the id and console link at once, so both survive a later failure."""
+        from airflow_provider_dataarts.links.migration import migration_url
+
+        url = migration_url(self.hook.config, self.cluster_id, self.job_name, instance_id)
+        context["ti"].xcom_push(key="return_value", value=instance_id)
+        context["ti"].xcom_push(key="instance_url", value=url)
+        self.log.info("DataArts Migration job %s submission %s: %s", self.job_name, instance_id, url)
+
+    def _started_after(self) -> int | None:
+        submitted_at = self._record.marker.get("submitted_at") if self._record is not None else None
+        return int(submitted_at) if submitted_at else None
+
+    def wait(self, context: Context, instance_id: str) -> dict[str, Any]:
+        from airflow_provider_dataarts.waiting import migration_submission_check, wait_in_worker
+
+        assert self._state is not None
+        return wait_in_worker(
+            migration_submission_check(
+                self.hook,
+                self._state,
+                self.cluster_id,
+                self.job_name,
+                instance_id,
+                self.log,
+                started_after=self._started_after(),
+            ),
+            lambda submission: submission.get("status"),
+            is_migration_terminal,
+            what=f"migration job {self.job_name} submission {instance_id}",
+            poll_interval=self.poll_interval,
+            deadline=self.hook.deadline,
+            log=self.log,
+        )
+
+    def make_trigger(self, instance_id: str, end_time: float | None) -> DataArtsMigrationJobTrigger:
+        from airflow_provider_dataarts.triggers.migration import DataArtsMigrationJobTrigger
+
+        return DataArtsMigrationJobTrigger(
+            cluster_id=self.cluster_id,
+            job_name=self.job_name,
+            submission_id=instance_id,
+            started_after=self._started_after(),
+            dataarts_conn_id=self.dataarts_conn_id,
+            poll_interval=self.poll_interval,
+            end_time=end_time,
+            cancel_on_kill=self.cancel_on_kill,
+        )
+
+    def deliver(self, context: Context, instance_id: str, answer: dict[str, Any]) -> str:
+        """Push ``migration_result`` and decide; ``return_value`` stays the submission id (DESIGN)."""
+        from airflow_provider_dataarts.results.migration import finish_migration
+
+        finish_migration(
+            self.cluster_id, self.job_name, answer, context, log=self.log, delivered=self.delivered
+        )
+        return instance_id
+
+    def stop(self, instance_id: str) -> None:
+        """Stop the job only while the submission it runs is this task's (CDM's stop acts on the job)."""
+        latest = self.hook.get_migration_job_status(self.cluster_id, self.job_name)
+        if latest is None or str(latest.get("submission-id")) != instance_id:
+            self.log.info(
+                "DataArts Migration job %s runs no submission %s (latest: %s): nothing to stop",
+                self.job_name,
+                instance_id,
+                None if latest is None else latest.get("submission-id"),
+            )
+            return
+        if is_migration_terminal(latest.get("status")):
+            return
+        self.hook.stop_migration_job(self.cluster_id, self.job_name)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
+        """Resume after the trigger: validate its event, then decide on the submission it reported."""
+        from airflow_provider_dataarts.client.migration import pick
+
+        instance_id, event = self.resume(context, event)
+        # dag.test() resumes without defer kwargs: the event carries what the resume needs.
+        submission = event.get("submission") or pick(
+            self.hook.list_migration_submissions(self.cluster_id, self.job_name), instance_id
+        )
+        if not submission or not is_migration_terminal(submission.get("status")):
+            raise AirflowException(f"DataArts trigger resumed on a running migration submission: {event!r}")
+        return self.deliver(context, instance_id, submission)
