@@ -154,7 +154,7 @@ def test_without_the_job_detail_the_assertions_land_on_the_job(
         (f"dataarts://{emulator.url.split('://')[1]}/w1", "jobs/orders_completeness")
     ]
     assert len(lineage.inputs[0].inputFacets[ASSERTIONS_FACET].assertions) == 3
-    assert log.warnings and "no detail" in log.warnings[0]
+    assert log.warnings and "Could not read the definition" in log.warnings[0]
 
 
 def test_a_failed_instance_reports_rules_that_did_not_run_as_skipped(

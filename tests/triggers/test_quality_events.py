@@ -121,6 +121,7 @@ def test_one_event_per_instance_that_ends_with_the_verdict(
         "run_status": "ALARMING",
         "sub_rules": 4,
         "alarming_sub_rules": [str(i) for i in job.sub_rule_ids[:2]],
+        "verdict": "failed",  # no warn_only: every alarm fails
     }
     assert emulator.count("POST", "/instances/restart") == 0
 
@@ -283,6 +284,7 @@ def test_a_stuck_instance_is_reported_without_its_results_after_the_bound_and_on
             "run_status": "ALARMING",
             "sub_rules": None,
             "alarming_sub_rules": None,
+            "verdict": "failed",  # without results nothing is warn_only: the default policy's verdict
             "results_error": events[0]["results_error"],
         }
     ]
