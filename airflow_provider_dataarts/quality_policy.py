@@ -14,6 +14,7 @@ read, ``warn_only`` matches nothing, so every alarm fails as it would without a 
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import fnmatch
 import re
@@ -81,14 +82,27 @@ def is_template(value: Any) -> bool:
 
 
 def warn_only_patterns(value: Any, name: str = "warn_only") -> tuple[str, ...]:
+    """``warn_only`` as the patterns it holds, once each, empty entries left out (``raw_patterns``)."""
+    return tuple(dict.fromkeys(p for p in raw_patterns(value, name) if p))
+
+
+def raw_patterns(value: Any, name: str = "warn_only") -> tuple[str, ...]:
     """
-    ``warn_only`` as a tuple of patterns: ``None`` (none), a list of strings, or one string (several
-    separated by commas, as a template renders them). Anything else is refused naming the parameter.
+    ``warn_only`` as a tuple of patterns: ``None`` (none), a list of strings, or one string: several
+    separated by commas, or a list as a template renders one (``"['Completeness', 'x_*']"``, from
+    ``"{{ params.warn_only }}"``). Anything else is refused naming the parameter.
     """
     from airflow_provider_dataarts.exceptions import DataArtsConfigError
 
     if value is None:
         return ()
+    if isinstance(value, str) and value.strip().startswith("[") and value.strip().endswith("]"):
+        import ast
+
+        with contextlib.suppress(ValueError, SyntaxError):  # else a pattern such as "[abc]*"
+            value = ast.literal_eval(value.strip())
+        if not isinstance(value, str | list):
+            raise DataArtsConfigError(f"{name} must be a list of sub-rule names or dimensions, not {value!r}")
     if isinstance(value, str):
         items: Iterable[Any] = value.split(",")
     elif isinstance(value, list | tuple | set | frozenset):
@@ -104,19 +118,25 @@ def warn_only_patterns(value: Any, name: str = "warn_only") -> tuple[str, ...]:
                 f"{name} must hold sub-rule names or dimensions as text, not {item!r} (in {value!r})."
             )
         patterns.append(item.strip())
-    return tuple(dict.fromkeys(patterns))
+    return tuple(patterns)
 
 
 def pattern_problem(pattern: str) -> str | None:
-    """Why a pattern can match no sub-rule, whatever the job's definition says, or ``None``."""
+    """
+    Why a pattern most likely matches no sub-rule, whatever the job's definition says, or ``None``:
+    what can be known before the definition is read (at parse time, or with no connection).
+    """
     if not pattern:
-        return "it is empty"
+        return "can match no sub-rule: it is empty"
     if "[" in pattern and not re.search(r"\[!?\]?[^\]]*\]", pattern):
-        return "its '[' is never closed, so it only matches a name with that bracket in it"
+        return "can match no sub-rule but one with '[' in its name: its '[' is never closed"
     if not any(c in pattern for c in "*?[") and pattern.lower() not in {d.lower() for d in DIMENSIONS}:
         close = difflib.get_close_matches(pattern.title(), DIMENSIONS, n=1, cutoff=0.8)
         if close:
-            return f"it is not a DataArts dimension (did you mean {close[0]!r}?)"
+            return (
+                f"is no DataArts dimension (did you mean {close[0]!r}?): it matches only a sub-rule "
+                "of exactly that name"
+            )
     return None
 
 
@@ -130,11 +150,11 @@ def check_warn_only_at_parse(value: Any, task_id: str) -> Any:
         return value
     if isinstance(value, list | tuple | set | frozenset) and any(is_template(v) for v in value):
         return value
-    for pattern in warn_only_patterns(value, f"{task_id}: warn_only"):
+    for pattern in dict.fromkeys(raw_patterns(value, f"{task_id}: warn_only")):
         problem = pattern_problem(pattern)
         if problem:
             warnings.warn(
-                f"{task_id}: warn_only pattern {pattern!r} can match no sub-rule: {problem}.",
+                f"{task_id}: warn_only pattern {pattern!r} {problem}.",
                 WarnOnlyWarning,
                 stacklevel=3,
             )

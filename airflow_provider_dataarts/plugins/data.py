@@ -28,6 +28,7 @@ class HistoryMark:
     run_status: str | None
     alarming: int
     sub_rules: int
+    verdict: str | None = None  # quality_result's verdict (passed, passed_with_warnings, failed)
 
 
 @dataclass
@@ -134,6 +135,7 @@ def load_history(session: Any, dag_id: str, task_id: str, map_index: int) -> lis
                     run_status=str(result.get("run_status")),
                     alarming=sum(is_alarming(s) for s in sub_rules),
                     sub_rules=len(sub_rules),
+                    verdict=result.get("verdict"),
                 )
             )
         else:

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 MAX_SCRIPT_ROWS = DEFAULT_MAX_ROWS  # the script XCom's own default bound
 VERDICT_COLOURS = {"SUCCESS": "#1b7f3b", "ALARMING": "#b45309", "FAILED": "#b91c1c"}
 NO_RESULT_COLOUR = "#9ca3af"
+# An ALARMING run that passed because every alarming sub-rule was warn_only (quality gate policy).
+WARNED_COLOUR = "#ca8a04"
 UNFINISHED = {
     None,
     "none",
@@ -50,7 +52,8 @@ code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 flex-wrap:wrap}
 .banner b{font-size:22px;letter-spacing:.04em}
 .banner.SUCCESS{background:#1b7f3b}.banner.ALARMING{background:#b45309}.banner.FAILED{background:#b91c1c}
-.banner.OTHER{background:#4b5563}
+.banner.OTHER{background:#4b5563}.banner.WARNED{background:#a16207}
+.banner .verdict{font-weight:600}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:12px 0}
 dl.facts dt{color:#4b5563}dl.facts dd{margin:0}
 table{border-collapse:collapse;margin:4px 0 12px;font-size:13px}
@@ -58,6 +61,10 @@ th,td{border:1px solid #d1d5db;padding:4px 8px;text-align:left;vertical-align:to
 th{background:#f3f4f6}
 tbody.alarming td{background:#fff7ed}
 tbody.alarming td.status{color:#b45309;font-weight:600}
+tbody.alarming.fail td{background:#fef2f2}
+tbody.alarming.fail td.status,td.sev.fail{color:#b91c1c;font-weight:600}
+tbody.alarming.warn td{background:#fefce8}
+tbody.alarming.warn td.status,td.sev.warn{color:#a16207;font-weight:600}
 tbody.passed td.status{color:#1b7f3b}
 tbody.noresult td.status{color:#6b7280}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
@@ -160,6 +167,13 @@ def sub_rule_state(sub_rule: dict[str, Any]) -> str:
 
 
 STATE_WORDS = {"alarming": "alarming", "passed": "passed", "noresult": "no result"}
+# quality_result's per sub-rule ``severity`` (quality gate policy) and its verdict, in words.
+SEVERITY_WORDS = {"fail": "fails the task", "warn": "warning only"}
+VERDICT_WORDS = {
+    "passed": "passed",
+    "passed_with_warnings": "passed with warnings",
+    "failed": "failed the task",
+}
 
 
 def render_sub_rules(sub_rules: list[dict[str, Any]]) -> str:
@@ -172,7 +186,18 @@ def render_sub_rules(sub_rules: list[dict[str, Any]]) -> str:
             if isinstance(row, dict):
                 columns += [str(k) for k in row if str(k) not in columns and str(k).lower() not in TABLE_KEYS]
     show_tables = any(checked_table(s) for s in ranked)
-    headers = ["Status", "Sub-rule id", "Sub-rule instance id", *(["Checked table"] if show_tables else [])]
+    # What the job's definition says (quality gate policy): shown when the result carries it.
+    defined = any("name" in s or "dimension" in s for s in ranked)
+    gated = any(s.get("severity") for s in ranked)
+    headers = [
+        "Status",
+        *(["Gate"] if gated else []),
+        *(["Sub-rule", "Dimension"] if defined else []),
+        "Sub-rule id",
+        "Sub-rule instance id",
+        *(["Checked table"] if show_tables else []),
+        *(["Column", "Threshold"] if defined else []),
+    ]
     headers += [*columns, "Abnormal table"]
     parts = [
         f"<table class='subrules'><thead><tr>{''.join(f'<th>{esc(h)}</th>' for h in headers)}</tr></thead>"
@@ -181,15 +206,26 @@ def render_sub_rules(sub_rules: list[dict[str, Any]]) -> str:
         state = sub_rule_state(sub_rule)
         rows = [r for r in sub_rule.get("results") or [] if isinstance(r, dict)] or [{}]
         span = f" rowspan='{len(rows)}'" if len(rows) > 1 else ""
-        parts.append(f"<tbody class='{state}'>")
+        severity = str(sub_rule.get("severity") or "")
+        severity_class = f" {severity}" if severity in SEVERITY_WORDS else ""
+        parts.append(f"<tbody class='{state}{severity_class}'>")
         for index, row in enumerate(rows):
             cells = ""
             if index == 0:
                 cells += f"<td class='status'{span}>{STATE_WORDS[state]}</td>"
+                if gated:
+                    word = SEVERITY_WORDS.get(severity, "")
+                    cells += f"<td class='sev{severity_class}'{span}>{esc(word)}</td>"
+                if defined:
+                    cells += f"<td{span}>{esc(sub_rule.get('name'))}</td>"
+                    cells += f"<td{span}>{esc(sub_rule.get('dimension'))}</td>"
                 cells += f"<td class='mono'{span}>{esc(sub_rule.get('sub_rule_id'))}</td>"
                 cells += f"<td class='mono'{span}>{esc(sub_rule.get('sub_instance_instance_id'))}</td>"
                 if show_tables:
                     cells += f"<td{span}>{esc(checked_table(sub_rule))}</td>"
+                if defined:
+                    cells += f"<td{span}>{esc(sub_rule.get('column'))}</td>"
+                    cells += f"<td class='mono'{span}>{esc(sub_rule.get('alarm_condition'))}</td>"
             for column in columns:
                 value = row.get(column)
                 numeric = isinstance(value, int | float) or (isinstance(value, str) and value.isdigit())
@@ -217,8 +253,11 @@ def render_history(view: TaskView) -> str:
             height, colour, label = 4, NO_RESULT_COLOUR, "no quality result"
         else:
             height = 10 + round((chart_height - 10) * mark.alarming / most)
-            colour = VERDICT_COLOURS.get(mark.run_status, NO_RESULT_COLOUR)
+            warned = getattr(mark, "verdict", None) == "passed_with_warnings"
+            colour = WARNED_COLOUR if warned else VERDICT_COLOURS.get(mark.run_status, NO_RESULT_COLOUR)
             label = f"{mark.run_status}, {mark.alarming} of {mark.sub_rules} sub-rules alarming"
+            if getattr(mark, "verdict", None):
+                label += f": {VERDICT_WORDS.get(str(mark.verdict), str(mark.verdict))}"
         x = gap + index * (width + gap)
         y = top + chart_height - height
         current = mark.run_id == view.run_id
@@ -233,7 +272,11 @@ def render_history(view: TaskView) -> str:
     baseline = top + chart_height
     legend = " ".join(
         f"<span style='color:{c}'>&#9632;</span> {v}"
-        for v, c in [*VERDICT_COLOURS.items(), ("no result", NO_RESULT_COLOUR)]
+        for v, c in [
+            *VERDICT_COLOURS.items(),
+            ("ALARMING, passed with warnings", WARNED_COLOUR),
+            ("no result", NO_RESULT_COLOUR),
+        ]
     )
     return (
         f"<h2>History: this task in the last {len(marks)} DAG runs</h2>"
@@ -253,10 +296,24 @@ def render_quality(view: TaskView) -> str:
     alarming = sum(is_alarming(s) for s in sub_rules)
     run_status = str(result.get("run_status") or instance.get("run_status") or "")
     banner_class = run_status if run_status in VERDICT_COLOURS else "OTHER"
+    verdict = result.get("verdict")
+    if verdict == "passed_with_warnings":
+        banner_class = "WARNED"
+    policy = ""
+    if verdict:
+        failing = sum(s.get("severity") == "fail" for s in sub_rules)
+        warning = sum(s.get("severity") == "warn" for s in sub_rules)
+        counts = ", ".join(
+            text for n, text in ((failing, f"{failing} fail"), (warning, f"{warning} only warn")) if n
+        )
+        policy = (
+            f"<span class='verdict'>{esc(VERDICT_WORDS.get(str(verdict), verdict))}"
+            f"{f' ({counts})' if counts else ''}</span>"
+        )
     kind = JOB_KINDS.get(str(instance.get("task_type")), instance.get("task_type"))
     parts = [
         f"<div class='banner {banner_class}' id='verdict'><b>{esc(run_status or 'UNKNOWN')}</b>"
-        f"<span>{alarming} of {len(sub_rules)} sub-rules alarming</span></div>",
+        f"<span>{alarming} of {len(sub_rules)} sub-rules alarming</span>{policy}</div>",
         state_note(view),
         facts(
             [
