@@ -131,3 +131,70 @@ def test_other_and_unfinished_tasks_get_a_sentence() -> None:
 def test_map_index_placeholder_is_unmapped() -> None:
     assert parse_map_index("{MAP_INDEX}") == -1
     assert parse_map_index("3") == 3
+
+
+def described(number: int, status: str, severity: str | None, **extra: Any) -> dict[str, Any]:
+    """A sub-rule as quality_result has it once the job's definition was read (quality gate policy)."""
+    return sub_rule(
+        number,
+        status,
+        name=f"rule_{number}",
+        dimension="Completeness",
+        table="sales.orders",
+        column="region",
+        alarm_condition="${1}>0",
+        severity=severity,
+        **extra,
+    )
+
+
+def test_each_alarming_sub_rule_shows_its_gate_severity_and_threshold() -> None:
+    rules = [described(1, "true", None), described(2, "false", "warn"), described(3, "false", "fail")]
+    result_view = quality(rules)
+    result_view.xcoms["quality_result"]["verdict"] = "failed"
+    page = render_task(result_view)
+
+    headers = re.findall(r"<th>([^<]*)</th>", page)
+    assert headers[:9] == [
+        "Status",
+        "Gate",
+        "Sub-rule",
+        "Dimension",
+        "Sub-rule id",
+        "Sub-rule instance id",
+        "Checked table",
+        "Column",
+        "Threshold",
+    ]
+    assert (
+        page.count("<tbody class='alarming fail'>") == 1 and page.count("<tbody class='alarming warn'>") == 1
+    )
+    assert re.findall(r"<td class='sev ?(\w*)'[^>]*>([a-z ]*)</td>", page) == [
+        ("warn", "warning only"),
+        ("fail", "fails the task"),
+        ("", ""),
+    ]
+    assert page.count("<td class='mono'>${1}&gt;0</td>") == 3
+    assert "<span class='verdict'>failed the task (1 fail, 1 only warn)</span>" in page
+
+
+def test_a_run_that_passed_with_warnings_is_marked_apart() -> None:
+    marks = [
+        HistoryMark("r1", "ALARMING", 2, 4, "failed"),
+        HistoryMark("r2", "ALARMING", 2, 4, "passed_with_warnings"),
+        HistoryMark("manual__2026-01-01T00:00:00+00:00", "ALARMING", 1, 2, "passed_with_warnings"),
+    ]
+    result_view = quality([described(1, "false", "warn"), described(2, "true", None)], history=marks)
+    result_view.xcoms["quality_result"]["verdict"] = "passed_with_warnings"
+    page = render_task(result_view)
+
+    assert "<div class='banner WARNED' id='verdict'><b>ALARMING</b>" in page
+    assert "passed with warnings (1 only warn)" in page
+    bars = re.findall(r"data-run-id='([^']*)'><title>([^<]*)</title>.*?fill='(#\w+)'", page)
+    assert [(b[0], b[2]) for b in bars] == [
+        ("r1", "#b45309"),
+        ("r2", "#ca8a04"),
+        ("manual__2026-01-01T00:00:00+00:00", "#ca8a04"),
+    ]
+    assert bars[1][1] == "r2: ALARMING, 2 of 4 sub-rules alarming: passed with warnings"
+    assert "ALARMING, passed with warnings" in page  # in the legend
