@@ -28,7 +28,7 @@ MAX_SCRIPT_ROWS = DEFAULT_MAX_ROWS  # the script XCom's own default bound
 VERDICT_COLOURS = {"SUCCESS": "#1b7f3b", "ALARMING": "#b45309", "FAILED": "#b91c1c"}
 NO_RESULT_COLOUR = "#9ca3af"
 # An ALARMING run that passed because every alarming sub-rule was warn_only (quality gate policy).
-WARNED_COLOUR = "#ca8a04"
+WARNED_COLOUR = "#eab308"
 UNFINISHED = {
     None,
     "none",
@@ -52,7 +52,7 @@ code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 flex-wrap:wrap}
 .banner b{font-size:22px;letter-spacing:.04em}
 .banner.SUCCESS{background:#1b7f3b}.banner.ALARMING{background:#b45309}.banner.FAILED{background:#b91c1c}
-.banner.OTHER{background:#4b5563}.banner.WARNED{background:#a16207}
+.banner.OTHER{background:#4b5563}.banner.WARNED{background:#facc15;color:#422006}
 .banner .verdict{font-weight:600}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:12px 0}
 dl.facts dt{color:#4b5563}dl.facts dd{margin:0}

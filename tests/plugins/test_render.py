@@ -193,8 +193,8 @@ def test_a_run_that_passed_with_warnings_is_marked_apart() -> None:
     bars = re.findall(r"data-run-id='([^']*)'><title>([^<]*)</title>.*?fill='(#\w+)'", page)
     assert [(b[0], b[2]) for b in bars] == [
         ("r1", "#b45309"),
-        ("r2", "#ca8a04"),
-        ("manual__2026-01-01T00:00:00+00:00", "#ca8a04"),
+        ("r2", "#eab308"),
+        ("manual__2026-01-01T00:00:00+00:00", "#eab308"),
     ]
     assert bars[1][1] == "r2: ALARMING, 2 of 4 sub-rules alarming: passed with warnings"
     assert "ALARMING, passed with warnings" in page  # in the legend
