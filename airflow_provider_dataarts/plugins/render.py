@@ -189,16 +189,17 @@ def render_sub_rules(sub_rules: list[dict[str, Any]]) -> str:
     # What the job's definition says (quality gate policy): shown when the result carries it.
     defined = any("name" in s or "dimension" in s for s in ranked)
     gated = any(s.get("severity") for s in ranked)
+    # With the definition's names, the 19-digit ids move to the right: what a reader needs first
+    # (gate, rule, table, column, threshold, numbers) fits the UI's frame.
+    id_headers = ["Sub-rule id", "Sub-rule instance id"]
     headers = [
         "Status",
         *(["Gate"] if gated else []),
-        *(["Sub-rule", "Dimension"] if defined else []),
-        "Sub-rule id",
-        "Sub-rule instance id",
+        *(["Sub-rule", "Dimension"] if defined else id_headers),
         *(["Checked table"] if show_tables else []),
         *(["Column", "Threshold"] if defined else []),
     ]
-    headers += [*columns, "Abnormal table"]
+    headers += [*columns, "Abnormal table", *(id_headers if defined else [])]
     parts = [
         f"<table class='subrules'><thead><tr>{''.join(f'<th>{esc(h)}</th>' for h in headers)}</tr></thead>"
     ]
@@ -208,6 +209,10 @@ def render_sub_rules(sub_rules: list[dict[str, Any]]) -> str:
         span = f" rowspan='{len(rows)}'" if len(rows) > 1 else ""
         severity = str(sub_rule.get("severity") or "")
         severity_class = f" {severity}" if severity in SEVERITY_WORDS else ""
+        ids = (
+            f"<td class='mono'{span}>{esc(sub_rule.get('sub_rule_id'))}</td>"
+            f"<td class='mono'{span}>{esc(sub_rule.get('sub_instance_instance_id'))}</td>"
+        )
         parts.append(f"<tbody class='{state}{severity_class}'>")
         for index, row in enumerate(rows):
             cells = ""
@@ -219,8 +224,8 @@ def render_sub_rules(sub_rules: list[dict[str, Any]]) -> str:
                 if defined:
                     cells += f"<td{span}>{esc(sub_rule.get('name'))}</td>"
                     cells += f"<td{span}>{esc(sub_rule.get('dimension'))}</td>"
-                cells += f"<td class='mono'{span}>{esc(sub_rule.get('sub_rule_id'))}</td>"
-                cells += f"<td class='mono'{span}>{esc(sub_rule.get('sub_instance_instance_id'))}</td>"
+                else:
+                    cells += ids
                 if show_tables:
                     cells += f"<td{span}>{esc(checked_table(sub_rule))}</td>"
                 if defined:
@@ -232,6 +237,8 @@ def render_sub_rules(sub_rules: list[dict[str, Any]]) -> str:
                 cells += f"<td class='num'>{esc(value)}</td>" if numeric else f"<td>{esc(value)}</td>"
             if index == 0:
                 cells += f"<td{span}>{esc(sub_rule.get('abnormal_table_status'))}</td>"
+                if defined:
+                    cells += ids
             parts.append(f"<tr>{cells}</tr>")
         parts.append("</tbody>")
     parts.append("</table>")

@@ -69,7 +69,7 @@ def alarming_rows(page: str) -> list[tuple[str, ...]]:
     rows = []
     for body in re.findall(r"<tbody class='(alarming[^']*)'>(.*?)</tbody>", page, re.S):
         cells = re.findall(r"<td[^>]*>([^<]*)</td>", body[1])
-        rows.append((body[0], cells[1], cells[2], cells[3], cells[8]))
+        rows.append((body[0], cells[1], cells[2], cells[3], cells[6]))
     return rows
 
 
