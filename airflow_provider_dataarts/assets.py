@@ -2,11 +2,13 @@
 Asset events that carry a DataArts Quality verdict, so that an asset-scheduled DAG can read it.
 
 The quality operator and sensor set, on each ``Asset`` among their ``outlets``, the event ``extra``
-``{"dataarts_instance_id", "job_name", "run_status", "sub_rules", "alarming_sub_rules"}``: the
-instance id, the job name, the instance's ``run_status``, the number of sub-rules, and the ids of the
-sub-rules that alarmed (ids as strings). A verdict that fails the task (``FAILED``, or ``ALARMING``
-with ``fail_on_alarm=True``) sets nothing: Airflow emits outlet events only for a task that
-succeeds, so a DAG scheduled on the asset runs only on data that passed.
+``{"dataarts_instance_id", "job_name", "run_status", "sub_rules", "alarming_sub_rules", "verdict"}``:
+the instance id, the job name, the instance's ``run_status``, the number of sub-rules, the ids of the
+sub-rules that alarmed (ids as strings), and the quality gate policy's verdict (``"passed"``,
+``"passed_with_warnings"`` or ``"failed"``, see ``quality_policy``). A verdict that fails the task
+(``FAILED``, or ``ALARMING`` with an alarming sub-rule that is not ``warn_only``) sets nothing:
+Airflow emits outlet events only for a task that succeeds, so a DAG scheduled on the asset runs only
+on data that passed.
 
 ``DataArtsQualityJobEventTrigger`` (an asset watcher) emits the same ``extra`` as its event payload;
 Airflow stores it as ``{"from_trigger": true, "payload": {...}}``. ``quality_verdict_of(event)``
@@ -17,9 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_dataarts.statuses import Verdict, quality_verdict
-
-EXTRA_KEYS = ("dataarts_instance_id", "job_name", "run_status", "sub_rules", "alarming_sub_rules")
+EXTRA_KEYS = ("dataarts_instance_id", "job_name", "run_status", "sub_rules", "alarming_sub_rules", "verdict")
 
 
 def quality_event_extra(quality_result: dict[str, Any]) -> dict[str, Any]:
@@ -34,14 +34,15 @@ def quality_event_extra(quality_result: dict[str, Any]) -> dict[str, Any]:
         "run_status": quality_result.get("run_status"),
         "sub_rules": len(sub_rules),
         "alarming_sub_rules": [str(s.get("sub_rule_id")) for s in sub_rules if is_alarming(s)],
+        "verdict": quality_result.get("verdict"),
     }
 
 
-def set_outlet_events(context: Any, quality_result: dict[str, Any], *, fail_on_alarm: bool, log: Any) -> None:
+def set_outlet_events(context: Any, quality_result: dict[str, Any], *, passes: bool, log: Any) -> None:
     """Put the verdict on the asset event of each declared ``Asset`` outlet, unless the task will fail."""
     from airflow.sdk import Asset
 
-    if quality_verdict(quality_result.get("run_status"), fail_on_alarm=fail_on_alarm) is Verdict.FAIL:
+    if not passes:
         return
     outlets = [
         outlet for outlet in getattr(context.get("task"), "outlets", None) or [] if isinstance(outlet, Asset)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
 
 
-def remember_quality_result(context: Any, quality_result: dict[str, Any]) -> None:
+def remember_quality_result(context: Any, quality_result: dict[str, Any], policy: Any = None) -> None:
     """
     Keep the finished instance's result on the task for ``get_openlineage_facets_on_complete``.
 
@@ -28,6 +28,7 @@ def remember_quality_result(context: Any, quality_result: dict[str, Any]) -> Non
     task = context.get("task") if hasattr(context, "get") else None
     if isinstance(task, QualityLineageMixin):
         task.quality_result_for_lineage = quality_result
+        task.quality_policy_for_lineage = policy
 
 
 class QualityLineageMixin:
@@ -41,6 +42,7 @@ class QualityLineageMixin:
     """
 
     quality_result_for_lineage: dict[str, Any] | None = None
+    quality_policy_for_lineage: Any = None  # the QualityPolicy the verdict was given under
 
     if TYPE_CHECKING:
 
@@ -57,7 +59,14 @@ class QualityLineageMixin:
             return None
         from airflow_provider_dataarts.openlineage_facets import quality_lineage
 
-        return quality_lineage(self.hook, result, fail_on_alarm=self.fail_on_alarm, log=self.log)
+        policy = self.quality_policy_for_lineage
+        return quality_lineage(
+            self.hook,
+            result,
+            fail_on_alarm=policy.fail_on_alarm if policy is not None else self.fail_on_alarm,
+            warn_only=tuple(policy.warn_only) if policy is not None else (),
+            log=self.log,
+        )
 
     def get_openlineage_facets_on_failure(self, task_instance: Any) -> OperatorLineage | None:
         """An ALARMING or FAILED verdict fails the task: its FAIL event carries the assertions too."""

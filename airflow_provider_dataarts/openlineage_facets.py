@@ -116,9 +116,22 @@ def sub_rule_checks(
     host: str,
     workspace: str,
     fail_on_alarm: bool,
+    warn_only: tuple[str, ...] = (),
 ) -> list[SubRuleCheck]:
-    """One check per sub-rule result of the instance, with its tables and column from the job detail."""
+    """
+    One check per sub-rule result of the instance, with its tables and column from the job detail,
+    and the severity the quality gate policy gives it should it alarm (``quality_policy.decide``):
+    ``"error"`` (fails the task) or ``"warn"``.
+    """
+    from airflow_provider_dataarts.quality_policy import QualityPolicy, decide, describe_sub_rules
+
     instance = quality_result.get("instance") or {}
+    described = [dict(s) for s in quality_result.get("sub_rules") or []]
+    if job_detail:
+        describe_sub_rules(job_detail, described)
+    decision = decide(
+        quality_result.get("run_status"), described, QualityPolicy(bool(fail_on_alarm), tuple(warn_only))
+    )
     job_name = str(instance.get("name") or (job_detail or {}).get("name") or "unknown-job")
     job_dataset = CheckedTable(f"dataarts://{host}/{workspace}", f"jobs/{job_name}")
     definitions = sub_rule_details(job_detail)
@@ -140,6 +153,8 @@ def sub_rule_checks(
             params["level"] = level
         if len(columns) > 1:
             params["columns"] = columns
+        if decision.severities.get(sub_rule_id):
+            params["gate"] = decision.severities[sub_rule_id]  # this run: "fail" or "warn"
         kind = own.get("dimension") or own.get("type")
         checks.append(
             SubRuleCheck(
@@ -147,7 +162,7 @@ def sub_rule_checks(
                 name=str(own.get("sub_rule_name") or sub_rule_id),
                 status=_status(sub_rule),
                 assertion=str(kind).lower() if kind else "dataarts_quality_rule",
-                severity="error" if fail_on_alarm else "warn",
+                severity="error" if decision.if_alarming.get(sub_rule_id) == "fail" else "warn",
                 tables=tables or [job_dataset],
                 column=columns[0] if len(columns) == 1 else None,
                 description=(
@@ -164,8 +179,11 @@ def sub_rule_checks(
     return checks
 
 
-def operator_lineage(checks: list[SubRuleCheck]) -> OperatorLineage:
-    """The checks as OpenLineage input datasets with assertions, and a ``TestRunFacet``."""
+def operator_lineage(checks: list[SubRuleCheck], gate: dict[str, Any] | None = None) -> OperatorLineage:
+    """
+    The checks as OpenLineage input datasets with assertions, a ``TestRunFacet``, and (``gate``) our
+    ``dataartsQualityGate`` run facet: the policy and its verdict, which the spec's facets do not hold.
+    """
     from airflow.providers.openlineage.extractors import OperatorLineage
     from openlineage.client.event_v2 import InputDataset
     from openlineage.client.facet_v2 import data_quality_assertions_dataset as dq
@@ -216,8 +234,42 @@ def operator_lineage(checks: list[SubRuleCheck]) -> OperatorLineage:
         )
         for check in checks
     ]
-    run_facets = {TEST_RUN_FACET: test_run.TestRunFacet(tests=tests)} if tests else {}
+    run_facets: dict[str, Any] = {TEST_RUN_FACET: test_run.TestRunFacet(tests=tests)} if tests else {}
+    if gate is not None:
+        run_facets[GATE_FACET] = quality_gate_facet(**gate)
     return OperatorLineage(inputs=inputs, run_facets=run_facets)
+
+
+GATE_FACET = "dataartsQualityGate"
+GATE_FACET_SCHEMA = (
+    "https://github.com/airflow-provider-dataarts/airflow-provider-dataarts/blob/main/docs/"
+    "lineage-assets.md#dataartsqualitygate"
+)
+
+
+def quality_gate_facet(**fields: Any) -> Any:
+    """
+    ``dataartsQualityGate`` (a run facet of ours): ``verdict`` (``passed``, ``passed_with_warnings``,
+    ``failed``), ``runStatus``, ``failOnAlarm``, ``warnOnly`` (the patterns), and ``alarms``: each
+    alarming sub-rule's ``name``, ``dimension``, ``table``, ``column``, ``threshold`` and
+    ``severity`` (``fail``/``warn``).
+    """
+    import attr
+    from openlineage.client.generated.base import RunFacet
+
+    @attr.define
+    class DataArtsQualityGateRunFacet(RunFacet):
+        verdict: str | None = attr.field(default=None)
+        runStatus: str | None = attr.field(default=None)
+        failOnAlarm: bool = attr.field(default=True)
+        warnOnly: list[str] = attr.field(factory=list)
+        alarms: list[dict[str, Any]] = attr.field(factory=list)
+
+        @staticmethod
+        def _get_schema() -> str:
+            return GATE_FACET_SCHEMA
+
+    return DataArtsQualityGateRunFacet(**fields)
 
 
 def endpoint_host(endpoint: str) -> str:
@@ -226,21 +278,19 @@ def endpoint_host(endpoint: str) -> str:
 
 
 def quality_lineage(
-    hook: DataArtsHook, quality_result: dict[str, Any], *, fail_on_alarm: bool, log: Any
+    hook: DataArtsHook,
+    quality_result: dict[str, Any],
+    *,
+    fail_on_alarm: bool,
+    log: Any,
+    warn_only: tuple[str, ...] = (),
 ) -> OperatorLineage:
-    """Fetch the job detail (for tables and columns) and build the lineage of a finished instance."""
-    from airflow_provider_dataarts.exceptions import DataArtsAPIError
+    """Read the job's definition (for tables and columns) and build the lineage of a finished instance."""
+    from airflow_provider_dataarts.results.quality import job_definition, sub_rule_target
+    from airflow_provider_dataarts.statuses import is_alarming
 
     instance = quality_result.get("instance") or {}
-    rule_type = "comparison" if instance.get("task_type") == "CONSISTENCY_TASK" else "quality"
-    detail = None
-    if instance.get("task_id"):
-        try:
-            detail = hook.get_quality_job(str(instance["task_id"]), rule_type)
-        except DataArtsAPIError as error:
-            log.warning(
-                "OpenLineage: no detail of DataArts %s job %s: %s", rule_type, instance["task_id"], error
-            )
+    detail = job_definition(hook, instance, log)
     config = hook.config
     checks = sub_rule_checks(
         quality_result,
@@ -248,5 +298,24 @@ def quality_lineage(
         host=endpoint_host(config.endpoint),
         workspace=str(config.workspace),
         fail_on_alarm=fail_on_alarm,
+        warn_only=warn_only,
     )
-    return operator_lineage(checks)
+    gate = {
+        "verdict": quality_result.get("verdict"),
+        "runStatus": quality_result.get("run_status"),
+        "failOnAlarm": bool(fail_on_alarm),
+        "warnOnly": list(warn_only),
+        "alarms": [
+            {
+                "subRuleId": str(s.get("sub_rule_id")),
+                "name": s.get("name"),
+                "dimension": s.get("dimension"),
+                "target": sub_rule_target(s),
+                "threshold": s.get("alarm_condition"),
+                "severity": s.get("severity"),
+            }
+            for s in quality_result.get("sub_rules") or []
+            if is_alarming(s)
+        ],
+    }
+    return operator_lineage(checks, gate)

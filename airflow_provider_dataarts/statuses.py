@@ -66,15 +66,13 @@ QUALITY_TERMINAL = frozenset({QualityRunStatus.SUCCESS, QualityRunStatus.ALARMIN
 
 
 def quality_verdict(run_status: str | None, *, fail_on_alarm: bool = True) -> Verdict:
-    """SUCCESS passes, FAILED fails, ALARMING fails unless ``fail_on_alarm`` is off; the rest waits."""
-    status = (run_status or "").upper()
-    if status == QualityRunStatus.SUCCESS:
-        return Verdict.SUCCESS
-    if status == QualityRunStatus.FAILED:
-        return Verdict.FAIL
-    if status == QualityRunStatus.ALARMING:
-        return Verdict.FAIL if fail_on_alarm else Verdict.WARN
-    return Verdict.WAIT
+    """
+    SUCCESS passes, FAILED fails, ALARMING fails unless ``fail_on_alarm`` is off; the rest waits:
+    the quality gate policy (``quality_policy.decide``) without sub-rules or ``warn_only``.
+    """
+    from airflow_provider_dataarts.quality_policy import QualityPolicy, decide
+
+    return decide(run_status, [], QualityPolicy(fail_on_alarm=fail_on_alarm)).verdict
 
 
 def is_quality_terminal(run_status: str | None) -> bool:

@@ -1,11 +1,13 @@
 """
-A human in the loop for alarming data: when the DataArts quality job ends ALARMING, the data owner
-sees the failing sub-rules and approves or rejects the load (Airflow 3.1+, standard provider's
-human-in-the-loop operators; on older versions this file defines no DAG).
+A human in the loop for warnings: when the DataArts quality job ends ALARMING and every alarming
+sub-rule is one whose alarms only warn (``warn_only``), the data owner sees those warnings (rule,
+dimension, table and column, threshold, result) and approves or rejects the load; an alarm of any
+other rule fails the gate, and nothing loads (Airflow 3.1+, standard provider's human-in-the-loop
+operators; on older versions this file defines no DAG).
 
-The gate runs with ``fail_on_alarm=False``, so ALARMING passes it; a branch sends a clean instance
-to the load and an alarming one to ``data_owner_approval`` ("Required actions" in the UI).
-"Approve" runs the load, "Reject" skips it; without an answer within a day the load is skipped.
+A branch on ``quality_result["verdict"]`` sends ``passed`` to the load and ``passed_with_warnings``
+to ``data_owner_approval`` ("Required actions" in the UI). "Approve" runs the load, "Reject" skips
+it; without an answer within a day the load is skipped.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from airflow.exceptions import AirflowOptionalProviderFeatureException
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, task
 
-from airflow_provider_dataarts.assets import quality_event_extra
 from airflow_provider_dataarts.operators.quality import RerunQualityJobOperator
 
 try:
@@ -33,14 +34,15 @@ if ApprovalOperator is not None:
         start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
         schedule=None,
         catchup=False,
-        params={"job_name": "orders_freshness"},
+        # orders_freshness alarms on region_not_null (Completeness) and order_id_unique (Uniqueness).
+        params={"job_name": "orders_freshness", "warn_only": ["Completeness", "Uniqueness"]},
         tags=["dataarts", "example", "hitl"],
     ) as dag:
         gate = RerunQualityJobOperator(
             task_id="quality_gate",
             job_name="{{ params.job_name }}",
             wait_for_completion=True,
-            fail_on_alarm=False,
+            warn_only="{{ params.warn_only }}",  # these alarms go to a person; any other fails the gate
             poll_interval=2,
             timeout=600,
             retries=0,
@@ -48,30 +50,35 @@ if ApprovalOperator is not None:
 
         @task.branch
         def route_on_verdict(ti: Any = None) -> str:
-            """A clean instance goes straight to the load; an alarming one to the data owner."""
+            """A clean instance goes straight to the load; one with warnings to the data owner."""
             result = ti.xcom_pull(task_ids="quality_gate", key="quality_result")
-            return "clean_verdict" if result["run_status"] == "SUCCESS" else "describe_alarms"
+            return "clean_verdict" if result["verdict"] == "passed" else "describe_alarms"
 
         @task
         def describe_alarms(ti: Any = None) -> str:
-            """The failing sub-rules, as Markdown for the approval request."""
+            """The policy's warnings, as Markdown for the approval request."""
             result = ti.xcom_pull(task_ids="quality_gate", key="quality_result")
-            verdict = quality_event_extra(result)
-            alarming = set(verdict["alarming_sub_rules"])
+            warnings = [s for s in result["sub_rules"] if s.get("severity") == "warn"]
             lines = [
-                f"DataArts quality instance **{verdict['dataarts_instance_id']}** of job "
-                f"**{verdict['job_name']}** ended **{verdict['run_status']}**: "
-                f"{len(alarming)} of {verdict['sub_rules']} sub-rules alarm.",
+                f"DataArts quality instance **{result['instance_id']}** of job "
+                f"**{result['instance']['name']}** ended **{result['run_status']}**: "
+                f"{len(warnings)} of {len(result['sub_rules'])} sub-rules alarm, each one whose "
+                "alarms only warn (`warn_only`).",
                 "",
-                "| sub-rule | result |",
-                "|---|---|",
+                "| sub-rule | dimension | table.column | threshold | result | severity |",
+                "|---|---|---|---|---|---|",
             ]
-            for sub_rule in result["sub_rules"]:
-                if sub_rule["sub_rule_id"] in alarming:
-                    rows = "; ".join(
-                        ", ".join(f"{k}={v}" for k, v in row.items()) for row in sub_rule["results"]
-                    )
-                    lines.append(f"| {sub_rule['sub_rule_id']} | {rows} |")
+            for sub_rule in warnings:
+                rows = "; ".join(
+                    ", ".join(f"{k}={v}" for k, v in row.items() if k != "Status")
+                    for row in sub_rule["results"]
+                )
+                target = ".".join(str(p) for p in (sub_rule.get("table"), sub_rule.get("column")) if p)
+                lines.append(
+                    f"| {sub_rule.get('name') or ''} ({sub_rule['sub_rule_id']}) "
+                    f"| {sub_rule.get('dimension') or ''} | {target} "
+                    f"| `{sub_rule.get('alarm_condition') or ''}` | {rows} | {sub_rule['severity']} |"
+                )
             lines += ["", "Approve to load these orders anyway, reject to skip the load."]
             return "\n".join(lines)
 

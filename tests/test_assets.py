@@ -55,6 +55,7 @@ def test_a_passing_gate_puts_the_verdict_on_its_outlet(
             "run_status": "SUCCESS",
             "sub_rules": job.sub_rules,
             "alarming_sub_rules": [],
+            "verdict": "passed",
         }
     ]
 
@@ -90,6 +91,7 @@ def test_with_fail_on_alarm_off_every_outlet_carries_the_alarm(
         "run_status": "ALARMING",
         "sub_rules": 4,
         "alarming_sub_rules": [str(i) for i in job.sub_rule_ids[:2]],
+        "verdict": "passed_with_warnings",
     }
     run_id = latest_run_id(dag.dag_id)
     assert asset_events("test_sensor_checked", run_id) == [expected]

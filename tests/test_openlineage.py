@@ -21,6 +21,7 @@ from airflow_provider_dataarts.emulator import DataArtsEmulator
 from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
 from airflow_provider_dataarts.openlineage_facets import (
     ASSERTIONS_FACET,
+    GATE_FACET,
     TEST_RUN_FACET,
     quality_lineage,
     sub_rule_checks,
@@ -132,13 +133,63 @@ def test_assertions_carry_name_column_condition_and_template(
     checks = sub_rule_checks(result, detail, host="h", workspace="w1", fail_on_alarm=False)
 
     assert [c.name for c in checks] == [r["sub_rule_name"] for r in detail["sub_rules"]]
-    assert [c.column for c in checks] == ["order_id", "amount", None, None]
+    assert [c.column for c in checks] == ["region", "order_id", None, "order_date"]
     assert [c.assertion for c in checks] == ["completeness", "uniqueness", "accuracy", "validity"]
     assert [c.expected for c in checks] == [r["alarm_condition"] for r in detail["sub_rules"]]
     assert checks[3].content and checks[3].content.startswith("SELECT")
     assert {c.severity for c in checks} == {"warn"}, "fail_on_alarm=False: an alarm does not block"
     assert checks[0].params["template_id"] == detail["sub_rules"][0]["template_id"]
     assert checks[0].params["level"] == "MAJOR"
+
+
+def test_assertions_carry_each_sub_rules_severity_and_threshold_under_warn_only(
+    dataarts_conn: str, emulator: DataArtsEmulator
+) -> None:
+    """``severity``: what an alarm of that rule does under the task's policy; ``expected``: its threshold."""
+    from airflow_provider_dataarts.quality_policy import QualityPolicy
+    from airflow_provider_dataarts.results.quality import judge
+
+    hook = DataArtsHook(dataarts_conn)
+    result = finished_result(hook, "orders_freshness")
+    policy = QualityPolicy(warn_only=("Completeness", "Validity"))
+    result["verdict"] = judge(hook, result["instance"], result["sub_rules"], policy, Log()).word
+    lineage = json.loads(
+        Serde.to_json(
+            quality_lineage(hook, result, fail_on_alarm=True, warn_only=policy.warn_only, log=Log())
+        )
+    )
+
+    (dataset,) = lineage["inputs"]
+    assertions = check_assertions_facet(dataset["inputFacets"][ASSERTIONS_FACET])
+    assert [(a["name"], a["success"], a["severity"], a["expected"]) for a in assertions] == [
+        ("region_not_null", False, "warn", "${1}>0"),
+        ("order_id_unique", False, "error", "${1}>0"),
+        ("orders_row_count", True, "error", "${1}<100"),
+        ("no_future_order_dates", True, "warn", "${1}>0"),  # would only warn, had it alarmed
+    ]
+    assert [a["params"].get("gate") for a in assertions] == ["warn", "fail", None, None]
+    gate = lineage["run_facets"][GATE_FACET]
+    assert gate["_schemaURL"].endswith("#dataartsqualitygate")
+    assert (gate["verdict"], gate["runStatus"], gate["failOnAlarm"]) == ("failed", "ALARMING", True)
+    assert gate["warnOnly"] == ["Completeness", "Validity"]
+    assert gate["alarms"] == [
+        {
+            "subRuleId": result["sub_rules"][0]["sub_rule_id"],
+            "name": "region_not_null",
+            "dimension": "Completeness",
+            "target": "sales.orders.region",
+            "threshold": "${1}>0",
+            "severity": "warn",
+        },
+        {
+            "subRuleId": result["sub_rules"][1]["sub_rule_id"],
+            "name": "order_id_unique",
+            "dimension": "Uniqueness",
+            "target": "sales.orders.order_id",
+            "threshold": "${1}>0",
+            "severity": "fail",
+        },
+    ]
 
 
 def test_without_the_job_detail_the_assertions_land_on_the_job(
@@ -154,7 +205,7 @@ def test_without_the_job_detail_the_assertions_land_on_the_job(
         (f"dataarts://{emulator.url.split('://')[1]}/w1", "jobs/orders_completeness")
     ]
     assert len(lineage.inputs[0].inputFacets[ASSERTIONS_FACET].assertions) == 3
-    assert log.warnings and "no detail" in log.warnings[0]
+    assert log.warnings and "Could not read the definition" in log.warnings[0]
 
 
 def test_a_failed_instance_reports_rules_that_did_not_run_as_skipped(
@@ -219,3 +270,8 @@ def test_example_dag_emits_a_complete_event_with_one_assertion_per_sub_rule(
     assert all(a["params"]["sub_rule_instance_id"] for a in assertions)
     tests = check_test_run_facet(event["run"]["facets"][TEST_RUN_FACET])
     assert {t["params"]["sub_rule_id"]: t["status"] == "pass" for t in tests} == passed
+    gate = event["run"]["facets"][GATE_FACET]
+    assert gate["verdict"] == ("passed" if job == "orders_completeness" else "failed")
+    assert [(a["name"], a["severity"]) for a in gate["alarms"]] == (
+        [] if job == "orders_completeness" else [("region_not_null", "fail"), ("order_id_unique", "fail")]
+    )

@@ -67,6 +67,9 @@ class QualityJob:
     reference_database: str = "warehouse"
     reference_table: str = "orders"
     reference_ids: list[int] = field(default_factory=list)
+    # Sub-rule i's definition as the seed gives it: ``name``, ``dimension``, ``column``,
+    # ``alarm_condition``, ``sql`` (each optional; the rest as ``SUB_RULE_KINDS`` says for index i).
+    rules: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -144,6 +147,18 @@ def default_seed() -> dict[str, Any]:
                 "outcome": "ALARMING",
                 "sub_rules": 4,
                 "alarming_sub_rules": 2,
+                # The first two alarm: a null in an optional column, and duplicate order ids.
+                "rules": [
+                    {"name": "region_not_null", "dimension": "Completeness", "column": "region"},
+                    {"name": "order_id_unique", "dimension": "Uniqueness", "column": "order_id"},
+                    {"name": "orders_row_count", "dimension": "Accuracy", "alarm_condition": "${1}<100"},
+                    {
+                        "name": "no_future_order_dates",
+                        "dimension": "Validity",
+                        "column": "order_date",
+                        "sql": "SELECT count(*) FROM sales.orders WHERE order_date > current_date",
+                    },
+                ],
             },
             {"name": "orders_broken", "kind": "quality", "outcome": "FAILED", "sub_rules": 2},
             {"name": "orders_vs_warehouse", "kind": "comparison", "outcome": "SUCCESS", "sub_rules": 2},
@@ -248,8 +263,14 @@ class EmulatorState:
         database: str | None = None,
         table: str | None = None,
         columns: list[str] | None = None,
+        rules: list[dict[str, Any]] | None = None,
     ) -> QualityJob:
-        """A new job; or, when a job of that kind has that name, the same job with new settings."""
+        """
+        A new job; or, when a job of that kind has that name, the same job with new settings.
+
+        ``rules``: what the job's definition says of sub-rule i (``name``, ``dimension``, ``column``,
+        ``alarm_condition``, each optional), as the detail call (``quality-tasks/{id}``) shows it.
+        """
         if kind not in TASK_TYPES:
             raise ValueError(f"kind must be 'quality' or 'comparison', not {kind!r}")
         if outcome not in QUALITY_OUTCOMES:
@@ -263,6 +284,8 @@ class EmulatorState:
                     float(list_lag),
                 )
                 existing.alarming_sub_rules = int(alarming_sub_rules)
+                if rules is not None:
+                    existing.rules = [dict(rule) for rule in rules]
                 if int(sub_rules) != existing.sub_rules:
                     existing.sub_rules = int(sub_rules)
                     existing.sub_rule_ids = [self.next_id() for _ in range(existing.sub_rules)]
@@ -288,6 +311,7 @@ class EmulatorState:
                     setattr(job, name_, str(value))
             if columns is not None:
                 job.columns = [str(column) for column in columns] or list(DEFAULT_COLUMNS)
+            job.rules = [dict(rule) for rule in rules or []]
             self.jobs[job.id] = job
             return job
 
@@ -668,18 +692,23 @@ def _sub_rule_detail(job: QualityJob, index: int, *, reference: bool = False) ->
     """One sub-rule as the job detail calls show it (fields of the SDK's ...RuleDetailForOpenApi)."""
     kind, dimension, template_id, alarm_condition = SUB_RULE_KINDS[index % len(SUB_RULE_KINDS)]
     column = job.columns[index % len(job.columns)]
+    given = job.rules[index] if index < len(job.rules) else {}
+    dimension = str(given.get("dimension") or dimension)
+    alarm_condition = str(given.get("alarm_condition") or alarm_condition)
+    column = str(given.get("column") or column)
+    name = given.get("name") or f"{job.name}_{dimension.lower()}_{index + 1}"
     table = job.reference_table if reference else job.table
     database = job.reference_database if reference else job.database
     detail: dict[str, Any] = {
         "id": (job.reference_ids if reference else job.sub_rule_ids)[index],
-        "sub_rule_name": f"{job.name}_{dimension.lower()}_{index + 1}" + ("_reference" if reference else ""),
+        "sub_rule_name": f"{name}" + ("_reference" if reference else ""),
         "type": kind,
         "template_id": template_id,
         "connection": job.reference_connection if reference else job.connection,
         "connection_type": "DLI" if reference else "DWS",
         "databases": database,
         "tables": table,
-        "columns": "" if kind in ("SingleTable", "Customize") else column,
+        "columns": column if given.get("column") or kind not in ("SingleTable", "Customize") else "",
         "reference_tables": "",
         "reference_columns": "",
         "dimension": dimension,
@@ -688,7 +717,7 @@ def _sub_rule_detail(job: QualityJob, index: int, *, reference: bool = False) ->
         "sql": "",
     }
     if kind == "Customize":
-        detail["sql"] = f"SELECT count(*) FROM {database}.{table} WHERE {column} IS NULL"
+        detail["sql"] = given.get("sql") or f"SELECT count(*) FROM {database}.{table} WHERE {column} IS NULL"
     return detail
 
 

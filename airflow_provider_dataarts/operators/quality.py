@@ -12,6 +12,7 @@ from airflow.providers.common.compat.sdk import AirflowException, conf
 from airflow_provider_dataarts.links.dataarts import DataArtsQualityInstanceLink
 from airflow_provider_dataarts.openlineage import QualityLineageMixin
 from airflow_provider_dataarts.operators.base import DataArtsRunOperator
+from airflow_provider_dataarts.quality_policy import check_warn_only_at_parse, warn_only_patterns
 from airflow_provider_dataarts.statuses import (
     DEFAULT_CONN_ID,
     TASK_TYPES,
@@ -39,12 +40,13 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
     Pushes the new instance id (``return_value``) and its console link (``instance_url``) right
     after the rerun. When waiting, pushes ``quality_result`` (every sub-rule result) as soon as the
     instance is terminal, then passes on ``SUCCESS``, fails on ``FAILED``, and on ``ALARMING`` fails
-    unless ``fail_on_alarm=False``. Retries, clears and kills follow the docs page "Retries, clears
-    and kills": a retry while the instance runs, also after a worker's shutdown (SIGTERM), reconnects
-    to it (Airflow 3.3+); a retry or clear after a verdict, or after ``execution_timeout`` stopped the
-    instance, reruns the job; a rerun whose answer was lost adopts the one instance of the job that
-    started inside its window, and fails naming them when there are several; a user who kills the
-    waiting task stops the instance (``cancel_on_kill``).
+    unless every alarming sub-rule is ``warn_only`` or ``fail_on_alarm=False`` (then it passes with a
+    warning; ``quality_result.verdict`` says ``passed_with_warnings``). Retries, clears and kills
+    follow the docs page "Retries, clears and kills": a retry while the instance runs, also after a
+    worker's shutdown (SIGTERM), reconnects to it (Airflow 3.3+); a retry or clear after a verdict,
+    or after ``execution_timeout`` stopped the instance, reruns the job; a rerun whose answer was
+    lost adopts the one instance of the job that started inside its window, and fails naming them
+    when there are several; a user who kills the waiting task stops the instance (``cancel_on_kill``).
 
     :param rule_id: Id of the job to rerun. (templated)
     :param job_name: Exact name of the job, instead of ``rule_id``. (templated)
@@ -55,10 +57,13 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
     :param poll_interval: Seconds between status checks while waiting.
     :param timeout: Seconds to wait at most (``None``: no limit), retries of each check included.
     :param fail_on_alarm: Fail when the instance ends ``ALARMING``.
+    :param warn_only: Sub-rule names or dimensions (as in the job's definition, e.g.
+        ``"Completeness"``; ``fnmatch`` patterns, case ignored) whose alarms only warn: a list, or
+        one string with commas between entries. (templated)
     :param cancel_on_kill: Stop the instance when a user kills the waiting task.
     """
 
-    template_fields: Sequence[str] = ("rule_id", "job_name", "rule_type")
+    template_fields: Sequence[str] = ("rule_id", "job_name", "rule_type", "warn_only")
     operator_extra_links = (DataArtsQualityInstanceLink(),)
     ui_color = "#c7e6f9"
     state_key = "dataarts_quality_run"
@@ -76,6 +81,7 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
         poll_interval: float = 30.0,
         timeout: float | timedelta | None = None,
         fail_on_alarm: bool = True,
+        warn_only: list[str] | str | None = None,
         cancel_on_kill: bool = True,
         **kwargs: Any,
     ) -> None:
@@ -96,6 +102,7 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
         self.job_name = job_name
         self.rule_type = rule_type
         self.fail_on_alarm = fail_on_alarm
+        self.warn_only = check_warn_only_at_parse(warn_only, self.task_id)
         self._resolved_rule_id: str | None = None
 
     def _instance_task_type(self) -> str:
@@ -117,6 +124,7 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
 
     def validate(self, context: Context) -> None:
         rule_type_code(self.rule_type)  # rendered now: a template may have produced anything
+        warn_only_patterns(self.warn_only, f"{self.task_id}: warn_only")
         self.hook.config.require_workspace()
 
     def _job_instances(self, since_ms: int) -> list[dict[str, Any]]:
@@ -245,6 +253,7 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
             context,
             answer,
             fail_on_alarm=self.fail_on_alarm,
+            warn_only=self.warn_only,
             log=self.log,
             delivered=self.delivered,
         )

@@ -40,6 +40,8 @@ MAX_RESULT_SETS = 20  # result sets of one script
 MAX_URL_CHARS = 2048
 VERDICT_COLOURS = {"SUCCESS": "#1b7f3b", "ALARMING": "#b45309", "FAILED": "#b91c1c"}
 NO_RESULT_COLOUR = "#9ca3af"
+# An ALARMING run that passed because every alarming sub-rule was warn_only (quality gate policy).
+WARNED_COLOUR = "#eab308"
 UNFINISHED = {
     None,
     "none",
@@ -66,6 +68,8 @@ flex-wrap:wrap}
 .banner.OTHER{background:#4b5563}
 .malformed{border:1px solid #b91c1c;border-radius:6px;padding:8px 16px;background:#fef2f2}
 .omitted{background:#fffbeb;border-left:3px solid #b45309;padding:4px 8px}
+.banner.OTHER{background:#4b5563}.banner.WARNED{background:#facc15;color:#422006}
+.banner .verdict{font-weight:600}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:12px 0}
 dl.facts dt{color:#4b5563}dl.facts dd{margin:0}
 table{border-collapse:collapse;margin:4px 0 12px;font-size:13px}
@@ -73,6 +77,10 @@ th,td{border:1px solid #d1d5db;padding:4px 8px;text-align:left;vertical-align:to
 th{background:#f3f4f6}
 tbody.alarming td{background:#fff7ed}
 tbody.alarming td.status{color:#b45309;font-weight:600}
+tbody.alarming.fail td{background:#fef2f2}
+tbody.alarming.fail td.status,td.sev.fail{color:#b91c1c;font-weight:600}
+tbody.alarming.warn td{background:#fefce8}
+tbody.alarming.warn td.status,td.sev.warn{color:#a16207;font-weight:600}
 tbody.passed td.status{color:#1b7f3b}
 tbody.noresult td.status{color:#6b7280}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
@@ -245,12 +253,21 @@ def sub_rule_state(sub_rule: dict[str, Any]) -> str:
 
 
 STATE_WORDS = {"alarming": "alarming", "passed": "passed", "noresult": "no result"}
+# quality_result's per sub-rule ``severity`` (quality gate policy) and its verdict, in words.
+SEVERITY_WORDS = {"fail": "fails the task", "warn": "warning only"}
+VERDICT_WORDS = {
+    "passed": "passed",
+    "passed_with_warnings": "passed with warnings",
+    "failed": "failed the task",
+}
 
 
 def render_sub_rules(ranked: list[tuple[str, dict[str, Any]]]) -> str:
     """
     The sub-rules (state, sub-rule), alarming first, with their result columns: at most
-    ``MAX_TABLE_ROWS`` rows, ``MAX_COLUMNS`` result columns and ``MAX_TABLE_CHARS`` of HTML.
+    ``MAX_TABLE_ROWS`` rows, ``MAX_COLUMNS`` result columns and ``MAX_TABLE_CHARS`` of HTML. When the
+    result carries what the job's definition says (quality gate policy), each sub-rule's gate
+    (fails the task / warning only), name, dimension, column and threshold come first.
     """
     shown: list[tuple[str, dict[str, Any], list[dict[str, Any]]]] = []
     budget = MAX_TABLE_ROWS
@@ -265,8 +282,20 @@ def render_sub_rules(ranked: list[tuple[str, dict[str, Any]]]) -> str:
     columns, all_columns = columns_of(row for _, _, rows in shown for row in rows)
     columns = [c for c in columns if c.lower() not in TABLE_KEYS]
     show_tables = any(checked_table(s) for _, s, _ in shown)
-    headers = ["Status", "Sub-rule id", "Sub-rule instance id", *(["Checked table"] if show_tables else [])]
-    headers += [*columns, "Abnormal table"]
+    # What the job's definition says (quality gate policy): shown when the result carries it.
+    defined = any("name" in s or "dimension" in s for _, s, _ in shown)
+    gated = any(s.get("severity") for _, s, _ in shown)
+    # With the definition's names, the 19-digit ids move to the right: what a reader needs first
+    # (gate, rule, table, column, threshold, numbers) fits the UI's frame.
+    id_headers = ["Sub-rule id", "Sub-rule instance id"]
+    headers = [
+        "Status",
+        *(["Gate"] if gated else []),
+        *(["Sub-rule", "Dimension"] if defined else id_headers),
+        *(["Checked table"] if show_tables else []),
+        *(["Column", "Threshold"] if defined else []),
+    ]
+    headers += [*columns, "Abnormal table", *(id_headers if defined else [])]
     parts = [
         f"<table class='subrules'><thead><tr>{''.join(f'<th>{esc(h)}</th>' for h in headers)}</tr></thead>"
     ]
@@ -274,21 +303,38 @@ def render_sub_rules(ranked: list[tuple[str, dict[str, Any]]]) -> str:
     for state, sub_rule, rows in shown:
         rows = rows or [{}]
         span = f" rowspan='{len(rows)}'" if len(rows) > 1 else ""
-        body = [f"<tbody class='{state}'>"]
+        severity = str(sub_rule.get("severity") or "")
+        severity_class = f" {severity}" if severity in SEVERITY_WORDS else ""
+        ids = (
+            f"<td class='mono'{span}>{esc(sub_rule.get('sub_rule_id'))}</td>"
+            f"<td class='mono'{span}>{esc(sub_rule.get('sub_instance_instance_id'))}</td>"
+        )
+        body = [f"<tbody class='{state}{severity_class}'>"]
         for index, row in enumerate(rows):
             cells = ""
             if index == 0:
                 cells += f"<td class='status'{span}>{STATE_WORDS[state]}</td>"
-                cells += f"<td class='mono'{span}>{esc(sub_rule.get('sub_rule_id'))}</td>"
-                cells += f"<td class='mono'{span}>{esc(sub_rule.get('sub_instance_instance_id'))}</td>"
+                if gated:
+                    word = SEVERITY_WORDS.get(severity, "")
+                    cells += f"<td class='sev{severity_class}'{span}>{esc(word)}</td>"
+                if defined:
+                    cells += f"<td{span}>{esc(sub_rule.get('name'))}</td>"
+                    cells += f"<td{span}>{esc(sub_rule.get('dimension'))}</td>"
+                else:
+                    cells += ids
                 if show_tables:
                     cells += f"<td{span}>{esc(checked_table(sub_rule))}</td>"
+                if defined:
+                    cells += f"<td{span}>{esc(sub_rule.get('column'))}</td>"
+                    cells += f"<td class='mono'{span}>{esc(sub_rule.get('alarm_condition'))}</td>"
             for column in columns:
                 value = row.get(column)
                 numeric = isinstance(value, int | float) or (isinstance(value, str) and value.isdigit())
                 cells += f"<td class='num'>{esc(value)}</td>" if numeric else f"<td>{esc(value)}</td>"
             if index == 0:
                 cells += f"<td{span}>{esc(sub_rule.get('abnormal_table_status'))}</td>"
+                if defined:
+                    cells += ids
             body.append(f"<tr>{cells}</tr>")
         body.append("</tbody>")
         html_part = "".join(body)
@@ -306,9 +352,6 @@ def render_sub_rules(ranked: list[tuple[str, dict[str, Any]]]) -> str:
     if all_columns > MAX_COLUMNS:
         what.append(f"{all_columns - MAX_COLUMNS:,} of {all_columns:,} result columns")
     return "".join(parts) + left_out(what, QUALITY_RESULT_KEY)
-
-
-HISTORY_COLOURS = {**VERDICT_COLOURS, "passed_with_warnings": "#ca8a04"}
 
 
 def render_history(view: TaskView) -> str:
@@ -334,11 +377,11 @@ def render_history(view: TaskView) -> str:
             height, colour, label = 4, NO_RESULT_COLOUR, mark.note or "no quality result"
         else:
             height = 10 + round((chart_height - 10) * mark.alarming / most)
-            colour = VERDICT_COLOURS.get(mark.run_status, NO_RESULT_COLOUR)
+            warned = mark.verdict == "passed_with_warnings"
+            colour = WARNED_COLOUR if warned else VERDICT_COLOURS.get(mark.run_status, NO_RESULT_COLOUR)
             label = f"{mark.run_status}, {mark.alarming} of {mark.sub_rules} sub-rules alarming"
-            if mark.verdict == "passed_with_warnings":
-                colour = HISTORY_COLOURS["passed_with_warnings"]
-                label += ", passed with warnings"
+            if mark.verdict:
+                label += f": {VERDICT_WORDS.get(str(mark.verdict), str(mark.verdict))}"
         x = gap + index * (width + gap)
         y = top + chart_height - height
         current = mark.run_id == view.run_id
@@ -356,7 +399,7 @@ def render_history(view: TaskView) -> str:
         f"<span style='color:{c}'>&#9632;</span> {v}"
         for v, c in [
             *VERDICT_COLOURS.items(),
-            ("passed with warnings", HISTORY_COLOURS["passed_with_warnings"]),
+            ("ALARMING, passed with warnings", WARNED_COLOUR),
             ("no result", NO_RESULT_COLOUR),
         ]
     )
@@ -381,12 +424,24 @@ def render_quality(view: TaskView) -> str:
     alarming = sum(state == "alarming" for state, _ in ranked)
     run_status = str(result.get("run_status") or instance.get("run_status") or "")
     banner_class = run_status if run_status in VERDICT_COLOURS else "OTHER"
-    kind = JOB_KINDS.get(str(instance.get("task_type")), instance.get("task_type"))
     verdict = result.get("verdict")
-    warned = ", passed with warnings" if verdict == "passed_with_warnings" else ""
+    if verdict == "passed_with_warnings":
+        banner_class = "WARNED"
+    policy = ""
+    if verdict:
+        failing = sum(s.get("severity") == "fail" for s in sub_rules)
+        warning = sum(s.get("severity") == "warn" for s in sub_rules)
+        counts = ", ".join(
+            text for n, text in ((failing, f"{failing} fail"), (warning, f"{warning} only warn")) if n
+        )
+        policy = (
+            f"<span class='verdict'>{esc(VERDICT_WORDS.get(str(verdict), verdict))}"
+            f"{f' ({counts})' if counts else ''}</span>"
+        )
+    kind = JOB_KINDS.get(str(instance.get("task_type")), instance.get("task_type"))
     parts = [
         f"<div class='banner {banner_class}' id='verdict'><b>{esc(run_status or 'UNKNOWN', 40)}</b>"
-        f"<span>{alarming} of {len(sub_rules)} sub-rules alarming{warned}</span></div>",
+        f"<span>{alarming} of {len(sub_rules)} sub-rules alarming</span>{policy}</div>",
         state_note(view),
         facts(
             [

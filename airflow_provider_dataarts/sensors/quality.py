@@ -11,6 +11,7 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_dataarts.openlineage import QualityLineageMixin
+from airflow_provider_dataarts.quality_policy import check_warn_only_at_parse, warn_only_patterns
 from airflow_provider_dataarts.sensors.base import DataArtsSensor
 from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID, is_quality_terminal
 
@@ -26,8 +27,9 @@ class DataArtsQualityInstanceSensor(QualityLineageMixin, DataArtsSensor):
 
     As soon as the instance is terminal, pushes XCom ``quality_result`` (the instance and every
     sub-rule result, all pages), then: ``SUCCESS`` passes, ``FAILED`` fails, ``ALARMING`` fails unless
-    ``fail_on_alarm=False`` (then passes with a warning). Works in poke, reschedule and deferrable
-    mode; ``timeout`` and ``soft_fail`` behave the same in all three. It never stops the instance.
+    every alarming sub-rule is ``warn_only`` or ``fail_on_alarm=False`` (then passes with a warning).
+    Works in poke, reschedule and deferrable mode; ``timeout`` and ``soft_fail`` behave the same in
+    all three. It never stops the instance.
 
     :param instance_id: The quality instance id. (templated)
     :param job_name: Optional job name, to find the instance with one request. (templated)
@@ -35,10 +37,13 @@ class DataArtsQualityInstanceSensor(QualityLineageMixin, DataArtsSensor):
         epoch milliseconds), to narrow the lookup. (templated)
     :param dataarts_conn_id: The Airflow connection of type ``dataarts``.
     :param fail_on_alarm: Fail when the instance ends ``ALARMING``.
+    :param warn_only: Sub-rule names or dimensions (as in the job's definition, e.g.
+        ``"Completeness"``; ``fnmatch`` patterns, case ignored) whose alarms only warn: a list, or
+        one string with commas between entries. (templated)
     :param deferrable: Wait in the triggerer instead of a worker slot.
     """
 
-    template_fields: Sequence[str] = ("instance_id", "job_name", "started_after")
+    template_fields: Sequence[str] = ("instance_id", "job_name", "started_after", "warn_only")
     ui_color = "#c7e6f9"
     state_key = "dataarts_quality_wait"
 
@@ -50,6 +55,7 @@ class DataArtsQualityInstanceSensor(QualityLineageMixin, DataArtsSensor):
         started_after: Any = None,
         dataarts_conn_id: str = DEFAULT_CONN_ID,
         fail_on_alarm: bool = True,
+        warn_only: list[str] | str | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
@@ -58,8 +64,10 @@ class DataArtsQualityInstanceSensor(QualityLineageMixin, DataArtsSensor):
         self.job_name = job_name
         self.started_after = started_after
         self.fail_on_alarm = fail_on_alarm
+        self.warn_only = check_warn_only_at_parse(warn_only, self.task_id)
 
     def validate(self) -> None:
+        warn_only_patterns(self.warn_only, f"{self.task_id}: warn_only")  # rendered now
         self.hook.config.require_workspace()
 
     def _hints(self) -> dict[str, Any]:
@@ -103,6 +111,7 @@ class DataArtsQualityInstanceSensor(QualityLineageMixin, DataArtsSensor):
             context,
             instance,
             fail_on_alarm=self.fail_on_alarm,
+            warn_only=self.warn_only,
             log=self.log,
             delivered=lambda passed: self.state.forget(),
         )
@@ -115,4 +124,11 @@ class DataArtsQualityInstanceSensor(QualityLineageMixin, DataArtsSensor):
 
         event = validate_event(event, str(self.instance_id))
         instance = event.get("instance") or self.hook.get_quality_instance(str(self.instance_id))
-        return finish_quality(self.hook, context, instance, fail_on_alarm=self.fail_on_alarm, log=self.log)
+        return finish_quality(
+            self.hook,
+            context,
+            instance,
+            fail_on_alarm=self.fail_on_alarm,
+            warn_only=self.warn_only,
+            log=self.log,
+        )

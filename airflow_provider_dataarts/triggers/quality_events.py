@@ -17,7 +17,8 @@ Many teams let DataArts schedule its own quality jobs. With this trigger in an `
     )
 
 Each event's payload is the verdict the quality operator puts on its outlets
-(``{"dataarts_instance_id", "job_name", "run_status", "sub_rules", "alarming_sub_rules"}``); Airflow
+(``{"dataarts_instance_id", "job_name", "run_status", "sub_rules", "alarming_sub_rules", "verdict"}``,
+``verdict`` decided by the same policy as the operator's, with this trigger's ``warn_only``); Airflow
 stores it in the asset event as ``extra["payload"]`` (``assets.quality_verdict_of`` reads both). An
 instance whose results call keeps failing does not hold up the others: it is tried again each round
 and, after ``results_retry_seconds``, reported without its results (``sub_rules`` and
@@ -158,6 +159,10 @@ class DataArtsQualityJobEventTrigger(BaseEventTrigger):
         ``ALARMING`` and ``FAILED``); e.g. ``["SUCCESS"]`` runs the DAG only on data that passed.
     :param results_retry_seconds: How long a finished instance whose results cannot be read is
         tried again before it is reported without them (default 10 minutes).
+    :param warn_only: Sub-rule names or dimensions (``fnmatch`` patterns, case ignored) whose alarms
+        only warn: an ALARMING instance whose alarming sub-rules all match has the event's
+        ``verdict`` ``"passed_with_warnings"``, else ``"failed"`` (the quality operator's policy).
+        Not templated (see ``job_name``). The job's definition is read once per trigger for the names.
     """
 
     def __init__(
@@ -170,11 +175,14 @@ class DataArtsQualityJobEventTrigger(BaseEventTrigger):
         poll_interval: float = 60.0,
         run_statuses: list[str] | None = None,
         results_retry_seconds: float = 600.0,
+        warn_only: list[str] | str | None = None,
     ) -> None:
+        from airflow_provider_dataarts.quality_policy import check_warn_only_at_parse, warn_only_patterns
+
         super().__init__()
         if (job_name is None) == (rule_id is None):
             raise ValueError("DataArtsQualityJobEventTrigger: give exactly one of job_name and rule_id.")
-        for name, value in (("job_name", job_name), ("rule_id", rule_id)):
+        for name, value in (("job_name", job_name), ("rule_id", rule_id), ("warn_only", warn_only)):
             if isinstance(value, str) and ("{{" in value or "{%" in value):
                 raise ValueError(
                     f"DataArtsQualityJobEventTrigger: {name} {value!r} is a Jinja template, but a "
@@ -196,6 +204,9 @@ class DataArtsQualityJobEventTrigger(BaseEventTrigger):
         self.poll_interval = float(poll_interval)
         self.run_statuses = statuses
         self.results_retry_seconds = float(results_retry_seconds)
+        check_warn_only_at_parse(warn_only, "DataArtsQualityJobEventTrigger")
+        self.warn_only = list(warn_only_patterns(warn_only, "DataArtsQualityJobEventTrigger: warn_only"))
+        self._definitions: dict[str, dict[str, Any]] = {}  # job id -> its definition, read once
         self.state: dict[str, Any] = {}
         self._transport: AsyncTransport | None = None
         self._just_stuck: set[str] = set()  # failed in this round: tried again from the next one
@@ -211,6 +222,7 @@ class DataArtsQualityJobEventTrigger(BaseEventTrigger):
                 "poll_interval": self.poll_interval,
                 "run_statuses": self.run_statuses,
                 "results_retry_seconds": self.results_retry_seconds,
+                "warn_only": self.warn_only,
             },
         )
 
@@ -366,6 +378,7 @@ class DataArtsQualityJobEventTrigger(BaseEventTrigger):
                     stuck[instance_id] = {
                         "start": start,
                         "name": item.get("name"),
+                        "task_id": item.get("task_id"),
                         "run_status": status,
                         "attempts": 0,
                         "since": _now_ms(),
@@ -461,7 +474,12 @@ class DataArtsQualityJobEventTrigger(BaseEventTrigger):
     async def _retry(self, instance_id: str) -> dict[str, Any] | None:
         """Read a stuck instance's results again: its event's payload, or ``None`` to try later."""
         entry = self.state["stuck"][instance_id]
-        item = {"id": instance_id, "name": entry.get("name"), "run_status": entry.get("run_status")}
+        item = {
+            "id": instance_id,
+            "name": entry.get("name"),
+            "run_status": entry.get("run_status"),
+            "task_id": entry.get("task_id"),
+        }
         try:
             payload = await self._verdict(item)
         except Exception as error:
@@ -509,10 +527,19 @@ class DataArtsQualityJobEventTrigger(BaseEventTrigger):
             entry["error"],
         )
         from airflow_provider_dataarts.assets import quality_event_extra
+        from airflow_provider_dataarts.quality_policy import QualityPolicy, decide
 
         item = {"id": instance_id, "name": entry.get("name"), "run_status": entry.get("run_status")}
+        # Without results no sub-rule can be warn_only: the verdict the default policy gives.
+        verdict = decide(item["run_status"], [], QualityPolicy()).word
         payload = quality_event_extra(
-            {"instance_id": instance_id, "run_status": item["run_status"], "instance": item, "sub_rules": []}
+            {
+                "instance_id": instance_id,
+                "run_status": item["run_status"],
+                "verdict": verdict,
+                "instance": item,
+                "sub_rules": [],
+            }
         )
         payload.update(sub_rules=None, alarming_sub_rules=None, results_error=entry["error"])
         self._settle(instance_id)
@@ -524,16 +551,57 @@ class DataArtsQualityJobEventTrigger(BaseEventTrigger):
         self.state["handled"][instance_id] = int(entry.get("start") or 0)
 
     async def _verdict(self, item: dict[str, Any]) -> dict[str, Any]:
+        """The event payload of a finished instance: its results, judged by the quality gate policy."""
         from airflow_provider_dataarts.assets import quality_event_extra
         from airflow_provider_dataarts.client import operations as ops
+        from airflow_provider_dataarts.quality_policy import QualityPolicy, decide, describe_sub_rules
 
         transport = await self._get_transport()
         sub_rules = await transport.run(ops.quality_instance_results(transport.config.project_id, item["id"]))
+        definition = await self._definition(item) if sub_rules else None
+        if definition is not None:
+            describe_sub_rules(definition, sub_rules)
+        decision = decide(item.get("run_status"), sub_rules, QualityPolicy(warn_only=tuple(self.warn_only)))
+        if self.warn_only and definition is None and sub_rules:
+            self.log.warning(
+                "DataArts watcher: instance %s is judged without warn_only %s (the job's definition "
+                "could not be read): every alarm fails, as without a policy",
+                item["id"],
+                self.warn_only,
+            )
+        for pattern in decision.unmatched:
+            self.log.warning(
+                "DataArts watcher: warn_only pattern %r matched no sub-rule of job %s",
+                pattern,
+                item.get("name"),
+            )
         return quality_event_extra(
             {
                 "instance_id": item["id"],
                 "run_status": item.get("run_status"),
+                "verdict": decision.word,
                 "instance": item,
                 "sub_rules": sub_rules,
             }
         )
+
+    async def _definition(self, item: dict[str, Any]) -> dict[str, Any] | None:
+        """
+        The job's definition (sub-rule names and dimensions), read once per job by this trigger and
+        only when ``warn_only`` needs it; ``None`` when it cannot be read (logged; tried again later).
+        """
+        from airflow_provider_dataarts.client import operations as ops
+
+        job_id = str(item.get("task_id") or self.rule_id or "")
+        if not self.warn_only or not job_id:
+            return None
+        if job_id not in self._definitions:
+            transport = await self._get_transport()
+            try:
+                self._definitions[job_id] = await transport.run(
+                    ops.get_quality_job(transport.config.project_id, job_id, self.rule_type)
+                )
+            except Exception as error:
+                self.log.warning("DataArts watcher: definition of job %s not read: %s", job_id, error)
+                return None
+        return self._definitions[job_id]

@@ -21,7 +21,12 @@ def test_a_quality_job_detail_names_table_and_column_of_each_sub_rule(
     job = emulator.state.job_by_name("orders_freshness")
     assert [rule["id"] for rule in detail["sub_rules"]] == [str(i) for i in job.sub_rule_ids]
     first = detail["sub_rules"][0]
-    assert (first["databases"], first["tables"], first["columns"]) == ("sales", "orders", "order_id")
+    assert (first["databases"], first["tables"], first["columns"]) == ("sales", "orders", "region")
+    assert (first["sub_rule_name"], first["dimension"], first["alarm_condition"]) == (
+        "region_not_null",
+        "Completeness",
+        "${1}>0",
+    )
     assert first["connection"] == "dws_sales" and first["type"] == "SingleColumn"
     assert isinstance(first["template_id"], str)
     assert detail["sub_rules"][2]["columns"] == ""  # a table-level rule names no column

@@ -100,7 +100,7 @@ def test_history_marks_height_by_alarming_colour_by_verdict() -> None:
         HistoryMark("manual__2026-01-01T00:00:00+00:00", "ALARMING", 2, 3),
     ]
     page = render_task(quality([sub_rule(1, "false"), sub_rule(2, "false")], history=marks))
-    bars = re.findall(r"data-run-id='([^']*)'>.*?height='(\d+)' rx='2' fill='(#\w+)'", page)
+    bars = re.findall(r"data-run-id='([^']*)'[^>]*>.*?height='(\d+)' rx='2' fill='(#\w+)'", page)
     assert [b[0] for b in bars] == ["r1", "r2", "r3", "manual__2026-01-01T00:00:00+00:00"]
     heights = [int(b[1]) for b in bars]
     assert heights[1] < heights[0] < heights[2] < heights[3]  # no result < 0 alarming < 1 < 2
@@ -133,7 +133,7 @@ def test_map_index_placeholder_is_unmapped() -> None:
     assert parse_map_index("3") == 3
 
 
-def test_a_run_that_passed_with_warnings_is_marked_apart() -> None:
+def test_a_summary_that_passed_with_warnings_gives_a_mark_of_its_own() -> None:
     from airflow_provider_dataarts.plugins.data import mark_of
     from airflow_provider_dataarts.results.summary import quality_summary
 
@@ -157,8 +157,8 @@ def test_a_run_that_passed_with_warnings_is_marked_apart() -> None:
     marks = [mark_of("r1", summary), mark_of("r2", {**summary, "verdict": "failed"})]
     page = render_task(quality([sub_rule(1, "false")], history=marks))
     bars = re.findall(r"data-run-id='([^']*)'[^>]*>.*?fill='(#\w+)'", page)
-    assert bars == [("r1", "#ca8a04"), ("r2", "#b45309")]
-    assert "ALARMING, 1 of 3 sub-rules alarming, passed with warnings" in page
+    assert bars == [("r1", "#eab308"), ("r2", "#b45309")]
+    assert "ALARMING, 1 of 3 sub-rules alarming: passed with warnings" in page
     assert "passed with warnings" in page.split("</svg>")[1]  # the legend names the colour
 
 
@@ -167,3 +167,61 @@ def test_a_summary_of_odd_shapes_gives_a_mark_not_an_error() -> None:
 
     mark = mark_of("r", {"run_status": None, "alarming": float("nan"), "sub_rules": "7", "verdict": ["x"]})
     assert (mark.run_status, mark.alarming, mark.sub_rules) == ("UNKNOWN", 0, 0)
+
+
+def described(number: int, status: str, severity: str | None, **extra: Any) -> dict[str, Any]:
+    """A sub-rule as quality_result has it once the job's definition was read (quality gate policy)."""
+    return sub_rule(
+        number,
+        status,
+        name=f"rule_{number}",
+        dimension="Completeness",
+        table="sales.orders",
+        column="region",
+        alarm_condition="${1}>0",
+        severity=severity,
+        **extra,
+    )
+
+
+def test_each_alarming_sub_rule_shows_its_gate_severity_and_threshold() -> None:
+    rules = [described(1, "true", None), described(2, "false", "warn"), described(3, "false", "fail")]
+    result_view = quality(rules)
+    result_view.xcoms["quality_result"]["verdict"] = "failed"
+    page = render_task(result_view)
+
+    headers = re.findall(r"<th>([^<]*)</th>", page)
+    assert headers[:7] == ["Status", "Gate", "Sub-rule", "Dimension", "Checked table", "Column", "Threshold"]
+    assert headers[-3:] == ["Abnormal table", "Sub-rule id", "Sub-rule instance id"], "ids right of the rest"
+    assert (
+        page.count("<tbody class='alarming fail'>") == 1 and page.count("<tbody class='alarming warn'>") == 1
+    )
+    assert re.findall(r"<td class='sev ?(\w*)'[^>]*>([a-z ]*)</td>", page) == [
+        ("warn", "warning only"),
+        ("fail", "fails the task"),
+        ("", ""),
+    ]
+    assert page.count("<td class='mono'>${1}&gt;0</td>") == 3
+    assert "<span class='verdict'>failed the task (1 fail, 1 only warn)</span>" in page
+
+
+def test_a_run_that_passed_with_warnings_is_marked_apart() -> None:
+    marks = [
+        HistoryMark("r1", "ALARMING", 2, 4, "failed"),
+        HistoryMark("r2", "ALARMING", 2, 4, "passed_with_warnings"),
+        HistoryMark("manual__2026-01-01T00:00:00+00:00", "ALARMING", 1, 2, "passed_with_warnings"),
+    ]
+    result_view = quality([described(1, "false", "warn"), described(2, "true", None)], history=marks)
+    result_view.xcoms["quality_result"]["verdict"] = "passed_with_warnings"
+    page = render_task(result_view)
+
+    assert "<div class='banner WARNED' id='verdict'><b>ALARMING</b>" in page
+    assert "passed with warnings (1 only warn)" in page
+    bars = re.findall(r"data-run-id='([^']*)'[^>]*><title>([^<]*)</title>.*?fill='(#\w+)'", page)
+    assert [(b[0], b[2]) for b in bars] == [
+        ("r1", "#b45309"),
+        ("r2", "#eab308"),
+        ("manual__2026-01-01T00:00:00+00:00", "#eab308"),
+    ]
+    assert bars[1][1] == "r2: ALARMING, 2 of 4 sub-rules alarming: passed with warnings"
+    assert "ALARMING, passed with warnings" in page  # in the legend

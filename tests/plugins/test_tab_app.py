@@ -194,7 +194,7 @@ def test_history_has_one_mark_per_run_coloured_by_verdict(server: TabServer, run
     status, page, _ = server.get(quality_page(runs, 2), server.token("admin", "admin"))
     assert status == 200, page
     assert "<b>FAILED</b>" in page
-    marks = re.findall(r"<a href='([^']*)' class='mark' data-run-id='([^']*)'>.*?fill='(#\w+)'", page)
+    marks = re.findall(r"<a href='([^']*)' class='mark' data-run-id='([^']*)'[^>]*>.*?fill='(#\w+)'", page)
     by_run = {html.unescape(run_id): (html.unescape(href), colour) for href, run_id, colour in marks}
     colours = {"SUCCESS": "#1b7f3b", "ALARMING": "#b45309", "FAILED": "#b91c1c"}
     token = server.token("admin", "admin")

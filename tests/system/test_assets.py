@@ -54,6 +54,7 @@ def test_the_consumer_runs_after_a_clean_gate_and_not_after_an_alarming_one(
         "run_status": "SUCCESS",
         "sub_rules": 3,
         "alarming_sub_rules": [],
+        "verdict": "passed",
     }
 
     alarming = airflow_api.trigger_dag(PRODUCER, {"job_name": "orders_freshness"})

@@ -90,3 +90,57 @@ def test_a_user_sees_the_verdict_the_exact_id_and_alarming_sub_rules_first(
             browser.close()
     assert screenshot.stat().st_size > 10_000
     print(f"screenshot: {screenshot}")
+
+
+GATE_DAG = "example_dataarts_quality_gate"
+
+
+def test_the_tab_shows_which_alarms_only_warned_and_which_failed_the_gate(
+    deployment: Deployment, airflow_api: AirflowClient, tmp_path: Path
+) -> None:
+    """The quality gate policy (``warn_only``) in the UI: a run that passed with warnings, one that failed."""
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    warned = airflow_api.trigger_dag(GATE_DAG, {"warn_only": ["Completeness", "order_id_*"]})
+    failed = airflow_api.trigger_dag(GATE_DAG, {"warn_only": ["Completeness"]})
+    assert airflow_api.wait_for_dag_run(GATE_DAG, warned, timeout=180)["state"] == "success"
+    assert airflow_api.wait_for_dag_run(GATE_DAG, failed, timeout=180)["state"] == "failed"
+
+    password = json.loads((deployment.home / "passwords.json").read_text())[USERNAME]
+    base = airflow_api.base_url
+    shots = Path(os.environ.get("DATAARTS_SHOTS") or tmp_path)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1600, "height": 1100})
+        try:
+            page.set_default_timeout(TIMEOUT_MS)
+            page.goto(f"{base}/")
+            page.locator("input[name='username']").fill(USERNAME)
+            page.locator("input[name='password']").fill(password)
+            page.locator("button[type='submit']").click()
+            page.wait_for_url(re.compile(r"^(?!.*/auth/login).*$"))
+            for name, run_id, verdict, gates in (
+                ("warned", warned, "passed with warnings (2 only warn)", ["warning only", "warning only"]),
+                (
+                    "failed",
+                    failed,
+                    "failed the task (1 fail, 1 only warn)",
+                    ["warning only", "fails the task"],
+                ),
+            ):
+                page.goto(f"{base}/dags/{GATE_DAG}/runs/{quote(run_id, safe='')}/tasks/quality_gate")
+                page.get_by_role("link", name="DataArts", exact=True).click()
+                frame = page.frame_locator("iframe[title='DataArts']")
+                expect(frame.locator("#verdict")).to_contain_text(verdict)
+                assert frame.locator("td.sev").all_inner_texts()[:2] == gates
+                expect(frame.get_by_text("order_id_unique", exact=True)).to_be_visible()
+                assert frame.get_by_text("${1}>0", exact=True).count() == 3  # each rule's threshold
+                page.screenshot(path=str(shots / f"ui-quality-gate-{name}.png"), full_page=True)
+        except BaseException:
+            page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+            print(f"failure screenshot: {tmp_path / 'failure.png'}")
+            raise
+        finally:
+            browser.close()
+    print(f"screenshots: {shots}")

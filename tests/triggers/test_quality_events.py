@@ -121,6 +121,7 @@ def test_one_event_per_instance_that_ends_with_the_verdict(
         "run_status": "ALARMING",
         "sub_rules": 4,
         "alarming_sub_rules": [str(i) for i in job.sub_rule_ids[:2]],
+        "verdict": "failed",  # no warn_only: every alarm fails
     }
     assert emulator.count("POST", "/instances/restart") == 0
 
@@ -283,6 +284,7 @@ def test_a_stuck_instance_is_reported_without_its_results_after_the_bound_and_on
             "run_status": "ALARMING",
             "sub_rules": None,
             "alarming_sub_rules": None,
+            "verdict": "failed",  # without results nothing is warn_only: the default policy's verdict
             "results_error": events[0]["results_error"],
         }
     ]
@@ -481,3 +483,62 @@ def test_no_docstring_calls_the_watcher_templated() -> None:
 
     text = (module.__doc__ or "") + (DataArtsQualityJobEventTrigger.__doc__ or "")
     assert "templated" not in text.lower().replace("not templated", "")
+
+
+# --- the quality gate policy (warn_only) -------------------------------------------------------------
+
+
+def watch_two_instances(emulator: DataArtsEmulator, **kwargs: Any) -> list[dict[str, Any]]:
+    """Two orders_freshness instances (ALARMING) that end while a watcher with ``kwargs`` runs."""
+
+    async def scenario() -> list[dict[str, Any]]:
+        stream = watcher(**kwargs).run()
+        events = asyncio.ensure_future(collect(stream, 2))
+        await asyncio.sleep(0.3)
+        emulator.start_quality_instance("orders_freshness", run_seconds=0.1)
+        emulator.start_quality_instance("orders_freshness", run_seconds=0.1)
+        found = await events
+        await stream.aclose()
+        return found
+
+    return asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("warn_only", "verdict"),
+    [(["Completeness", "order_id_*"], "passed_with_warnings"), ("Completeness", "failed"), (None, "failed")],
+)
+def test_the_watchers_events_carry_the_policys_verdict(
+    warn_only: Any, verdict: str, dataarts_conn: str, emulator: DataArtsEmulator
+) -> None:
+    events = watch_two_instances(emulator, warn_only=warn_only)
+
+    assert [e["verdict"] for e in events] == [verdict, verdict]
+    assert [e["run_status"] for e in events] == ["ALARMING", "ALARMING"]
+    job = emulator.state.job_by_name("orders_freshness")
+    reads = emulator.count("GET", f"/quality/quality-tasks/{job.id}")
+    assert reads == (1 if warn_only else 0), "the definition is read once per job, and only for warn_only"
+
+
+def test_a_watcher_without_the_definition_gives_the_default_verdict(
+    dataarts_conn: str,
+    emulator: DataArtsEmulator,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    emulator.inject("status", status=403, path="/quality-tasks/", count=10)
+    with caplog.at_level(logging.WARNING):
+        events = watch_two_instances(emulator, warn_only=["*"])
+
+    assert [e["verdict"] for e in events] == ["failed", "failed"], "every alarm fails, as without a policy"
+    logged = caplog.text + capsys.readouterr().out
+    assert "definition of job" in logged and "not read" in logged and "403" in logged
+    assert "is judged without warn_only ['*']" in logged
+
+
+def test_a_watchers_warn_only_is_checked_when_the_dag_is_parsed() -> None:
+    with pytest.raises(ValueError, match=r"warn_only.*not templated"):
+        DataArtsQualityJobEventTrigger(job_name="orders", warn_only="{{ params.warn_only }}")
+    with pytest.warns(UserWarning, match=r"warn_only pattern 'Uniquness' is no DataArts dimension"):
+        trigger = DataArtsQualityJobEventTrigger(job_name="orders", warn_only=["Uniquness"])
+    assert trigger.serialize()[1]["warn_only"] == ["Uniquness"]
