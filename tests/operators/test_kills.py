@@ -224,3 +224,177 @@ def test_a_clear_whose_kill_could_not_stop_the_run_stops_it_before_the_new_one(
     assert running(emulator) == [cleared.op._instance_id]
     old = emulator.job_instance(str(first.op._instance_id))
     assert old["stopped"]
+
+
+# --- repairs ---------------------------------------------------------------------------------------
+
+QUICK_NODES = [
+    {"name": "extract", "type": "CDMJob", "seconds": 0.2},
+    {"name": "load", "type": "DWSSQL", "seconds": 0.2},
+]
+
+
+def failed_instance(
+    emulator: DataArtsEmulator, conn_id: str, store: Store, rerun_seconds: float = 0.2
+) -> dict[str, Any]:
+    """An earlier try delivered this instance's failure (``repair_on_retry``: the retry repairs it)."""
+    from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
+    from airflow_provider_dataarts.lifecycle import Phase
+
+    nodes = [QUICK_NODES[0], {**QUICK_NODES[1], "seconds": rerun_seconds}]
+    emulator.add_factory_job("flaky_job", nodes=nodes, outcome="success", outcomes=["fail_at:2"])
+    submitted_at = int(time.time() * 1000)
+    instance_id = DataArtsHook(conn_id).run_job("flaky_job")
+    emulator.finish_job_instance(instance_id)
+    record = RunRecord(
+        lease=1,
+        phase=Phase.DELIVERED,
+        instance_id=instance_id,
+        marker={"submitted_at": submitted_at},
+        outcome="failed",
+    )
+    store.values[KEY] = record.to_json()
+    return emulator.job_instance(instance_id)
+
+
+def repairing_operator(**kwargs: Any) -> DataArtsRunJobOperator:
+    return DataArtsRunJobOperator(
+        task_id="run", job_name="flaky_job", poll_interval=0.1, repair_on_retry=True, **kwargs
+    )
+
+
+def test_a_rerun_that_failed_leaves_the_failure_and_the_next_retry_repairs(
+    emulator: DataArtsEmulator, dataarts_conn: str
+) -> None:
+    from airflow_provider_dataarts.exceptions import DataArtsAPIError
+
+    store = Store()
+    failed = failed_instance(emulator, dataarts_conn, store)
+    emulator.inject("status", status=503, count=50, method="POST", path="/restart")
+    with pytest.raises(DataArtsAPIError):
+        repairing_operator().execute({"ti": task_instance(), "task_state_store": store})  # type: ignore[arg-type]
+    record = store.record()
+    assert record is not None and (record.phase, record.outcome) == ("delivered", "failed")
+    emulator.clear_faults()
+    assert (
+        repairing_operator().execute({"ti": task_instance(), "task_state_store": store})
+        == failed["instanceId"]
+    )  # type: ignore[arg-type]
+    repaired = emulator.job_instance(failed["instanceId"])
+    assert (repaired["attempts"], repaired["status"]) == (2, "success")
+    assert len(emulator.job_instances("flaky_job")) == 1
+
+
+def test_a_deferred_repair_waits_for_the_new_attempt_not_the_listed_old_one(
+    emulator: DataArtsEmulator, dataarts_conn: str
+) -> None:
+    """
+    The list still shows the failed attempt after the rerun: the wait (sharing the list with
+    another task's) never takes its ``fail``.
+    """
+    import asyncio
+
+    from airflow.providers.common.compat.sdk import TaskDeferred
+
+    from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
+    from tests.triggers.test_quality import events_of
+
+    store = Store()
+    failed = failed_instance(emulator, dataarts_conn, store)
+    stale = list(
+        DataArtsHook(dataarts_conn).list_job_instances(
+            "flaky_job", min_plan_time=int(time.time() * 1000) - 3_600_000
+        )
+    )
+    assert [row["status"] for row in stale] == ["fail"]
+    ti = task_instance()
+    op = repairing_operator(deferrable=True)
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute({"ti": ti, "task_state_store": store})  # type: ignore[arg-type]
+    emulator.add_factory_job("other_job", nodes=QUICK_NODES)
+    other = DataArtsRunJobOperator(task_id="run", job_name="other_job", poll_interval=0.1, deferrable=True)
+    with pytest.raises(TaskDeferred) as other_deferred:
+        other.execute({"ti": task_instance(), "task_state_store": Store()})  # type: ignore[arg-type]
+    emulator.inject("answer", body={"total": 1, "instances": stale}, count=10, path="instances/detail")
+
+    async def both() -> list[list[dict[str, Any]]]:
+        return list(
+            await asyncio.gather(events_of(deferred.value.trigger), events_of(other_deferred.value.trigger))
+        )
+
+    (event,), (other_event,) = asyncio.run(both())
+    assert other_event["job_status"] == "success"
+    assert emulator.count("GET", "instances/detail") >= 2, "the waits shared the list"
+    assert event["job_status"] == "success"
+    resumed = repairing_operator(deferrable=True)
+    resumed.execute_complete({"ti": ti, "task_state_store": store}, event)  # type: ignore[arg-type]
+    result = ti.xcoms["job_result"]
+    assert result["instance_id"] == failed["instanceId"]
+    assert result["status"] == "success"
+    assert all(node["status"] == "success" for node in result["nodes"])
+
+
+def test_an_execution_timeout_during_a_repair_stops_and_records_the_rerun(
+    emulator: DataArtsEmulator, dataarts_conn: str
+) -> None:
+    """Airflow's ``execution_timeout`` (SIGALRM) fires while the repair reads the rerun's first state."""
+    from airflow.providers.common.compat.sdk import AirflowTaskTimeout
+    from airflow.sdk.execution_time.timeout import timeout
+
+    store = Store()
+    failed = failed_instance(emulator, dataarts_conn, store, rerun_seconds=30)
+    path = f"/jobs/flaky_job/instances/{failed['instanceId']}"
+    emulator.inject("delay", method="GET", path=path, skip=1, count=5, delay=4)
+    with pytest.raises(AirflowTaskTimeout), timeout(2):
+        repairing_operator().execute({"ti": task_instance(), "task_state_store": store})  # type: ignore[arg-type]
+    emulator.clear_faults()
+    assert emulator.job_instance(failed["instanceId"])["stopped"]
+    record = store.record()
+    assert record is not None and record.phase == "stopped"
+
+
+# --- quality: a task in flight under 0.1.0; the deferred wait's hints -------------------------------
+
+
+def quality_try(store: Store, ti: Any, **kwargs: Any) -> Any:
+    from airflow_provider_dataarts.operators.quality import RerunQualityJobOperator
+
+    op = RerunQualityJobOperator(
+        task_id="run", job_name="long_quality", poll_interval=0.1, wait_for_completion=True, **kwargs
+    )
+    return op, {"ti": ti, "task_state_store": store}
+
+
+@pytest.mark.parametrize("finished", [False, True])
+def test_a_run_that_0_1_0_started_is_reconnected_while_it_runs(
+    finished: bool, emulator: DataArtsEmulator, dataarts_conn: str
+) -> None:
+    """0.1.0 kept the instance id under ``remote_job_id`` (and left it there after the run)."""
+    from airflow.providers.common.compat.sdk import TaskDeferred
+
+    emulator.add_quality_job("long_quality", run_seconds=0.0 if finished else 600)
+    old = emulator.start_quality_instance("long_quality", run_seconds=0.0 if finished else 600)
+    store = Store()
+    store.values["remote_job_id"] = old
+    op, context = quality_try(store, task_instance(), deferrable=True)
+    with pytest.raises(TaskDeferred):
+        op.execute(context)
+    reruns = [r for r in emulator.requests if r["method"] == "POST" and "instances/restart" in r["path"]]
+    assert (op._instance_id == old) is not finished
+    assert len(reruns) == int(finished)
+    assert "remote_job_id" not in store.values
+
+
+def test_the_deferred_wait_gets_the_submissions_start_hint(
+    emulator: DataArtsEmulator, dataarts_conn: str
+) -> None:
+    """With the hint, the wait shares the job's instance list with the other waits."""
+    from airflow.providers.common.compat.sdk import TaskDeferred
+
+    emulator.add_quality_job("long_quality", run_seconds=600)
+    op, context = quality_try(Store(), task_instance(), deferrable=True)
+    before = int(time.time() * 1000)
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(context)
+    started_after = deferred.value.trigger.started_after
+    assert started_after is not None and started_after <= before
