@@ -398,3 +398,20 @@ def test_the_deferred_wait_gets_the_submissions_start_hint(
         op.execute(context)
     started_after = deferred.value.trigger.started_after
     assert started_after is not None and started_after <= before
+
+
+def test_an_instance_never_listed_is_stopped_before_it_is_recorded_stopped(
+    emulator: DataArtsEmulator, connect: Callable[..., str]
+) -> None:
+    """Its id is known: the retry's new run never runs beside it."""
+    from airflow_provider_dataarts.hooks.dataarts import DataArtsInstanceNotFound
+
+    connect("aksk", not_listed_grace=1)
+    emulator.add_quality_job("long_quality", run_seconds=600, list_lag=600)
+    store = Store()
+    op, context = quality_try(store, task_instance())
+    with pytest.raises(DataArtsInstanceNotFound):
+        op.execute(context)
+    assert emulator.instance(str(op._instance_id))["stopped"] is True
+    record = RunRecord.from_json(store.values[op.state_key])
+    assert record is not None and (record.phase, record.outcome) == ("stopped", "never listed")
