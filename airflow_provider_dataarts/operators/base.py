@@ -34,6 +34,8 @@ BACKSTOP = timedelta(seconds=60)
 # How long a user's kill may spend asking DataArts to stop the run: the task runner's supervisor
 # follows its SIGTERM (which calls on_kill) with SIGKILL 5 s later.
 STOP_TIMEOUT = 3.5
+# Beyond the list's lag, what finding a lost answer's run may take (its list reads).
+ADOPTION_MARGIN = 30.0
 # HTTP answers to a POST that starts a run which do not prove that nothing started: the gateway
 # timed out or failed while the backend may have acted on it.
 MAY_HAVE_STARTED_STATUS = frozenset({500, 502, 504})
@@ -296,7 +298,20 @@ class DataArtsRunOperator(BaseOperator):
     def _adopt(self, context: Context) -> str | None:
         assert self._ledger is not None
         assert self._record is not None
-        instance_id = self.recover(context, dict(self._record.marker))
+        marker = dict(self._record.marker)
+        # Finding the run takes the list's lag (``not_listed_grace`` after the POST's window),
+        # whatever the wait's ``timeout``: a shorter timeout would never let it be adopted.
+        deadline = self.hook.deadline
+        if deadline is not None and marker.get("submitted_at"):
+            closed_ms = marker.get("answer_lost_at") or int(marker["submitted_at"]) + int(
+                marker.get("post_timeout_ms") or 0
+            )
+            needed = int(closed_ms) / 1000 + self.hook.config.not_listed_grace + ADOPTION_MARGIN
+            self.hook.deadline = max(deadline, needed)
+        try:
+            instance_id = self.recover(context, marker)
+        finally:
+            self.hook.deadline = deadline
         if instance_id:
             self.log.info(
                 "Adopting DataArts %s %s, the one run the unanswered submission started",

@@ -415,3 +415,26 @@ def test_an_instance_never_listed_is_stopped_before_it_is_recorded_stopped(
     assert emulator.instance(str(op._instance_id))["stopped"] is True
     record = RunRecord.from_json(store.values[op.state_key])
     assert record is not None and (record.phase, record.outcome) == ("stopped", "never listed")
+
+
+def test_a_lost_answer_is_adopted_even_with_a_timeout_shorter_than_the_list_lag_grace(
+    emulator: DataArtsEmulator, connect: Callable[..., str]
+) -> None:
+    """
+    The adoption waits out ``not_listed_grace`` whatever the wait's ``timeout`` (never a raw
+    deadline error): the run is adopted and recorded, then the timeout ends the wait as usual.
+    """
+    from airflow.providers.common.compat.sdk import AirflowSensorTimeout
+
+    connect("aksk", not_listed_grace=3)
+    emulator.add_factory_job("slow_job", nodes=SLOW_NODES, list_lag=1)
+    emulator.inject("reset", method="POST", path="/run-immediate", when="after")
+    store = Store()
+    op = DataArtsRunJobOperator(task_id="run", job_name="slow_job", poll_interval=0.2, timeout=1)
+    with pytest.raises(AirflowSensorTimeout, match="timeout"):
+        op.execute({"ti": task_instance(), "task_state_store": store})  # type: ignore[arg-type]
+    (instance,) = emulator.job_instances("slow_job")
+    record = store.record()
+    assert record is not None and (record.phase, record.instance_id) == ("submitted", instance["instanceId"])
+    assert emulator.count("POST", "/run-immediate") == 1
+    emulator.finish_job_instance(instance["instanceId"])
