@@ -299,7 +299,7 @@ def bounded(call: Any, seconds: float) -> tuple[bool, Any]:
     thread = threading.Thread(target=run, name="dataarts-bounded", daemon=True)
     thread.start()
     thread.join(max(0.0, seconds))
-    return (True, answers[0]) if answers else (False, TimeoutError(f"no answer within {seconds:.1f} s"))
+    return (True, answers[0]) if answers else (False, f"no answer in {seconds:.1f} s")
 
 
 def state_key(task_id: str, map_index: Any) -> str:
