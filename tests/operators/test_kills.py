@@ -124,6 +124,9 @@ def test_a_users_kill_stops_the_run_and_records_the_stop(
     record = store.record()
     assert record is not None and record.phase == "stopped"
     first.join()
+    assert "was stopped" in str(first.error), "the stopped run's status is no verdict"
+    record = store.record()
+    assert record is not None and record.phase == "stopped"
     # A try of the same lease (a clear that left max_tries as it was) starts anew, never delivers
     # the stopped run's manual-stop.
     second = start(store, task_instance("running"))
