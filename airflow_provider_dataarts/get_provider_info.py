@@ -67,12 +67,12 @@ CONN_FIELDS = {
         "schema": {"type": ["number", "null"], "default": 600},
     },
     "max_requests_per_minute": {
-        "label": "Max requests per minute",
-        "description": "Upper bound of the adaptive request budget of one triggerer for this "
-        "connection (it starts at 300 a minute, grows while the gateway accepts, halves on a 429 "
-        "and honours Retry-After); polls stretch their interval rather than exceed it; default "
-        "1800 (the gateway's 30 requests/s per user).",
-        "schema": {"type": ["number", "null"], "default": 1800},
+        "label": "Max requests per minute (deprecated)",
+        "description": "Deprecated: set extra.rate_limits (requests/s per API family: quality 4, "
+        "factory 30, factory_detail 10, factory_v2 10, migration 2, migration_control 20 by default, "
+        "DataArts' documented per-user limits) instead. When set, it caps every family at its "
+        "value / 60 requests/s.",
+        "schema": {"type": ["number", "null"], "default": None},
     },
     "console_url": _field(
         "Console URL template",

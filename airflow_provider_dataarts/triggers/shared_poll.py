@@ -173,7 +173,7 @@ class SharedInstancePoller:
         budget = shared_budget(self.transport.config)
         rate = budget.rate
         if expected:
-            rate = max(rate, min(budget.ceiling, sent / (self.interval * ROUND_SHARE)))
+            rate = max(rate, min(budget.top, sent / (self.interval * ROUND_SHARE)))
         stretched = max(self.interval, sent / rate)
         now = time.monotonic()
         if (
@@ -183,11 +183,11 @@ class SharedInstancePoller:
         ):
             self._pace_logged = now
             log.warning(
-                "DataArts request budget of %.1f requests/s (at most %g a minute: "
-                "extra.max_requests_per_minute) sets the pace: polling every %.3g s instead of %g s "
+                "DataArts quality request budget of %.2f requests/s (at most %g/s: "
+                "extra.rate_limits.quality) sets the pace: polling every %.3g s instead of %g s "
                 "(%d requests a round)",
                 budget.rate,
-                budget.ceiling * 60,
+                budget.ceiling,
                 stretched,
                 self.interval,
                 sent,
