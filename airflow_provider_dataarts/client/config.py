@@ -178,17 +178,14 @@ def parse_rate_limits(extra: dict[str, Any], fail: Any) -> tuple[tuple[str, floa
                 "extra.rate_limits",
                 f"has an unknown API family {family!r}; known: {', '.join(DEFAULT_RATE_LIMITS)}.",
             )
-        limits[family] = _number(
-            {family: value},
-            family,
-            0.0,
-            lambda _, problem: fail(f"extra.rate_limits.{family}", problem),
-            minimum=0.0,
-        )
-        if not limits[family] > 0:
-            raise fail(
-                f"extra.rate_limits.{family}", f"must be a positive number (requests/s), not {value!r}."
-            )
+        name = f"extra.rate_limits.{family}"
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise fail(name, f"must be a number (requests/s), not {value!r}.") from None
+        if not (math.isfinite(number) and number > 0):
+            raise fail(name, f"must be a positive number (requests/s), not {value!r}.")
+        limits[family] = number
     legacy = extra.get("max_requests_per_minute")
     if legacy is not None and legacy != "":
         import warnings

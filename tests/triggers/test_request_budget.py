@@ -167,9 +167,7 @@ def test_a_429_halves_the_rate_once_per_burst_and_pauses_everyone_for_retry_afte
     assert budget.rate == core.BUDGET_MIN_RATE, "never stopped altogether"
 
 
-def test_after_a_429_it_grows_back_additively_probes_the_refused_rate_slowly_and_never_passes_the_ceiling() -> (
-    None
-):
+def test_after_a_429_it_grows_back_probes_the_refused_rate_slowly_never_past_the_ceiling() -> None:
     budget = RequestBudget(30.0)
     budget.rate = 20.0
     budget.refused(0.0, retry_after=1.0)  # 20 refused: down to 10
@@ -276,7 +274,7 @@ def two_triggerers(
 
 
 def test_two_triggerers_each_at_half_the_ceiling_meet_no_429(emulator: DataArtsEmulator) -> None:
-    reads, budgets, errors = two_triggerers(emulator, limit=6, each=3, run_for=8.0)
+    reads, _, errors = two_triggerers(emulator, limit=6, each=3, run_for=8.0)
     assert [r for r in reads if r["status"] == 429] == []
     assert sum(r["status"] == 200 for r in reads) >= 6 * 8 * 0.5, "both kept polling"
     assert not errors
