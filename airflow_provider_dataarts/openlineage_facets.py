@@ -236,7 +236,7 @@ def quality_lineage(
     detail = None
     if instance.get("task_id"):
         try:
-            detail = hook.get_quality_job(str(instance["task_id"]), rule_type)
+            detail = hook.get_quality_job_definition(str(instance["task_id"]), rule_type)
         except DataArtsAPIError as error:
             log.warning(
                 "OpenLineage: no detail of DataArts %s job %s: %s", rule_type, instance["task_id"], error

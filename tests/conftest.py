@@ -65,6 +65,9 @@ def emulator(emulator_server: DataArtsEmulator) -> DataArtsEmulator:
     emulator_server.reset()
     TOKENS._tokens.clear()
     BUDGETS.clear()  # each test starts with the process's request budgets fresh
+    from airflow_provider_dataarts.hooks.dataarts import DEFINITIONS
+
+    DEFINITIONS.clear()  # and with no job definition read yet
     return emulator_server
 
 

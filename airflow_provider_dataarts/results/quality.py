@@ -137,7 +137,7 @@ def name_checked_tables(
         return
     kind = "comparison" if instance.get("task_type") == "CONSISTENCY_TASK" else "quality"
     try:
-        detail = hook.get_quality_job(str(job_id), kind)
+        detail = hook.get_quality_job_definition(str(job_id), kind)
     except DataArtsAPIError as error:
         log.warning("Could not read the %s job %s (the tables its sub-rules check): %s", kind, job_id, error)
         return
