@@ -295,39 +295,71 @@ def is_transient(error: BaseException) -> bool:
 
 # Between two progress lines of one outage, so a long outage shows in the task log without flooding it.
 OUTAGE_LOG_EVERY = 60.0
+# While DataArts does not answer, a wait's polls spread out: twice the poll interval after the
+# first failed poll, doubling after each, up to this (or the poll interval, if longer).
+MAX_OUTAGE_BACKOFF = 60.0
+
+
+def outage_backoff(poll_interval: float, failures: int) -> float:
+    """Seconds from a failed poll to the next after ``failures`` failed polls in a row (every mode)."""
+    if failures <= 0:
+        return poll_interval
+    return min(max(MAX_OUTAGE_BACKOFF, poll_interval), poll_interval * 2.0 ** min(failures, 32))
 
 
 @dataclass
 class Outage:
     """
-    Bookkeeping of one wait's outage: since when DataArts is unreachable, and whether that is
-    still within ``tolerance`` seconds. Plain data (``to_dict``/``from_dict``) so a sensor can keep
-    it in ``task_state_store`` between pokes.
+    Bookkeeping of one wait's outage: since when DataArts is unreachable, how many polls failed in a
+    row and when the next may be sent (``outage_backoff``), and whether that is still within
+    ``tolerance`` seconds. Plain data (``to_dict``/``from_dict``) so a sensor can keep it in
+    ``task_state_store`` between pokes and reschedules.
     """
 
     tolerance: float
     started_at: float | None = None
     logged_at: float | None = None
     last_error: str | None = None
+    failures: int = 0
+    next_poll_at: float | None = None
 
-    def failed(self, error: BaseException, now: float, log: Any = None) -> bool:
-        """Record a transient failure; whether the outage is still tolerated (logs once, then each minute)."""
+    def failed(
+        self, error: BaseException, now: float, log: Any = None, poll_interval: float | None = None
+    ) -> bool:
+        """
+        Record a transient failure; whether the outage is still tolerated (logs once, then each
+        minute). With ``poll_interval``, also when the next poll may go (``next_poll_at``).
+        """
         self.last_error = str(error)
+        self.failures += 1
         if self.started_at is None:
             self.started_at = now
+        wait = outage_backoff(poll_interval, self.failures) if poll_interval else None
+        self.next_poll_at = now + wait if wait is not None else None
         tolerated = now - self.started_at <= self.tolerance
         if log is not None and tolerated:
+            spread = f"; polling again in {wait:.0f} s, then less often while it lasts" if wait else ""
             if self.logged_at is None:
                 log.warning(
-                    "DataArts unreachable (%s); still waiting, for up to %.0f s of outage",
+                    "DataArts unreachable (%s); still waiting, for up to %.0f s of outage%s",
                     self.last_error,
                     self.tolerance,
+                    spread,
                 )
                 self.logged_at = now
             elif now - self.logged_at >= OUTAGE_LOG_EVERY:
-                log.warning("DataArts unreachable for %.0f s, still waiting", self.lasted(now))
+                log.warning(
+                    "DataArts unreachable for %.0f s (%d polls failed), still waiting%s",
+                    self.lasted(now),
+                    self.failures,
+                    f"; next poll in {wait:.0f} s" if wait else "",
+                )
                 self.logged_at = now
         return tolerated
+
+    def backing_off(self, now: float) -> bool:
+        """Whether a poll now would come before the outage's backoff allows (then send nothing)."""
+        return self.next_poll_at is not None and now < self.next_poll_at
 
     def recovered(self, now: float, log: Any = None) -> float | None:
         """A poll succeeded: end the outage; how long it lasted (None when there was none)."""
@@ -336,7 +368,8 @@ class Outage:
         lasted = self.lasted(now)
         if log is not None:
             log.warning("DataArts was unreachable for %.0f s; reachable again, still waiting", lasted)
-        self.started_at = self.logged_at = self.last_error = None
+        self.started_at = self.logged_at = self.last_error = self.next_poll_at = None
+        self.failures = 0
         return lasted
 
     def lasted(self, now: float) -> float:
@@ -349,7 +382,13 @@ class Outage:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"started_at": self.started_at, "logged_at": self.logged_at, "last_error": self.last_error}
+        return {
+            "started_at": self.started_at,
+            "logged_at": self.logged_at,
+            "last_error": self.last_error,
+            "failures": self.failures,
+            "next_poll_at": self.next_poll_at,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None, tolerance: float) -> Outage:
@@ -359,6 +398,8 @@ class Outage:
             started_at=data.get("started_at"),
             logged_at=data.get("logged_at"),
             last_error=data.get("last_error"),
+            failures=int(data.get("failures") or 0),
+            next_poll_at=data.get("next_poll_at"),
         )
 
 

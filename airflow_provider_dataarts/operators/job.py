@@ -235,7 +235,9 @@ class DataArtsRunJobOperator(DataArtsRunOperator):
 
         assert self._state is not None
         return wait_in_worker(
-            job_instance_check(self.hook, self._state, self.job_name, instance_id, self.log),
+            job_instance_check(
+                self.hook, self._state, self.job_name, instance_id, self.log, poll_interval=self.poll_interval
+            ),
             job_status_of,
             job_status_finished,
             what=f"job {self.job_name} instance {instance_id}",
