@@ -143,6 +143,23 @@ def get_provider_info() -> dict[str, Any]:
         ],
         # The DataArts tab (also the airflow.plugins entry point, which Airflow always loads).
         "plugins": [{"name": "dataarts", "plugin-class": "airflow_provider_dataarts.plugins.DataArtsPlugin"}],
+        "config": {
+            "dataarts": {
+                "description": "Settings of the DataArts Studio provider.",
+                "options": {
+                    "triggerer_queue": {
+                        "description": "The triggerer queue every deferred DataArts wait goes to "
+                        "(Airflow 3.2+ with [triggerer] queues_enabled = True; run one triggerer with "
+                        "--queues set to it), unless a task sets triggerer_queue itself. Empty: "
+                        "Airflow's default.",
+                        "version_added": "0.2.0",
+                        "type": "string",
+                        "example": "dataarts",
+                        "default": "",
+                    }
+                },
+            }
+        },
         "connection-types": [
             {
                 "hook-class-name": "airflow_provider_dataarts.hooks.dataarts.DataArtsHook",

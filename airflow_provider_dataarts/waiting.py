@@ -299,3 +299,42 @@ def job_status_finished(status: str | None) -> bool:
     from airflow_provider_dataarts.statuses import is_job_terminal
 
     return is_job_terminal({"status": status})
+
+
+def route_to_triggerer_queue(task: Any, triggerer_queue: str | None, log: Any) -> str | None:
+    """
+    Call right before ``task.defer(...)``: send the trigger to the triggerers started with
+    ``airflow triggerer --queues QUEUE`` (Airflow 3.2+, ``[triggerer] queues_enabled = True``), so
+    that one triggerer (one request budget) owns every DataArts wait. ``triggerer_queue`` is the
+    task's argument, else ``[dataarts] triggerer_queue`` of the Airflow config; None: Airflow's
+    default (the task's own ``queue`` when queues are enabled).
+
+    Airflow gives a deferred task's trigger ``ti.task.queue``: the operator object of this try.
+    Setting it here changes only where the trigger runs: the resumed task is queued from the task
+    instance's row, which keeps the task's ``queue`` (its worker queue). Below Airflow 3.2, or with
+    queues disabled, nothing changes and the log says so once. Returns the queue set, or None.
+    """
+    from airflow.providers.common.compat.sdk import conf
+
+    queue = triggerer_queue or conf.get("dataarts", "triggerer_queue", fallback=None) or None
+    if not queue:
+        return None
+    from airflow.triggers.base import BaseTrigger
+
+    if not hasattr(BaseTrigger, "supports_triggerer_queue"):
+        log.warning(
+            "triggerer_queue %r is ignored: this Airflow (before 3.2) has no triggerer queues; the wait "
+            "runs on any triggerer",
+            queue,
+        )
+        return None
+    if not conf.getboolean("triggerer", "queues_enabled", fallback=False):
+        log.warning(
+            "triggerer_queue %r is ignored: [triggerer] queues_enabled is False; the wait runs on any "
+            "triggerer started without --queues",
+            queue,
+        )
+        return None
+    log.info("Deferring to the triggerers of queue %r", queue)
+    task.queue = queue
+    return queue

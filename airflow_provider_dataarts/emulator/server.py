@@ -274,7 +274,8 @@ class Handler(BaseHTTPRequestHandler):
         if wait is None and not dbt_cloud.is_dbt_path(raw_path):
             wait = emulation.over_family_limit(now, user, method, raw_path)
         if wait is not None:  # Retry-After in whole seconds, as the gateway sends it
-            record["status"] = self._fault(Fault("status", status=429, retry_after=max(1, math.ceil(wait))))
+            record["status"] = 429  # before the answer leaves: a client may read the log at once
+            self._fault(Fault("status", status=429, retry_after=max(1, math.ceil(wait))))
             return
         fault = emulation.take_fault(method, raw_path, "before", raw_query)
         if fault is not None and fault.kind == "delay":
