@@ -383,3 +383,35 @@ def test_the_poller_says_when_the_budget_sets_the_pace_once_then_at_most_once_a_
     paced = [r for r in caplog.records if "sets the pace" in r.getMessage()]
     assert len(paced) == 1, [r.getMessage() for r in paced]
     assert "polling every 0.505 s instead of 0.1 s" in paced[0].getMessage()
+
+
+def test_a_round_longer_than_its_interval_stretches_the_next_by_its_own_requests_only(
+    emulator: DataArtsEmulator,
+) -> None:
+    """Rounds overlap when one outlasts the interval: neither may count the other's pages as its own."""
+    emulator.set_limits(enabled=False)
+    started = now_ms()
+    oldest = start(emulator)  # on the last page, newest first
+    noise(emulator, 500)
+    newest = start(emulator)  # on the sixth page: polled again (6 pages) while the round still reads
+    noise(emulator, 500)  # 11 pages a round
+    cfg = config(emulator, rate_limits={"quality": 10})  # 9.9 a second: a round takes about 1.1 s
+    # The last page of a few rounds answers late: those rounds outlast the interval.
+    emulator.inject("delay", delay=2.5, path=LIST, query="offset=1000", count=3)
+    stretched: list[float] = []
+
+    async def rounds() -> None:
+        poller = shared_poller(cfg, 0.5)
+
+        async def keep(instance_id: str, times: int) -> None:
+            for _ in range(times):
+                await poller.poll(Wanted(instance_id, started))
+                stretched.append(poller.effective_interval)
+
+        await asyncio.gather(keep(newest, 8), keep(oldest, 3))
+
+    asyncio.run(rounds())
+    # A round's own requests: at most its 11 pages, and 11 more to look the oldest up on its own
+    # when the window stops early (6 pages read, 5 left, 1 waiter missing): 2.2 s at 9.9 a second.
+    own = 22 / (100 / (10 + core.BUDGET_MARGIN))
+    assert max(stretched) <= own * 1.15, f"stretched to {stretched}: more than {own:.2f} s a round"
