@@ -67,12 +67,12 @@ CONN_FIELDS = {
         "schema": {"type": ["number", "null"], "default": 600},
     },
     "max_requests_per_minute": {
-        "label": "Max requests per minute",
-        "description": "Upper bound of the adaptive request budget of one triggerer for this "
-        "connection (it starts at 300 a minute, grows while the gateway accepts, halves on a 429 "
-        "and honours Retry-After); polls stretch their interval rather than exceed it; default "
-        "1800 (the gateway's 30 requests/s per user).",
-        "schema": {"type": ["number", "null"], "default": 1800},
+        "label": "Max requests per minute (deprecated)",
+        "description": "Deprecated: set extra.rate_limits (requests/s per API family: quality 4, "
+        "factory 30, factory_detail 10, factory_v2 10, migration 2, migration_control 20 by default, "
+        "DataArts' documented per-user limits) instead. When set, it caps every family at its "
+        "value / 60 requests/s.",
+        "schema": {"type": ["number", "null"], "default": None},
     },
     "console_url": _field(
         "Console URL template",
@@ -158,6 +158,23 @@ def get_provider_info() -> dict[str, Any]:
         ],
         # The DataArts tab (also the airflow.plugins entry point, which Airflow always loads).
         "plugins": [{"name": "dataarts", "plugin-class": "airflow_provider_dataarts.plugins.DataArtsPlugin"}],
+        "config": {
+            "dataarts": {
+                "description": "Settings of the DataArts Studio provider.",
+                "options": {
+                    "triggerer_queue": {
+                        "description": "The triggerer queue every deferred DataArts wait goes to "
+                        "(Airflow 3.2+ with [triggerer] queues_enabled = True; run one triggerer with "
+                        "--queues set to it), unless a task sets triggerer_queue itself. Empty: "
+                        "Airflow's default.",
+                        "version_added": "0.2.0",
+                        "type": "string",
+                        "example": "dataarts",
+                        "default": "",
+                    }
+                },
+            }
+        },
         "connection-types": [
             {
                 "hook-class-name": "airflow_provider_dataarts.hooks.dataarts.DataArtsHook",

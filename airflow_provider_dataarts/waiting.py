@@ -109,19 +109,22 @@ def deadline_passed(error: BaseException, what: str) -> AirflowSensorTimeout:
     return AirflowSensorTimeout(f"DataArts {what}: the task's timeout passed ({error})")
 
 
-def tolerate_outage(state: TaskState, error: DataArtsAPIError, tolerance: float, log: Any) -> bool:
+def tolerate_outage(
+    state: TaskState, error: DataArtsAPIError, tolerance: float, log: Any, poll_interval: float | None = None
+) -> bool:
     """
     Whether a failed check is part of an outage that is still tolerated (then keep waiting).
 
-    The same rule as the triggers' (``client.core.is_transient`` and ``Outage``), with the outage's
-    start kept in the task's durable state, so that a reschedule or a retry continues it.
+    The same rule as the triggers' (``client.core.is_transient`` and ``Outage``, with its backoff
+    from ``poll_interval``), with the outage kept in the task's durable state, so that the next
+    poke, a reschedule or a retry continues it and its backoff.
     """
     from airflow_provider_dataarts.client.core import Outage, is_transient
 
     if not is_transient(error):
         return False
     outage = Outage.from_dict(state.record.get("outage"), tolerance)
-    tolerated = outage.failed(error, time.time(), log)
+    tolerated = outage.failed(error, time.time(), log, poll_interval)
     state.save(outage=outage.to_dict())
     if not tolerated:
         log.error(
@@ -142,20 +145,29 @@ def reached(state: TaskState, log: Any) -> None:
         state.save(outage=None)
 
 
-def guarded(fetch: Check, hook: DataArtsHook, state: TaskState, what: str, log: Any) -> Check:
+def guarded(
+    fetch: Check, hook: DataArtsHook, state: TaskState, what: str, log: Any, *, poll_interval: float
+) -> Check:
     """
     ``fetch`` with the rules every worker-side check follows: past the deadline, a timeout; within
-    an outage's tolerance, None (keep waiting); any answer ends an outage.
+    an outage's tolerance, None (keep waiting), and while the outage's backoff runs (polls spread
+    out, ``client.core.outage_backoff`` of ``poll_interval``) None without a request; any answer
+    ends an outage.
     """
+    from airflow_provider_dataarts.client.core import Outage
     from airflow_provider_dataarts.exceptions import DataArtsAPIError, DataArtsDeadlineExceeded
 
     def check() -> dict[str, Any] | None:
+        outage = state.record.get("outage")
+        if outage and Outage.from_dict(outage, 0.0).backing_off(time.time()):
+            log.debug("DataArts %s: backing off during an outage, no request this poll", what)
+            return None
         try:
             answer = fetch()
         except DataArtsDeadlineExceeded as error:
             raise deadline_passed(error, what) from error
         except DataArtsAPIError as error:
-            if tolerate_outage(state, error, hook.config.outage_tolerance, log):
+            if tolerate_outage(state, error, hook.config.outage_tolerance, log, poll_interval):
                 return None
             raise
         reached(state, log)
@@ -170,6 +182,8 @@ def quality_instance_check(
     instance_id: str,
     hints: dict[str, Any],
     log: Any,
+    *,
+    poll_interval: float,
 ) -> Check:
     """
     A check of one quality instance: its overview, or None while it is not listed yet (a grace
@@ -197,11 +211,17 @@ def quality_instance_check(
             state.save(not_listed_since=None)
         return instance
 
-    return guarded(fetch, hook, state, what, log)
+    return guarded(fetch, hook, state, what, log, poll_interval=poll_interval)
 
 
 def script_instance_check(
-    hook: DataArtsHook, state: TaskState, script_name: str, instance_id: str, log: Any
+    hook: DataArtsHook,
+    state: TaskState,
+    script_name: str,
+    instance_id: str,
+    log: Any,
+    *,
+    poll_interval: float,
 ) -> Check:
     """A check of one script instance: its answer, or None while DataArts is unreachable."""
     return guarded(
@@ -210,6 +230,7 @@ def script_instance_check(
         state,
         f"script {script_name} instance {instance_id}",
         log,
+        poll_interval=poll_interval,
     )
 
 
@@ -219,6 +240,8 @@ def job_instance_check(
     job_name: str,
     instance_id: str,
     log: Any,
+    *,
+    poll_interval: float,
 ) -> Check:
     """
     A check of one Factory job instance: its detail with every node, or None while DataArts does not
@@ -258,7 +281,7 @@ def job_instance_check(
             state.save(noted=[*noted, status])
         return detail
 
-    return guarded(fetch, hook, state, what, log)
+    return guarded(fetch, hook, state, what, log, poll_interval=poll_interval)
 
 
 def job_status_of(detail: dict[str, Any]) -> str | None:
@@ -279,7 +302,13 @@ def job_status_finished(status: str | None) -> bool:
 
 
 def patch_data_check(
-    hook: DataArtsHook, state: TaskState, name: str, submitted_at_ms: int | None, log: Any
+    hook: DataArtsHook,
+    state: TaskState,
+    name: str,
+    submitted_at_ms: int | None,
+    log: Any,
+    *,
+    poll_interval: float,
 ) -> Check:
     """
     A check of one PatchData run: its row (found by its exact name), or None while it is not listed
@@ -309,7 +338,7 @@ def patch_data_check(
             state.save(not_listed_since=None)
         return row
 
-    return guarded(fetch, hook, state, what, log)
+    return guarded(fetch, hook, state, what, log, poll_interval=poll_interval)
 
 
 def migration_submission_check(
@@ -320,6 +349,7 @@ def migration_submission_check(
     submission_id: str,
     log: Any,
     *,
+    poll_interval: float,
     started_after: int | None = None,
 ) -> Check:
     """
@@ -352,4 +382,43 @@ def migration_submission_check(
             state.save(not_listed_since=None)
         return found
 
-    return guarded(fetch, hook, state, what, log)
+    return guarded(fetch, hook, state, what, log, poll_interval=poll_interval)
+
+
+def route_to_triggerer_queue(task: Any, triggerer_queue: str | None, log: Any) -> str | None:
+    """
+    Call right before ``task.defer(...)``: send the trigger to the triggerers started with
+    ``airflow triggerer --queues QUEUE`` (Airflow 3.2+, ``[triggerer] queues_enabled = True``), so
+    that one triggerer (one request budget) owns every DataArts wait. ``triggerer_queue`` is the
+    task's argument, else ``[dataarts] triggerer_queue`` of the Airflow config; None: Airflow's
+    default (the task's own ``queue`` when queues are enabled).
+
+    Airflow gives a deferred task's trigger ``ti.task.queue``: the operator object of this try.
+    Setting it here changes only where the trigger runs: the resumed task is queued from the task
+    instance's row, which keeps the task's ``queue`` (its worker queue). Below Airflow 3.2, or with
+    queues disabled, nothing changes and the log says so once. Returns the queue set, or None.
+    """
+    from airflow.providers.common.compat.sdk import conf
+
+    queue = triggerer_queue or conf.get("dataarts", "triggerer_queue", fallback=None) or None
+    if not queue:
+        return None
+    from airflow.triggers.base import BaseTrigger
+
+    if not hasattr(BaseTrigger, "supports_triggerer_queue"):
+        log.warning(
+            "triggerer_queue %r is ignored: this Airflow (before 3.2) has no triggerer queues; the wait "
+            "runs on any triggerer",
+            queue,
+        )
+        return None
+    if not conf.getboolean("triggerer", "queues_enabled", fallback=False):
+        log.warning(
+            "triggerer_queue %r is ignored: [triggerer] queues_enabled is False; the wait runs on any "
+            "triggerer started without --queues",
+            queue,
+        )
+        return None
+    log.info("Deferring to the triggerers of queue %r", queue)
+    task.queue = queue
+    return queue

@@ -195,25 +195,43 @@ async def drive(
         dbt_over_http()
     # Started now, once this process is ready, so its start-up is no part of the detection delay.
     started_after = int(time.time() * 1000) - 1000
-    created = control(
-        url,
-        "POST",
-        "instances/bulk",
-        {
-            "job_name": "orders_completeness",
-            "count": size,
-            "min_seconds": min_seconds,
-            "max_seconds": max_seconds,
-            "distinct_jobs": True,
-            "seed": os.getpid(),
-        },
-    )["instances"]
+    if kind == "job":  # Factory job instances (one job, running now): the job triggers' shared list
+        created = control(
+            url,
+            "POST",
+            "factory-jobs/instances/bulk",
+            {
+                "job_name": "daily_orders",
+                "count": size,
+                "min_seconds": min_seconds,
+                "max_seconds": max_seconds,
+            },
+        )["instances"]
+        for item in created:
+            item["outcome"] = item["status"]
+    else:
+        created = control(
+            url,
+            "POST",
+            "instances/bulk",
+            {
+                "job_name": "orders_completeness",
+                "count": size,
+                "min_seconds": min_seconds,
+                "max_seconds": max_seconds,
+                "distinct_jobs": True,
+                "seed": os.getpid(),
+            },
+        )["instances"]
     rss_before = rss_bytes()
     cpu_before, began = time.process_time(), time.time()
 
-    async def shared(trigger: DataArtsQualityInstanceTrigger) -> None:
+    async def shared(trigger: Any) -> None:
         async for event in trigger.run():
-            events[trigger.instance_id] = (event.payload, time.time())
+            payload = dict(event.payload)
+            if "job_status" in payload:  # a job trigger's verdict
+                payload["run_status"] = payload["job_status"]
+            events[trigger.instance_id] = (payload, time.time())
 
     async def threaded(item: dict[str, Any]) -> None:
         trigger = ThreadPollingTrigger(
@@ -250,8 +268,21 @@ async def drive(
             started_after=started_after,
         )
 
-    triggers: list[DataArtsQualityInstanceTrigger] = []
-    if kind == "shared":
+    triggers: list[Any] = []
+    if kind == "job":
+        from airflow_provider_dataarts.triggers.job import DataArtsJobInstanceTrigger
+
+        triggers = [
+            DataArtsJobInstanceTrigger(
+                job_name=item["job_name"],
+                instance_id=item["id"],
+                planned_after=item["plan_time"],
+                poll_interval=interval,
+            )
+            for item in created
+        ]
+        tasks = [asyncio.create_task(shared(trigger)) for trigger in triggers]
+    elif kind == "shared":
         triggers = [make(item) for item in created]
         tasks = [asyncio.create_task(shared(trigger)) for trigger in triggers]
     elif kind == "dbt":
@@ -356,6 +387,7 @@ def load_samples(every: float = 5.0) -> Iterator[list[float]]:
 SCENARIOS = {
     # name: (implementation, triggerer restart mid-wait, triggerer processes)
     "shared": ("shared", False, 1),
+    "job": ("job", False, 1),
     "dbt": ("dbt", False, 1),
     "thread": ("thread", False, 1),
     "restart": ("shared", True, 1),
@@ -367,12 +399,13 @@ SCENARIO_NAMES = {
     "thread": "sync hook in thread (baseline)",
     "restart": "ours, triggerer restart mid-wait",
     "two": "ours, two triggerers, one connection",
+    "job": "ours, Factory job waits, defaults",
 }
 
 
 def scale(
     url: str,
-    runs: list[tuple[int, str, int]],
+    runs: list[tuple[int, str, float, float | None]],
     interval: float,
     noise_per_hour: float,
     finish: tuple[float, float],
@@ -382,12 +415,28 @@ def scale(
     CPU are their own; the gateway's timeline of requests gives requests/s and 429s.
     """
     rows = []
-    for size, scenario, per_second in runs:
+    for size, scenario, per_second, each in runs:
         processes = SCENARIOS[scenario][2]
-        control(url, "POST", "reset")
-        control(url, "POST", "throttle", {"per_second": per_second})
+        control(url, "POST", "reset")  # DataArts' documented per-user limits per API family, on
+        # The gateway of the row: the family the waits use at ``per_second``, counted as DataArts
+        # documents it (quality: 40 per 10 s, so 4/s is 40 per 10 s; Factory v1: per second).
+        if SCENARIOS[scenario][0] == "job":
+            families = {"factory": [per_second, 1.0]}
+        else:
+            families = {"quality": [round(per_second * 10), 10.0]}
+        control(url, "POST", "limits", {"enabled": True, "families": families})
+        rate_limits = {"quality": each} if each else None
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as spec:
-            json.dump({"url": url, "size": size, "min_seconds": finish[0], "max_seconds": finish[1]}, spec)
+            json.dump(
+                {
+                    "url": url,
+                    "size": size,
+                    "min_seconds": finish[0],
+                    "max_seconds": finish[1],
+                    "rate_limits": rate_limits,
+                },
+                spec,
+            )
         command = [
             sys.executable, __file__, "--one", scenario, "--spec", spec.name, "--interval", str(interval),
         ]  # fmt: skip
@@ -414,6 +463,7 @@ def scale(
             "scenario": scenario,
             "size": size * processes,
             "gateway": per_second,
+            "each": each,
             "detect_p50": percentile(detections, 0.5),
             "detect_p99": percentile(detections, 0.99),
             "detect_max": max(detections, default=float("nan")),
@@ -431,7 +481,8 @@ def scale(
         }
         rows.append(row)
         print(
-            f"  N={row['size']:>6} {scenario:<8} gateway {per_second}/s: "
+            f"  N={row['size']:>6} {scenario:<8} gateway {per_second:g}/s"
+            f"{f' (rate_limits.quality {each:g} each)' if each else ''}: "
             f"detection p50 {row['detect_p50']:.2f} "
             f"p99 {row['detect_p99']:.2f} max {row['detect_max']:.2f} s, "
             f"{row['requests_per_s']:.1f} req/s ({row['requests_per_s_after_minute']:.1f} after 1 min), "
@@ -447,6 +498,10 @@ def scale(
 def one_scale_run(scenario: str, spec_path: str, interval: float) -> None:
     kind, restart, _ = SCENARIOS[scenario]
     spec = json.loads(Path(spec_path).read_text())
+    if spec.get("rate_limits"):  # this triggerer's share of the user's ceiling
+        connection = json.loads(os.environ["AIRFLOW_CONN_DATAARTS_DEFAULT"])
+        connection["extra"]["rate_limits"] = spec["rate_limits"]
+        os.environ["AIRFLOW_CONN_DATAARTS_DEFAULT"] = json.dumps(connection)
     os.environ["AIRFLOW_CONN_DBT_CLOUD_DEFAULT"] = json.dumps(
         {"conn_type": "dbt_cloud", "host": spec["url"].removeprefix("http://"), "password": "dbt-token"}
     )
@@ -580,8 +635,9 @@ def report(
             "|---:|---|---:|---|---:|---:|---:|---:|---:|---|",
         ]
         for row in scale_rows:
+            share = f", rate_limits.quality {row['each']:g} each" if row.get("each") else ""
             lines.append(
-                f"| {row['size']:,} | {SCENARIO_NAMES[row['scenario']]} | {row['gateway']}/s "
+                f"| {row['size']:,} | {SCENARIO_NAMES[row['scenario']]}{share} | {row['gateway']:g}/s "
                 f"| {row['detect_p50']:.1f} / {row['detect_p99']:.1f} / {row['detect_max']:.1f} s "
                 f"| {row['requests_per_s']:.1f} ({row['requests_per_s_after_minute']:.1f}) "
                 f"| {row['throttled']:,} ({row['throttled_after_minute']:,}) "
@@ -717,20 +773,28 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sizes", default="1000,10000,30000", help="numbers of concurrent triggers")
+    parser.add_argument("--sizes", default="1000,3000", help="numbers of concurrent triggers")
     parser.add_argument("--interval", type=float, default=10.0, help="poll interval, seconds")
     parser.add_argument(
         "--scenarios",
-        default="shared,dbt,thread",
+        default="shared",
         help="run at each size, comma list of: shared (ours, defaults), dbt (the dbt Cloud provider's "
         "trigger), thread (sync hook in a thread: the baseline), restart (ours, triggerer restart)",
     )
-    parser.add_argument("--gateway", type=int, default=30, help="the gateway's per-user limit, requests/s")
+    parser.add_argument(
+        "--gateway",
+        type=float,
+        default=4,
+        help="the gateway's per-user limit of the waits' API family, requests/s (quality: counted over "
+        "10 s, as DataArts documents it); default 4, DataArts Quality's documented limit",
+    )
     parser.add_argument(
         "--extra",
-        default="two@10000@30,shared@2000@2",
-        help="more runs, comma list of SCENARIO@SIZE@LIMIT (two: two triggerers of SIZE each, one "
-        "connection); default: two triggerers at 30/s, and ours against a gateway of 2/s",
+        default="dbt@1000@4,thread@1000@4,job@1000@30,shared@2000@2,two@1500@4@2",
+        help="more runs, comma list of SCENARIO@SIZE@LIMIT[@EACH] (job: Factory job waits, LIMIT the "
+        "Factory v1 limit; two: two triggerers of SIZE each, one connection; EACH: every triggerer's "
+        "extra.rate_limits.quality); default: the peers at 1,000, job waits at 30/s, ours against a "
+        "gateway of 2/s below the ceiling, two triggerers each at half the ceiling",
     )
     parser.add_argument(
         "--finish", default="5,75", help="instances end between these seconds after they start"
@@ -778,16 +842,17 @@ def main() -> int:
             calls = requests_per_call(url)
         if "scale" not in skip:
             print(f"Triggerer scale (interval {args.interval:g} s) ...", flush=True)
-            runs = [
-                (int(size), scenario, args.gateway)
+            runs: list[tuple[int, str, float, float | None]] = [
+                (int(size), scenario, float(args.gateway), None)
                 for size in args.sizes.split(",")
                 if size
                 for scenario in args.scenarios.split(",")
                 if scenario
             ]
             for extra in filter(None, args.extra.split(",")):
-                scenario, size, limit = extra.split("@")
-                runs.append((int(size), scenario, int(limit)))
+                # scenario@size@gateway[@each]: each = extra.rate_limits.quality of every triggerer
+                scenario, size, limit, *each = extra.split("@")
+                runs.append((int(size), scenario, float(limit), float(each[0]) if each else None))
             low, high = (float(x) for x in args.finish.split(","))
             scale_rows = scale(url, runs, args.interval, args.noise_per_hour, (low, high))
     imports = [] if "imports" in skip else import_costs(args.import_runs)

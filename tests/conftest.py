@@ -60,10 +60,14 @@ def emulator_server() -> Iterator[DataArtsEmulator]:
 @pytest.fixture
 def emulator(emulator_server: DataArtsEmulator) -> DataArtsEmulator:
     """The emulator, back to its seeded state, with no faults and an empty request log."""
-    from airflow_provider_dataarts.client.core import TOKENS
+    from airflow_provider_dataarts.client.core import BUDGETS, TOKENS
 
     emulator_server.reset()
     TOKENS._tokens.clear()
+    BUDGETS.clear()  # each test starts with the process's request budgets fresh
+    from airflow_provider_dataarts.hooks.dataarts import DEFINITIONS
+
+    DEFINITIONS.clear()  # and with no job definition read yet
     return emulator_server
 
 

@@ -25,23 +25,15 @@ _CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, httpx.A
     weakref.WeakKeyDictionary()
 )
 
-_BUDGETS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, core.RequestBudget]] = (
-    weakref.WeakKeyDictionary()
-)
 
-
-def shared_budget(config: DataArtsConfig) -> core.RequestBudget:
-    """The request budget of this loop (the triggerer) for the connection's user at its gateway."""
-    budgets = _BUDGETS.setdefault(asyncio.get_running_loop(), {})
-    key = (
-        core.TokenCache.key(config),
-        config.endpoint,
-        config.factory_endpoint,
-        config.max_requests_per_minute,
-    )
-    budget = budgets.get(key)
+def shared_budget(config: DataArtsConfig, family: str = "quality") -> core.RequestBudget:
+    """
+    The process's request budget of ``family`` for the connection's user (``client.core.BUDGETS``,
+    shared with every other trigger, and with any hook call made in this process).
+    """
+    budget = core.current_budgets().get(config, family)
     if budget is None:
-        budget = budgets[key] = core.RequestBudget(config.max_requests_per_minute)
+        raise ValueError(f"the API family {family!r} has no request budget")
     return budget
 
 
@@ -63,8 +55,8 @@ def shared_client(config: DataArtsConfig) -> httpx.AsyncClient:
 
 class AsyncTransport:
     """
-    The async twin of ``SyncTransport`` (same ``deadline`` rule): only the I/O differs, and every
-    request waits for the loop's request budget of its connection (``max_requests_per_minute``).
+    The async twin of ``SyncTransport`` (same ``deadline`` rule): only the I/O differs. Every
+    request waits for the process's budget of its API family (``extra.rate_limits``, in ``core``).
     """
 
     def __init__(self, config: DataArtsConfig, log: Any, client: httpx.AsyncClient | None = None) -> None:
@@ -73,11 +65,11 @@ class AsyncTransport:
         self.client = client
 
     async def run(self, operation: Generator[core.ApiRequest, Any, T], *, deadline: float | None = None) -> T:
-        steps = core.run_operation(self.config, operation, self.log, deadline, shared_budget(self.config))
+        steps = core.run_operation(self.config, operation, self.log, deadline)
         return await self._carry_out(steps)
 
     async def call(self, request: core.ApiRequest, *, deadline: float | None = None) -> Any:
-        steps = core.call(self.config, request, self.log, deadline, budget=shared_budget(self.config))
+        steps = core.call(self.config, request, self.log, deadline)
         return await self._carry_out(steps)
 
     async def _carry_out(self, steps: core.Steps[T]) -> T:

@@ -19,9 +19,8 @@ DEFAULT_RETRY_WAIT = 1.0
 DEFAULT_NOT_LISTED_GRACE = 120.0
 # A deferred wait survives a gateway outage this long (seconds) before it ends with an error.
 DEFAULT_OUTAGE_TOLERANCE = 600.0
-# The upper bound of a triggerer's adaptive request budget for a connection (requests a minute):
-# the gateway's documented per-user limit, 30 requests/s. The budget starts well below it, grows
-# while the gateway accepts and halves on a 429 (client.core.RequestBudget); a user may set less.
+# Deprecated (0.x): one bound for every API family, requests a minute. When set, it caps each
+# family's ceiling (extra.rate_limits) at max_requests_per_minute / 60, with a deprecation warning.
 DEFAULT_MAX_REQUESTS_PER_MINUTE = 1800.0
 DEFAULT_CONSOLE_URL = (
     "https://console.huaweicloud.com/dataartsstudio/?region={region}#/dq/taskMonitor"
@@ -63,6 +62,8 @@ class DataArtsConfig:
     retry_wait: float = DEFAULT_RETRY_WAIT
     outage_tolerance: float = DEFAULT_OUTAGE_TOLERANCE
     max_requests_per_minute: float = DEFAULT_MAX_REQUESTS_PER_MINUTE
+    # Requests/s per API family (client.core.DEFAULT_RATE_LIMITS), only those the connection sets.
+    rate_limits: tuple[tuple[str, float], ...] = ()
     console_url: str = DEFAULT_CONSOLE_URL
     not_listed_grace: float = DEFAULT_NOT_LISTED_GRACE
     job_console_url: str = DEFAULT_JOB_CONSOLE_URL
@@ -147,6 +148,7 @@ class DataArtsConfig:
             max_requests_per_minute=_number(
                 extra, "max_requests_per_minute", DEFAULT_MAX_REQUESTS_PER_MINUTE, fail, minimum=1
             ),
+            rate_limits=parse_rate_limits(extra, fail),
             console_url=_console_url(extra.get("console_url"), fail),
             not_listed_grace=_number(extra, "not_listed_grace", DEFAULT_NOT_LISTED_GRACE, fail, minimum=0),
             job_console_url=_console_url(
@@ -169,6 +171,60 @@ class DataArtsConfig:
                 else (f"https://cdm.{region}.{domain}" if region else host_url)
             ),
         )
+
+
+def parse_rate_limits(extra: dict[str, Any], fail: Any) -> tuple[tuple[str, float], ...]:
+    """
+    ``extra.rate_limits`` (requests/s per API family, each a positive number, only known families),
+    merged with the deprecated ``extra.max_requests_per_minute``: when that is set, every family's
+    ceiling is at most its value / 60 (with a deprecation warning). The defaults stay in
+    ``client.core.DEFAULT_RATE_LIMITS``; only what the connection changes is returned.
+    """
+    from airflow_provider_dataarts.client.core import DEFAULT_RATE_LIMITS
+
+    raw = extra.get("rate_limits")
+    if isinstance(raw, str) and raw.strip():
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise fail("extra.rate_limits", f"must be a JSON object, not {raw!r}.") from None
+    if raw is None or raw == "":
+        raw = {}
+    if not isinstance(raw, dict):
+        raise fail("extra.rate_limits", f"must be an object of requests/s per API family, not {raw!r}.")
+    limits: dict[str, float] = {}
+    for family, value in raw.items():
+        if family not in DEFAULT_RATE_LIMITS:
+            raise fail(
+                "extra.rate_limits",
+                f"has an unknown API family {family!r}; known: {', '.join(DEFAULT_RATE_LIMITS)}.",
+            )
+        name = f"extra.rate_limits.{family}"
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise fail(name, f"must be a number (requests/s), not {value!r}.") from None
+        if not (math.isfinite(number) and number > 0):
+            raise fail(name, f"must be a positive number (requests/s), not {value!r}.")
+        limits[family] = number
+    legacy = extra.get("max_requests_per_minute")
+    if legacy is not None and legacy != "":
+        import warnings
+
+        cap = _number(extra, "max_requests_per_minute", DEFAULT_MAX_REQUESTS_PER_MINUTE, fail, minimum=1) / 60
+        try:
+            from airflow.exceptions import AirflowProviderDeprecationWarning as category
+        except ImportError:  # pragma: no cover - every supported Airflow has it
+            category = DeprecationWarning  # type: ignore[assignment,misc]
+        warnings.warn(
+            "extra.max_requests_per_minute is deprecated: set extra.rate_limits (requests/s per API "
+            f"family) instead; it now caps every family at {cap:g} requests/s.",
+            category,
+            stacklevel=2,
+        )
+        for family, default in DEFAULT_RATE_LIMITS.items():
+            limits[family] = min(limits.get(family, default), cap)
+    return tuple(sorted(limits.items()))
 
 
 def _extra_dict(conn_id: str, extra: dict[str, Any] | str | None) -> dict[str, Any]:

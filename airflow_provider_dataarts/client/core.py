@@ -8,12 +8,14 @@ mapping and retry decisions exist once.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import email.utils
 import hashlib
 import json
 import math
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Generator, Mapping
@@ -305,39 +307,71 @@ def is_transient(error: BaseException) -> bool:
 
 # Between two progress lines of one outage, so a long outage shows in the task log without flooding it.
 OUTAGE_LOG_EVERY = 60.0
+# While DataArts does not answer, a wait's polls spread out: twice the poll interval after the
+# first failed poll, doubling after each, up to this (or the poll interval, if longer).
+MAX_OUTAGE_BACKOFF = 60.0
+
+
+def outage_backoff(poll_interval: float, failures: int) -> float:
+    """Seconds from a failed poll to the next after ``failures`` failed polls in a row (every mode)."""
+    if failures <= 0:
+        return poll_interval
+    return min(max(MAX_OUTAGE_BACKOFF, poll_interval), poll_interval * 2.0 ** min(failures, 32))
 
 
 @dataclass
 class Outage:
     """
-    Bookkeeping of one wait's outage: since when DataArts is unreachable, and whether that is
-    still within ``tolerance`` seconds. Plain data (``to_dict``/``from_dict``) so a sensor can keep
-    it in ``task_state_store`` between pokes.
+    Bookkeeping of one wait's outage: since when DataArts is unreachable, how many polls failed in a
+    row and when the next may be sent (``outage_backoff``), and whether that is still within
+    ``tolerance`` seconds. Plain data (``to_dict``/``from_dict``) so a sensor can keep it in
+    ``task_state_store`` between pokes and reschedules.
     """
 
     tolerance: float
     started_at: float | None = None
     logged_at: float | None = None
     last_error: str | None = None
+    failures: int = 0
+    next_poll_at: float | None = None
 
-    def failed(self, error: BaseException, now: float, log: Any = None) -> bool:
-        """Record a transient failure; whether the outage is still tolerated (logs once, then each minute)."""
+    def failed(
+        self, error: BaseException, now: float, log: Any = None, poll_interval: float | None = None
+    ) -> bool:
+        """
+        Record a transient failure; whether the outage is still tolerated (logs once, then each
+        minute). With ``poll_interval``, also when the next poll may go (``next_poll_at``).
+        """
         self.last_error = str(error)
+        self.failures += 1
         if self.started_at is None:
             self.started_at = now
+        wait = outage_backoff(poll_interval, self.failures) if poll_interval else None
+        self.next_poll_at = now + wait if wait is not None else None
         tolerated = now - self.started_at <= self.tolerance
         if log is not None and tolerated:
+            spread = f"; polling again in {wait:.0f} s, then less often while it lasts" if wait else ""
             if self.logged_at is None:
                 log.warning(
-                    "DataArts unreachable (%s); still waiting, for up to %.0f s of outage",
+                    "DataArts unreachable (%s); still waiting, for up to %.0f s of outage%s",
                     self.last_error,
                     self.tolerance,
+                    spread,
                 )
                 self.logged_at = now
             elif now - self.logged_at >= OUTAGE_LOG_EVERY:
-                log.warning("DataArts unreachable for %.0f s, still waiting", self.lasted(now))
+                log.warning(
+                    "DataArts unreachable for %.0f s (%d polls failed), still waiting%s",
+                    self.lasted(now),
+                    self.failures,
+                    f"; next poll in {wait:.0f} s" if wait else "",
+                )
                 self.logged_at = now
         return tolerated
+
+    def backing_off(self, now: float) -> bool:
+        """Whether a poll now would come before the outage's backoff allows (then send nothing)."""
+        return self.next_poll_at is not None and now < self.next_poll_at
 
     def recovered(self, now: float, log: Any = None) -> float | None:
         """A poll succeeded: end the outage; how long it lasted (None when there was none)."""
@@ -346,7 +380,8 @@ class Outage:
         lasted = self.lasted(now)
         if log is not None:
             log.warning("DataArts was unreachable for %.0f s; reachable again, still waiting", lasted)
-        self.started_at = self.logged_at = self.last_error = None
+        self.started_at = self.logged_at = self.last_error = self.next_poll_at = None
+        self.failures = 0
         return lasted
 
     def lasted(self, now: float) -> float:
@@ -359,7 +394,13 @@ class Outage:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"started_at": self.started_at, "logged_at": self.logged_at, "last_error": self.last_error}
+        return {
+            "started_at": self.started_at,
+            "logged_at": self.logged_at,
+            "last_error": self.last_error,
+            "failures": self.failures,
+            "next_poll_at": self.next_poll_at,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None, tolerance: float) -> Outage:
@@ -369,6 +410,8 @@ class Outage:
             started_at=data.get("started_at"),
             logged_at=data.get("logged_at"),
             last_error=data.get("last_error"),
+            failures=int(data.get("failures") or 0),
+            next_poll_at=data.get("next_poll_at"),
         )
 
 
@@ -392,12 +435,91 @@ def connection_key(config: DataArtsConfig) -> str:
     return hashlib.sha256(repr(values).encode()).hexdigest()
 
 
-# The gateway's documented per-user limit (Factory v1: 30 requests/s per user, 300 per API; the
-# instance list sits behind the same per-user throttle). A budget never goes above it by default.
-GATEWAY_USER_LIMIT = 30.0
-# Where a budget starts: a sixth of the per-user limit, so several triggerers (and the workers'
-# own calls) sharing one user start well under it together.
-BUDGET_START_RATE = 5.0
+# --- request ceilings per API family (DESIGN "Request ceilings") -----------------------------------
+# Huawei documents per-user limits per API family of DataArts Studio (the user counts across every
+# tool of the account, the console included). Requests per second, the defaults of extra.rate_limits.
+DEFAULT_RATE_LIMITS: dict[str, float] = {
+    "quality": 4.0,  # 40 per 10 s: instance list, result, batch-stop, job list and detail
+    "factory": 30.0,  # Factory v1: scripts, run-immediate, instance list and detail, stop, restart
+    "factory_detail": 10.0,  # Factory v1: a job's detail and export
+    "factory_v2": 10.0,  # Factory v2 (PatchData create, list, stop)
+    "migration": 2.0,  # CDM: job status and submissions, 120 a minute
+    "migration_control": 20.0,  # CDM: job start and stop, 1,200 a minute
+}
+# The window over which DataArts counts each family's limit (Quality: 40 per 10 s; CDM: per minute;
+# the others per second). A budget spaces its requests so that any such window, plus a margin for
+# a request held up a little on its way (a busy event loop or thread), holds at most the limit.
+FAMILY_WINDOWS: dict[str, float] = {"quality": 10.0, "migration": 60.0, "migration_control": 60.0}
+BUDGET_MARGIN = 0.1
+# IAM's token call: no DataArts budget (one call per token and process, TokenCache).
+UNLIMITED_FAMILY = "iam"
+_FAMILY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("quality", re.compile(r"^/v2/[^/]+/quality(/|$)")),
+    ("factory_v2", re.compile(r"^/v2/[^/]+/factory(/|$)")),
+    ("migration_control", re.compile(r"^/v1\.1/[^/]+/clusters/[^/]+/cdm/job/[^/]+/(start|stop)$")),
+    ("migration", re.compile(r"^/v1\.1/[^/]+/clusters/[^/]+/cdm(/|$)")),
+    ("factory_detail", re.compile(r"^/v1/[^/]+/jobs/(?!instances$)[^/]+(/export)?$")),
+    ("factory", re.compile(r"^/v1/[^/]+/(scripts|jobs|resources|connections)(/|$)")),
+)
+
+
+def request_family(method: str, service: str, path: str) -> str:
+    """
+    The API family whose per-user ceiling a request counts against (``DEFAULT_RATE_LIMITS``), or
+    ``"iam"`` (no ceiling). The one place that decides it, for every transport and every call.
+    A job's detail is a GET of ``/v1/{p}/jobs/{name}``; its export, ``/jobs/{name}/export``; other
+    calls on a job (``/start``, ``/stop``, ``/status``, ``/run-immediate``) are Factory v1's 30/s.
+    """
+    if service == "iam" or path.startswith("/v3/"):
+        return UNLIMITED_FAMILY
+    for family, pattern in _FAMILY_PATTERNS:
+        if pattern.match(path):
+            if family == "factory_detail" and method != "GET" and not path.endswith("/export"):
+                return "factory"
+            return family
+    # Any other DataArts call: the strictest ceiling of its service, never none.
+    return "quality" if service == "quality" else "factory"
+
+
+def rate_limit(config: DataArtsConfig, family: str) -> float | None:
+    """The ceiling (requests/s) of ``family`` for this connection: extra.rate_limits or the default."""
+    if family == UNLIMITED_FAMILY:
+        return None
+    limits = dict(config.rate_limits)
+    return limits.get(family, DEFAULT_RATE_LIMITS.get(family, DEFAULT_RATE_LIMITS["quality"]))
+
+
+class BudgetRegistry:
+    """
+    Every request budget of this process: one per user (credentials and project) and API family,
+    shared by all threads and event loops (a triggerer's triggers, a worker's hooks).
+    """
+
+    def __init__(self) -> None:
+        self._budgets: dict[Any, RequestBudget] = {}
+        self._guard = threading.Lock()
+
+    def get(self, config: DataArtsConfig, family: str) -> RequestBudget | None:
+        ceiling = rate_limit(config, family)
+        if ceiling is None:
+            return None
+        key = (TokenCache.key(config), config.endpoint, config.factory_endpoint, family, ceiling)
+        budget = self._budgets.get(key)
+        if budget is None:
+            with self._guard:
+                budget = self._budgets.setdefault(
+                    key, RequestBudget(ceiling, family=family, window=FAMILY_WINDOWS.get(family, 1.0))
+                )
+        return budget
+
+    def for_request(self, config: DataArtsConfig, request: ApiRequest) -> RequestBudget | None:
+        return self.get(config, request_family(request.method, request.service, request.path))
+
+    def clear(self) -> None:
+        with self._guard:
+            self._budgets.clear()
+
+
 # The slowest a budget gets after 429s in a row: one request every five seconds.
 BUDGET_MIN_RATE = 0.2
 # A 429 halves the rate at once ...
@@ -405,10 +527,11 @@ BUDGET_DECREASE = 0.5
 # ... after which it grows back by this much (requests/s) per second it is short of what its
 # callers need, up to a little under the rate the gateway refused ...
 BUDGET_INCREASE = 0.5
-BUDGET_SAFE_SHARE = 0.9
-# ... and beyond that only this slowly, so a budget at the gateway's limit probes it rarely.
-BUDGET_PROBE = 0.01
-# Before the first 429 it doubles each second it is short (the limit is far off, most likely).
+BUDGET_SAFE_SHARE = 0.85
+# ... and beyond that only this slowly (a share of the refused rate a second, about a minute to
+# reach it again), so a budget under a lower limit than its ceiling seldom meets it again.
+BUDGET_PROBE = 0.002
+# Before any 429 a budget below its ceiling doubles each second it is short.
 BUDGET_SLOW_START = math.log(2)
 # 429s arriving this soon after a cut answer requests sent before it: they cut nothing more.
 BUDGET_CUT_HOLD = 1.0
@@ -416,22 +539,31 @@ BUDGET_CUT_HOLD = 1.0
 
 class RequestBudget:
     """
-    The request rate of one user at its gateway, shared by everyone sending through it (every
-    trigger of a triggerer on one connection): additive increase, multiplicative decrease.
+    The request rate of one user for one API family, shared by everyone in the process sending
+    through it (every trigger of a triggerer, every hook of a worker): additive increase,
+    multiplicative decrease under a fixed ceiling.
 
     Requests are spaced ``1 / rate`` apart, and none is sent while the gateway has asked to wait
-    (a 429's ``Retry-After``). The rate starts at ``BUDGET_START_RATE`` and grows only while the
-    budget holds back callers that declared (``need``) a higher rate than it gives: doubling each
-    second until the first 429, then by ``BUDGET_INCREASE`` a second up to ``BUDGET_SAFE_SHARE`` of
-    the rate refused last, and by ``BUDGET_PROBE`` beyond it. A 429 halves it at once. It never
-    exceeds ``per_minute / 60`` (the connection's ``max_requests_per_minute``, the user's bound).
-    Several triggerers sharing one user cannot talk to each other: they settle under the gateway's
-    limit together because each cuts on the 429s their sum causes.
+    (a 429's ``Retry-After``). The rate starts at ``top``: the ceiling (the family's documented
+    per-user limit, or extra.rate_limits) less a ``BUDGET_MARGIN`` per counting window, and never
+    goes above it, so on an account
+    where nothing else runs it meets no 429. A 429 halves it at once; it then grows back, while
+    callers wait for it, by ``BUDGET_INCREASE`` a second up to ``BUDGET_SAFE_SHARE`` of the rate
+    refused last, and by ``BUDGET_PROBE`` beyond it, up to the ceiling again. Several processes
+    sharing one user cannot talk to each other: size extra.rate_limits per process (their sum at
+    most the documented limit), or they settle through the 429s their sum causes.
     """
 
-    def __init__(self, per_minute: float | None = None, *, start: float = BUDGET_START_RATE) -> None:
-        self.ceiling = per_minute / 60.0 if per_minute else GATEWAY_USER_LIMIT
-        self.rate = max(BUDGET_MIN_RATE, min(start, self.ceiling))
+    def __init__(
+        self, ceiling: float, *, family: str = "", window: float = 1.0, start: float | None = None
+    ) -> None:
+        if not ceiling > 0:
+            raise ValueError(f"a request ceiling must be positive, not {ceiling!r}")
+        self.family = family
+        self.ceiling = float(ceiling)  # requests/s
+        # The highest rate it sends at: the ceiling's requests in any window and its margin.
+        self.top = max(BUDGET_MIN_RATE, self.ceiling * window / (window + BUDGET_MARGIN))
+        self.rate = max(BUDGET_MIN_RATE, min(self.top if start is None else start, self.top))
         self.refused_at: float | None = None  # the rate of the last cut, None before any 429
         self.paused_until = 0.0
         self.throttled = 0  # 429s seen
@@ -444,7 +576,7 @@ class RequestBudget:
 
     @property
     def limit(self) -> float:
-        """The current rate as requests a minute (what a message or a user would call the budget)."""
+        """The current rate as requests a minute."""
         return self.rate * 60.0
 
     def need(self, who: Any, rate: float, until: float) -> None:
@@ -494,7 +626,10 @@ class RequestBudget:
 
     def _grow(self, now: float) -> None:
         last, self._last_grow = self._last_grow, now
-        target = min(self.ceiling, self._demand(now))
+        # Callers that declared what they need (the shared pollers) cap the growth at that; plain
+        # callers (a worker's hook) wait in the queue, which is need enough: up to the ceiling.
+        demand = self._demand(now)
+        target = min(self.top, demand) if self._needs else self.top
         if last is None or self.rate >= target:
             return
         seconds = min(now - last, 1.0)
@@ -635,6 +770,22 @@ class TokenCache:
 
 
 TOKENS = TokenCache()
+# Every request of this process goes through its family's budget here (``call``). A context may
+# use a registry of its own (``budget_scope``): a test that plays two triggerer processes in one.
+BUDGETS = BudgetRegistry()
+_BUDGET_SCOPE: contextvars.ContextVar[BudgetRegistry] = contextvars.ContextVar("dataarts_budgets")
+
+
+def current_budgets() -> BudgetRegistry:
+    """The budgets requests of this context go through: the process's, unless scoped."""
+    return _BUDGET_SCOPE.get(BUDGETS)
+
+
+def budget_scope(registry: BudgetRegistry) -> None:
+    """Make this context (a thread, before it starts its event loop) use ``registry``."""
+    _BUDGET_SCOPE.set(registry)
+
+
 TOKEN_CLAIM_STALE = 300.0
 TOKEN_WAIT = 0.05
 
@@ -675,13 +826,13 @@ def run_operation(
     operation: Generator[ApiRequest, Any, T],
     log: Any,
     deadline: float | None,
-    budget: RequestBudget | None = None,
+    budgets: BudgetRegistry | None = None,
 ) -> Steps[T]:
     """The steps of a whole operation: each request it yields, called, its answer sent back in."""
     try:
         request = next(operation)
         while True:
-            request = operation.send((yield from call(config, request, log, deadline, budget=budget)))
+            request = operation.send((yield from call(config, request, log, deadline, budgets=budgets)))
     except StopIteration as done:
         return done.value
 
@@ -693,12 +844,14 @@ def call(
     deadline: float | None,
     reader: Reader = read_answer,
     *,
-    budget: RequestBudget | None = None,
+    budgets: BudgetRegistry | None = None,
 ) -> Steps[Any]:
     """
     One request with auth, one token renewal, retries as ``retry_delay`` says, within ``deadline``,
-    and within ``budget`` when given (a 429 cuts it and its ``Retry-After`` pauses all who share it).
+    and within the budget of its API family (``budgets``, by default ``current_budgets()``, the
+    process's: a 429 cuts it and its ``Retry-After`` pauses all who share it).
     """
+    budget = (budgets or current_budgets()).for_request(config, request)
     attempt = 1
     while True:
         try:
@@ -756,7 +909,8 @@ def _send(
         while budget is not None and (wait := budget.reserve(time.time(), place)) > 0:
             if deadline is not None and time.time() + wait >= deadline:
                 raise DataArtsDeadlineExceeded(
-                    f"the request budget ({budget.limit:.0f} a minute) has no slot before the deadline",
+                    f"the {budget.family} request budget ({budget.rate:.2f} requests/s, extra.rate_limits) "
+                    "has no slot before the deadline",
                     method=request.method,
                     path=request.path,
                 )

@@ -31,6 +31,12 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="the gateway's per-user limit: 429 APIG.0308 with Retry-After beyond it (0: none)",
     )
+    parser.add_argument(
+        "--no-limits",
+        action="store_true",
+        help="do not enforce DataArts' documented per-user limits per API family (on by default: "
+        "quality 40 per 10 s, Factory v1 30/s, job detail 10/s, Factory v2 10/s, CDM status 2/s)",
+    )
     args = parser.parse_args(argv)
     emulator = DataArtsEmulator(
         args.host,
@@ -43,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         workspace=args.workspace,
         access_key=args.ak,
         secret_key=args.sk,
+        enforce_limits=not args.no_limits,
     )
     if args.limit_per_second:
         emulator.limit_per_second(args.limit_per_second)
@@ -65,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     print(f"  static token: {creds.static_token}", flush=True)
+    limits = "off (--no-limits)" if args.no_limits else "DataArts' documented per-user limits per API family"
+    print(f"  gateway limits: {limits}", flush=True)
     print(f"  jobs: {', '.join(job.name for job in emulator.state.jobs.values())}", flush=True)
     print(f"  scripts: {', '.join(emulator.state.scripts)}", flush=True)
     print(f"  console: {emulator.url}/console/ (each instance's page, the tasks' extra link)", flush=True)

@@ -20,6 +20,9 @@ class DataArtsEmulator:
     :param run_seconds: How long a rerun quality instance stays RUNNING (a job may override it).
     :param script_seconds: How long a script instance takes (LAUNCHING, then RUNNING).
     :param seed: Jobs and scripts to start with (see ``state.default_seed``); ``seed_file``: the same as JSON.
+    :param enforce_limits: Enforce DataArts' documented per-user limits per API family (429
+        ``APIG.0308`` with ``Retry-After`` above them: quality 40 per 10 s, Factory v1 30/s, a job's
+        detail and export 10/s, Factory v2 10/s, CDM status 120 a minute); ``False`` turns them off.
     :param credentials: Keyword arguments of ``Credentials`` (project, workspace, AK/SK, IAM user, token).
     """
 
@@ -33,13 +36,14 @@ class DataArtsEmulator:
         seed: dict[str, Any] | None = None,
         seed_file: str | Path | None = None,
         quiet: bool = True,
+        enforce_limits: bool = True,
         **credentials: Any,
     ) -> None:
         self.credentials = Credentials(**credentials)
         self.state = EmulatorState(
             run_seconds=run_seconds, script_seconds=script_seconds, seed=seed, seed_file=seed_file
         )
-        self.emulation = Emulation(self.state, self.credentials)
+        self.emulation = Emulation(self.state, self.credentials, enforce_limits=enforce_limits)
         self.server = EmulatorHTTPServer((host, port), self.emulation, quiet=quiet)
         self._thread: threading.Thread | None = None
 
@@ -117,6 +121,18 @@ class DataArtsEmulator:
     def limit_per_second(self, requests: int | None) -> None:
         """The gateway's per-user limit: beyond ``requests`` a second (any 1 s), 429 ``APIG.0308``."""
         self.emulation.throttle(requests, 1.0)
+
+    def set_limits(self, enabled: bool = True, **families: tuple[int, float] | None) -> None:
+        """
+        The documented per-family limits on (default) or off; a family may be given its own
+        ``(requests, window_seconds)``, or None for no limit. ``reset()`` restores the constructor's.
+        """
+        self.emulation.set_limits(enabled, **families)
+
+    @property
+    def throttled_count(self) -> int:
+        """How many requests the gateway answered 429 (limits or throttle) since the last reset."""
+        return sum(1 for record in self.requests if record["status"] == 429)
 
     def add_quality_job(self, name: str, **options: Any) -> str:
         return str(self.state.add_quality_job(name, **options).id)

@@ -34,6 +34,17 @@ from airflow_provider_dataarts.emulator.state import EmulatorError, EmulatorStat
 MAX_LIMIT = 100
 CLOCK_SKEW_SECONDS = 15 * 60
 GATEWAY_CODES = {429: "APIG.0308", 502: "APIG.0201", 503: "APIG.0613", 504: "APIG.0201"}
+# DataArts' documented per-user limits (DESIGN "Request ceilings"), as the emulator's gateway
+# enforces them by default: API family -> (requests, window in seconds). The family of a request
+# is the client's own classification (client.core.request_family), so both agree by construction.
+DOCUMENTED_LIMITS: dict[str, tuple[int, float]] = {
+    "quality": (40, 10.0),
+    "factory": (30, 1.0),
+    "factory_detail": (10, 1.0),
+    "factory_v2": (10, 1.0),
+    "migration": (120, 60.0),
+    "migration_control": (1200, 60.0),
+}
 FAULT_KINDS = ("status", "html", "reset", "expire_token", "malformed_json", "empty_body", "delay", "answer")
 
 
@@ -100,7 +111,9 @@ class Answer:
 class Emulation:
     """State plus the gateway's memory: issued tokens, faults, the request log."""
 
-    def __init__(self, state: EmulatorState, credentials: Credentials) -> None:
+    def __init__(
+        self, state: EmulatorState, credentials: Credentials, *, enforce_limits: bool = True
+    ) -> None:
         self.state = state
         self.credentials = credentials
         self.lock = threading.Lock()
@@ -113,6 +126,10 @@ class Emulation:
         self.throttle_count: int | None = None
         self.throttle_window = 60.0
         self._recent: dict[str, collections.deque[float]] = {}
+        # The documented per-family limits (on unless the emulator was made without them).
+        self.enforce_limits_default = enforce_limits
+        self.family_limits: dict[str, tuple[int, float]] = dict(DOCUMENTED_LIMITS) if enforce_limits else {}
+        self._family_recent: dict[tuple[str, str], collections.deque[float]] = {}
 
     def reset(self) -> None:
         self.state.reset()
@@ -123,6 +140,41 @@ class Emulation:
             self.token_requests = 0
             self.throttle_count = None
             self._recent.clear()
+            self.family_limits = dict(DOCUMENTED_LIMITS) if self.enforce_limits_default else {}
+            self._family_recent.clear()
+
+    def set_limits(self, enabled: bool = True, **families: tuple[int, float] | None) -> None:
+        """The documented limits on (or off), then any family's own ``(requests, window)`` (None: none)."""
+        with self.lock:
+            self.family_limits = dict(DOCUMENTED_LIMITS) if enabled else {}
+            for family, limit in families.items():
+                if family not in DOCUMENTED_LIMITS:
+                    raise ValueError(f"unknown API family {family!r}; known: {', '.join(DOCUMENTED_LIMITS)}")
+                if limit is None:
+                    self.family_limits.pop(family, None)
+                else:
+                    self.family_limits[family] = (int(limit[0]), float(limit[1]))
+            self._family_recent.clear()
+
+    def over_family_limit(self, now: float, user: str, method: str, path: str) -> float | None:
+        """Seconds ``user`` must wait when this request is over its API family's limit, else None."""
+        from airflow_provider_dataarts.client.core import request_family
+
+        service = "iam" if path.startswith("/v3/") else ("quality" if path.startswith("/v2/") else "factory")
+        # The benchmarks' dbt Cloud peer stands in for a quality wait: its polls count as quality's.
+        family = "quality" if dbt_cloud.is_dbt_path(path) else request_family(method, service, path)
+        with self.lock:
+            limit = self.family_limits.get(family)
+            if limit is None:
+                return None
+            count, window = limit
+            recent = self._family_recent.setdefault((user, family), collections.deque())
+            while recent and recent[0] <= now - window:
+                recent.popleft()
+            if len(recent) >= count:
+                return recent[0] + window - now
+            recent.append(now)
+            return None
 
     def throttle(self, count: int | None, window: float) -> None:
         """Answer 429 ``APIG.0308`` to a user's requests beyond ``count`` in any ``window`` seconds."""
@@ -218,9 +270,13 @@ class Handler(BaseHTTPRequestHandler):
         }
         with emulation.lock:
             emulation.log.append(record)
-        wait = emulation.throttled(time.time(), self._user())
+        now, user = time.time(), self._user()
+        wait = emulation.throttled(now, user)
+        if wait is None:
+            wait = emulation.over_family_limit(now, user, method, raw_path)
         if wait is not None:  # Retry-After in whole seconds, as the gateway sends it
-            record["status"] = self._fault(Fault("status", status=429, retry_after=max(1, math.ceil(wait))))
+            record["status"] = 429  # before the answer leaves: a client may read the log at once
+            self._fault(Fault("status", status=429, retry_after=max(1, math.ceil(wait))))
             return
         fault = emulation.take_fault(method, raw_path, "before", raw_query)
         if fault is not None and fault.kind == "delay":
@@ -599,6 +655,16 @@ class Handler(BaseHTTPRequestHandler):
                 else:
                     emulation.throttle(int(data["per_minute"]), 60.0)
                 return Answer(204)
+            if (
+                route == "limits" and method == "POST"
+            ):  # {"enabled": bool, "families": {f: [n, window] | null}}
+                families = {
+                    k: (tuple(v) if v is not None else None) for k, v in (data.get("families") or {}).items()
+                }
+                emulation.set_limits(bool(data.get("enabled", True)), **families)
+                return Answer(204)
+            if route == "limits" and method == "GET":
+                return Answer(200, {f: list(v) for f, v in emulation.family_limits.items()})
             if route == "expire-tokens" and method == "POST":
                 emulation.expire_tokens()
                 return Answer(204)

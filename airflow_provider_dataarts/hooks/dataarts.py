@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import collections
+import copy
 import dataclasses
 import datetime
+import threading
+import time
 from collections.abc import Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -13,6 +17,7 @@ from airflow.providers.common.compat.sdk import BaseHook
 
 from airflow_provider_dataarts.client import operations as ops
 from airflow_provider_dataarts.client.config import DataArtsConfig
+from airflow_provider_dataarts.client.core import connection_key
 from airflow_provider_dataarts.exceptions import (
     DataArtsAPIError,
     DataArtsConfigError,
@@ -233,6 +238,25 @@ class DataArtsHook(BaseHook):
         :param rule_type: ``"quality"`` (1) or ``"comparison"`` (2).
         """
         return self.transport.run(ops.get_quality_job(self._quality_project(), job_id, rule_type))
+
+    def get_quality_job_definition(
+        self, job_id: str | int, rule_type: str | int = "quality"
+    ) -> dict[str, Any]:
+        """
+        The job's definition as ``get_quality_job`` reads it (sub-rules, tables, columns, level),
+        read once per job per process and kept ``DEFINITION_TTL`` seconds (at most
+        ``DEFINITION_CACHE_SIZE`` jobs): what a verdict needs from it (the checked tables, lineage,
+        a quality gate) costs no request of the user's quality budget after the first. A copy.
+
+        :param job_id: The job's id.
+        :param rule_type: ``"quality"`` (1) or ``"comparison"`` (2).
+        """
+        key = (connection_key(self.config), str(job_id), ops.rule_type_code(rule_type))
+        found = DEFINITIONS.get(key)
+        if found is None:
+            found = self.get_quality_job(job_id, rule_type)
+            DEFINITIONS.put(key, found)
+        return copy.deepcopy(found)
 
     # --- DataArts Factory scripts ------------------------------------------------------------------
 
@@ -535,6 +559,44 @@ class DataArtsHook(BaseHook):
         from airflow_provider_dataarts.client import migration
 
         return self._run(migration.show_job(self._project, cluster_id, job_name))
+
+
+# A job's definition changes when someone edits the job: kept 10 minutes, for 256 jobs at most.
+DEFINITION_TTL = 600.0
+DEFINITION_CACHE_SIZE = 256
+
+
+class DefinitionCache:
+    """Quality job definitions of this process, by connection and job: bounded, each with an expiry."""
+
+    def __init__(self) -> None:
+        self._items: collections.OrderedDict[Any, tuple[float, dict[str, Any]]] = collections.OrderedDict()
+        self._guard = threading.Lock()
+
+    def get(self, key: Any) -> dict[str, Any] | None:
+        with self._guard:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            if time.monotonic() >= item[0]:
+                del self._items[key]
+                return None
+            self._items.move_to_end(key)
+            return item[1]
+
+    def put(self, key: Any, definition: dict[str, Any]) -> None:
+        with self._guard:
+            self._items[key] = (time.monotonic() + DEFINITION_TTL, copy.deepcopy(definition))
+            self._items.move_to_end(key)
+            while len(self._items) > DEFINITION_CACHE_SIZE:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._guard:
+            self._items.clear()
+
+
+DEFINITIONS = DefinitionCache()
 
 
 def not_found(instance_id: Any, config: DataArtsConfig) -> DataArtsInstanceNotFound:

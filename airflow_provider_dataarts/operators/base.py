@@ -58,6 +58,9 @@ class DataArtsRunOperator(BaseOperator):
     :param dataarts_conn_id: The Airflow connection of type ``dataarts``.
     :param wait_for_completion: Wait for the run to finish.
     :param deferrable: Wait in the triggerer instead of a worker slot.
+    :param triggerer_queue: The triggerer queue the deferred wait goes to (Airflow 3.2+ with
+        ``[triggerer] queues_enabled``; default ``[dataarts] triggerer_queue``), so one triggerer
+        can own every DataArts wait; ignored, with a warning, below 3.2.
     :param poll_interval: Seconds between status checks while waiting.
     :param timeout: Seconds to wait at most (``None``: no limit), retries of each check included.
     :param cancel_on_kill: Stop the remote run when a user kills the task while it waits (clear,
@@ -77,9 +80,12 @@ class DataArtsRunOperator(BaseOperator):
         poll_interval: float = 30.0,
         timeout: float | timedelta | None = None,
         cancel_on_kill: bool = True,
+        triggerer_queue: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        # Where the deferred wait runs (Airflow 3.2+ triggerer queues): waiting.route_to_triggerer_queue.
+        self.triggerer_queue = triggerer_queue
         self.dataarts_conn_id = dataarts_conn_id
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
@@ -199,6 +205,9 @@ class DataArtsRunOperator(BaseOperator):
                 self._finish(passed=True)
                 return instance_id
             if self.deferrable:
+                from airflow_provider_dataarts.waiting import route_to_triggerer_queue
+
+                route_to_triggerer_queue(self, self.triggerer_queue, self.log)
                 self.defer(
                     trigger=self._trigger(instance_id, started),
                     method_name="execute_complete",

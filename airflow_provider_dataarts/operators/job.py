@@ -238,7 +238,9 @@ class DataArtsRunJobOperator(DataArtsRunOperator):
 
         assert self._state is not None
         return wait_in_worker(
-            job_instance_check(self.hook, self._state, self.job_name, instance_id, self.log),
+            job_instance_check(
+                self.hook, self._state, self.job_name, instance_id, self.log, poll_interval=self.poll_interval
+            ),
             job_status_of,
             job_status_finished,
             what=f"job {self.job_name} instance {instance_id}",
@@ -583,7 +585,14 @@ class DataArtsPatchDataOperator(DataArtsRunOperator):
 
         assert self._state is not None
         return wait_in_worker(
-            patch_data_check(self.hook, self._state, instance_id, self._submitted_at(), self.log),
+            patch_data_check(
+                self.hook,
+                self._state,
+                instance_id,
+                self._submitted_at(),
+                self.log,
+                poll_interval=self.poll_interval,
+            ),
             lambda row: row.get("status"),
             is_terminal,
             what=f"PatchData {instance_id} of job {self.job_name}",

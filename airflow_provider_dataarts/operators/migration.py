@@ -235,6 +235,7 @@ class DataArtsRunMigrationJobOperator(MigrationLineageMixin, DataArtsRunOperator
                 self.job_name,
                 instance_id,
                 self.log,
+                poll_interval=self.poll_interval,
                 started_after=self._started_after(),
             ),
             lambda submission: submission.get("status"),

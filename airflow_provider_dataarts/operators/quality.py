@@ -225,7 +225,9 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
 
         assert self._state is not None
         return wait_in_worker(
-            quality_instance_check(self.hook, self._state, instance_id, self._hints(), self.log),
+            quality_instance_check(
+                self.hook, self._state, instance_id, self._hints(), self.log, poll_interval=self.poll_interval
+            ),
             lambda instance: instance.get("run_status"),
             is_quality_terminal,
             what=f"quality instance {instance_id}",

@@ -138,7 +138,14 @@ class DataArtsExecuteScriptOperator(DataArtsRunOperator):
 
         assert self._state is not None
         return wait_in_worker(
-            script_instance_check(self.hook, self._state, self.script_name, instance_id, self.log),
+            script_instance_check(
+                self.hook,
+                self._state,
+                self.script_name,
+                instance_id,
+                self.log,
+                poll_interval=self.poll_interval,
+            ),
             lambda answer: answer.get("status"),
             lambda status: script_verdict(status) is not Verdict.WAIT,
             what=f"script {self.script_name} instance {instance_id}",

@@ -136,7 +136,7 @@ def job_definition(hook: DataArtsHook, instance: dict[str, Any], log: Any) -> di
         return None
     kind = "comparison" if instance.get("task_type") == "CONSISTENCY_TASK" else "quality"
     try:
-        return hook.get_quality_job(str(job_id), kind)
+        return hook.get_quality_job_definition(str(job_id), kind)  # cached per job and process
     except DataArtsAPIError as error:
         log.warning(
             "Could not read the definition of %s job %s (its sub-rules' names, dimensions, tables and "

@@ -31,6 +31,9 @@ class DataArtsSensor(BaseSensorOperator):
 
     :param dataarts_conn_id: The Airflow connection of type ``dataarts``.
     :param deferrable: Wait in the triggerer instead of a worker slot.
+    :param triggerer_queue: The triggerer queue the deferred wait goes to (Airflow 3.2+ with
+        ``[triggerer] queues_enabled``; default ``[dataarts] triggerer_queue``), so one triggerer
+        can own every DataArts wait; ignored, with a warning, below 3.2.
     """
 
     # task_state_store key of what waiting has learnt (not-listed grace, an outage's start).
@@ -41,9 +44,12 @@ class DataArtsSensor(BaseSensorOperator):
         *,
         dataarts_conn_id: str = DEFAULT_CONN_ID,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        triggerer_queue: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        # Where the deferred wait runs (Airflow 3.2+ triggerer queues): waiting.route_to_triggerer_queue.
+        self.triggerer_queue = triggerer_queue
         # Airflow accepts 0, which would make every deferred poll of a connection spin.
         positive_seconds(self.poke_interval, "poke_interval")
         self.dataarts_conn_id = dataarts_conn_id
@@ -65,6 +71,9 @@ class DataArtsSensor(BaseSensorOperator):
         self._state.load()
         if not self.deferrable:
             return super().execute(context)
+        from airflow_provider_dataarts.waiting import route_to_triggerer_queue
+
+        route_to_triggerer_queue(self, self.triggerer_queue, self.log)
         self.defer(
             trigger=self.make_trigger(end_time=self.hook.deadline),
             method_name="execute_complete",

@@ -120,12 +120,15 @@ class DataArtsJobInstanceSensor(DataArtsSensor):
                     self.state,
                     f"job {self.job_name}",
                     self.log,
+                    poll_interval=self.poke_interval,
                 )()
                 if not found or not found["id"]:
                     return False
                 instance_id = found["id"]
                 self.state.save(instance_id=instance_id)
-            check = job_instance_check(self.hook, self.state, self.job_name, instance_id, self.log)
+            check = job_instance_check(
+                self.hook, self.state, self.job_name, instance_id, self.log, poll_interval=self.poke_interval
+            )
             detail = check()
         except DataArtsAPIError as error:
             self._skip_if_soft_fail(error)

@@ -98,6 +98,7 @@ class DataArtsMigrationJobSensor(MigrationLineageMixin, DataArtsSensor):
                     self.state,
                     f"migration job {self.job_name}",
                     self.log,
+                    poll_interval=self.poke_interval,
                 )()
                 if not found:
                     if not self.state.record.get("told_absent"):
@@ -114,7 +115,13 @@ class DataArtsMigrationJobSensor(MigrationLineageMixin, DataArtsSensor):
                 )
                 self.state.save(submission_id=submission_id)
             check = migration_submission_check(
-                self.hook, self.state, self.cluster_id, self.job_name, submission_id, self.log
+                self.hook,
+                self.state,
+                self.cluster_id,
+                self.job_name,
+                submission_id,
+                self.log,
+                poll_interval=self.poke_interval,
             )
             submission = check()
         except DataArtsAPIError as error:

@@ -94,7 +94,9 @@ class DataArtsQualityInstanceSensor(QualityLineageMixin, DataArtsSensor):
         from airflow_provider_dataarts.waiting import quality_instance_check
 
         instance_id = str(self.instance_id)
-        check = quality_instance_check(self.hook, self.state, instance_id, self._hints(), self.log)
+        check = quality_instance_check(
+            self.hook, self.state, instance_id, self._hints(), self.log, poll_interval=self.poke_interval
+        )
         try:
             instance = check()
         except DataArtsAPIError as error:

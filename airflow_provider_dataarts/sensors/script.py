@@ -79,7 +79,12 @@ class DataArtsScriptInstanceSensor(DataArtsSensor):
         from airflow_provider_dataarts.waiting import script_instance_check
 
         check = script_instance_check(
-            self.hook, self.state, self.script_name, str(self.instance_id), self.log
+            self.hook,
+            self.state,
+            self.script_name,
+            str(self.instance_id),
+            self.log,
+            poll_interval=self.poke_interval,
         )
         try:
             answer = check()

@@ -22,8 +22,6 @@ if TYPE_CHECKING:
     from airflow_provider_dataarts.client.core import Outage
     from airflow_provider_dataarts.lifecycle import KillReason
 
-# During an outage, polls come at most this far apart (and never less often than the interval).
-MAX_OUTAGE_BACKOFF = 60.0
 # No event leaves a trigger sooner than this after it started. Airflow 3.3's scheduler fails a
 # deferred task whose trigger fires before it has processed the executor's report of the worker
 # that deferred ("finished with state success, but the task instance's state attribute is queued":
@@ -173,7 +171,7 @@ class DataArtsPollingTrigger(BaseTrigger):
                     # an error that retrying cannot change, ends the wait.
                     if not is_transient(error):
                         raise
-                    if not outage.failed(error, time.time(), self.log):
+                    if not outage.failed(error, time.time(), self.log, self.poll_interval):
                         yield self._event("error", outage.give_up_message(time.time()), **self._last_seen())
                         return
                     await self._back_off(outage)
@@ -187,8 +185,8 @@ class DataArtsPollingTrigger(BaseTrigger):
             yield self._event("error", f"{type(error).__name__}: {error}", **self._last_seen())
 
     async def _back_off(self, outage: Outage) -> None:
-        """Poll less often the longer DataArts is unreachable, never past the deadline."""
-        wait = min(MAX_OUTAGE_BACKOFF, max(self.poll_interval, outage.lasted(time.time()) / 4))
+        """Poll less often while DataArts is unreachable (``core.outage_backoff``), not past the deadline."""
+        wait = max(0.0, (outage.next_poll_at or time.time()) - time.time())
         remaining = self._remaining()
         await asyncio.sleep(wait if remaining is None else max(0.0, min(wait, remaining)))
 

@@ -23,6 +23,7 @@ from airflow_provider_dataarts.triggers.shared_poll import (
     _counted,
     _settle,
     _Waiter,
+    tally,
 )
 
 if TYPE_CHECKING:
@@ -93,7 +94,7 @@ class JobInstancePoller(SharedInstancePoller):
 
         def read(page: list[dict[str, Any]], pages_left: int) -> bool:
             nonlocal first
-            self.requests += 1
+            tally(self, 1)
             if first:
                 self._stretch(1 + pages_left)
                 first = False

@@ -104,7 +104,7 @@ class DataArtsQualityInstanceTrigger(DataArtsPollingTrigger):
         answer = await shared_poller(config, self.poll_interval, self._poller_key).poll(self._wanted)
         if answer.interval > self.poll_interval and not self._told_stretched:
             self.log.warning(
-                "DataArts request budget (the gateway's limit, at most extra.max_requests_per_minute): "
+                "DataArts request budget (the quality ceiling, extra.rate_limits.quality): "
                 "polling every %.0f s, not %g s",
                 answer.interval,
                 self.poll_interval,

@@ -24,6 +24,7 @@ resolved whatever happens in the round, a bug included.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 import weakref
@@ -153,7 +154,10 @@ class SharedInstancePoller:
             _forget(self)
 
     async def _serve(self, batch: list[_Waiter], due: float) -> None:
-        before = self.requests
+        # This round's own requests (rounds may overlap when one takes longer than the interval:
+        # the poller's total would count the other's too, and stretch the interval twice over).
+        sent = [0]
+        _ROUND_SENT.set(sent)
         try:
             await self._round(batch, due)
         except Exception as error:
@@ -161,7 +165,7 @@ class SharedInstancePoller:
             _settle(batch, error)
         finally:
             _settle(batch, RoundFailed("the round ended without an answer for this instance"))
-            self._stretch(self.requests - before)
+            self._stretch(sent[0])
 
     def _stretch(self, sent: int, *, expected: bool = False) -> None:
         """
@@ -173,7 +177,7 @@ class SharedInstancePoller:
         budget = shared_budget(self.transport.config)
         rate = budget.rate
         if expected:
-            rate = max(rate, min(budget.ceiling, sent / (self.interval * ROUND_SHARE)))
+            rate = max(rate, min(budget.top, sent / (self.interval * ROUND_SHARE)))
         stretched = max(self.interval, sent / rate)
         now = time.monotonic()
         if (
@@ -183,11 +187,11 @@ class SharedInstancePoller:
         ):
             self._pace_logged = now
             log.warning(
-                "DataArts request budget of %.1f requests/s (at most %g a minute: "
-                "extra.max_requests_per_minute) sets the pace: polling every %.3g s instead of %g s "
+                "DataArts quality request budget of %.2f requests/s (at most %g/s: "
+                "extra.rate_limits.quality) sets the pace: polling every %.3g s instead of %g s "
                 "(%d requests a round)",
                 budget.rate,
-                budget.ceiling * 60,
+                budget.ceiling,
                 stretched,
                 self.interval,
                 sent,
@@ -265,7 +269,7 @@ class SharedInstancePoller:
             pace=self.interval * ROUND_SHARE,
             who=(id(self), "pages"),
         )
-        self.requests += listing.sent
+        tally(self, listing.sent)
         if listing.error is not None:
             _settle(list(w for ws in missing.values() for w in ws), listing.error)
             return []
@@ -404,12 +408,23 @@ async def read_list(
     return ListRead(not stopped and not grew and error is None, sent, error)
 
 
+_ROUND_SENT: contextvars.ContextVar[list[int]] = contextvars.ContextVar("dataarts_round_sent")
+
+
+def tally(poller: SharedInstancePoller, requests: int) -> None:
+    """Count ``requests`` as the poller's, and as the current round's (``_serve``)."""
+    poller.requests += requests
+    sent = _ROUND_SENT.get(None)
+    if sent is not None:
+        sent[0] += requests
+
+
 def _counted(poller: SharedInstancePoller, operation: Any) -> Any:
     """The operation, counting its requests as the poller's."""
     request = next(operation)
     try:
         while True:
-            poller.requests += 1
+            tally(poller, 1)
             request = operation.send((yield request))
     except StopIteration as done:
         return done.value

@@ -66,7 +66,7 @@ def test_an_outage_is_logged_once_then_each_minute_and_with_its_length_when_it_e
     assert outage.failed(api_error(503), 1061.0, log)
     assert outage.recovered(1075.0, log) == 75.0
     assert log.lines[0].startswith("DataArts unreachable (GET / failed: HTTP 503")
-    assert log.lines[1] == "DataArts unreachable for 61 s, still waiting"
+    assert log.lines[1] == "DataArts unreachable for 61 s (3 polls failed), still waiting"
     assert log.lines[2] == "DataArts was unreachable for 75 s; reachable again, still waiting"
     assert len(log.lines) == 3
     assert outage.recovered(1100.0, log) is None, "no outage, nothing to say"
@@ -81,6 +81,26 @@ def test_an_outage_longer_than_the_tolerance_is_not_tolerated() -> None:
     message = outage.give_up_message(60.5)
     assert "unreachable for 60 s, longer than the outage tolerance of 60 s" in message
     assert "outage_tolerance" in message and "HTTP 504" in message
+
+
+def test_an_outage_spreads_the_polls_doubling_up_to_a_minute_or_the_interval() -> None:
+    from airflow_provider_dataarts.client.core import outage_backoff
+
+    log, outage = Lines(), Outage(tolerance=3600)
+    waits = []
+    now = 0.0
+    for _ in range(8):
+        outage.failed(api_error(503), now, log, poll_interval=1.0)
+        assert outage.next_poll_at is not None
+        waits.append(outage.next_poll_at - now)
+        assert outage.backing_off(now + waits[-1] - 0.01) and not outage.backing_off(now + waits[-1])
+        now += waits[-1]
+    assert waits == [2, 4, 8, 16, 32, 60, 60, 60]
+    assert "polling again in 2 s" in log.lines[0]
+    outage.recovered(now)
+    assert outage.failures == 0 and not outage.backing_off(now), "the first answer resets it"
+    assert outage_backoff(120.0, 1) == 120.0, "an interval above a minute is never shortened"
+    assert outage_backoff(30.0, 1) == 60.0 and outage_backoff(30.0, 5) == 60.0
 
 
 def test_an_outage_survives_a_round_trip_through_json() -> None:

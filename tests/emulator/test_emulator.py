@@ -131,9 +131,10 @@ def test_the_command_line_serves_and_prints_a_connection(tmp_path: Any) -> None:
         url = first.split()[-1]
         with urllib.request.urlopen(f"{url}/_emulator/health", timeout=5) as answer:
             assert json.loads(answer.read())["status"] == "ok"
-        lines = [process.stdout.readline() for _ in range(7)] if process.stdout else []
+        lines = [process.stdout.readline() for _ in range(8)] if process.stdout else []
         (printed,) = [line for line in lines if line.startswith("AIRFLOW_CONN_DATAARTS_DEFAULT=")]
         assert any("jobs: only_job" in line for line in lines)
+        assert any("gateway limits: DataArts' documented per-user limits" in line for line in lines)
         connection = json.loads(printed.partition("=")[2].strip().strip("'"))
         console_url = connection["extra"]["console_url"]
         assert console_url == f"{url}/console/quality/instances/{{instance_id}}"

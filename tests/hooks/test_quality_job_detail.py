@@ -67,3 +67,48 @@ def test_a_seeded_job_can_name_its_own_table(dataarts_conn: str, emulator: DataA
         ("crm", "customers", "email"),
         ("crm", "customers", "phone"),
     ]
+
+
+def test_verdicts_of_one_job_read_its_definition_once_per_process_until_it_expires(
+    dataarts_conn: str, emulator: DataArtsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each verdict names its checked tables and builds its lineage from the job's definition."""
+    import logging
+
+    from airflow_provider_dataarts.hooks import dataarts
+    from airflow_provider_dataarts.openlineage_facets import quality_lineage
+    from airflow_provider_dataarts.results.quality import name_checked_tables
+
+    job_id = emulator.job_id("orders_freshness")
+    path = f"/quality/quality-tasks/{job_id}"
+    log = logging.getLogger("test")
+    instance = {"task_id": job_id, "task_type": "QUALITY_TASK", "name": "orders_freshness"}
+    sub_rule_id = str(emulator.state.job_by_name("orders_freshness").sub_rule_ids[0])
+
+    def verdict() -> list[dict[str, str]]:
+        hook = DataArtsHook(dataarts_conn)  # a new task, a new hook: the same worker process
+        sub_rules = [{"sub_rule_id": sub_rule_id}]
+        name_checked_tables(hook, instance, sub_rules, log)
+        quality_lineage(hook, {"instance": instance, "sub_rules": sub_rules}, fail_on_alarm=True, log=log)
+        return sub_rules
+
+    first = verdict()
+    assert first[0]["table"] == "sales.orders"
+    assert [verdict() for _ in range(3)] == [first] * 3
+    assert emulator.count("GET", path) == 1, "one read for four verdicts and their lineage"
+
+    monkeypatch.setattr(dataarts, "DEFINITION_TTL", 0.0)
+    dataarts.DEFINITIONS.clear()
+    DataArtsHook(dataarts_conn).get_quality_job_definition(job_id)  # read, kept for 0 s
+    DataArtsHook(dataarts_conn).get_quality_job_definition(job_id)
+    assert emulator.count("GET", path) == 3, "an expired definition is read again"
+
+
+def test_the_definition_cache_is_bounded(dataarts_conn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_dataarts.hooks import dataarts
+
+    monkeypatch.setattr(dataarts, "DEFINITION_CACHE_SIZE", 2)
+    cache = dataarts.DefinitionCache()
+    for key in "abc":
+        cache.put(key, {"id": key})
+    assert cache.get("a") is None and cache.get("b") == {"id": "b"} and cache.get("c") == {"id": "c"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import Callable
@@ -53,12 +54,16 @@ def test_a_quality_wait_outlives_an_outage_of_several_polls(
 ) -> None:
     conn_id = connect(max_retries=0)
     instance_id, started = rerun(conn_id, emulator)
-    emulator.inject(**fault, count=8, path=LIST, method="GET")
+    emulator.inject(**fault, count=5, path=LIST, method="GET")
     with caplog.at_level(logging.INFO):
         (event,) = asyncio.run(events_of(quality(instance_id, started, conn_id)))
     assert event["status"] == "success", event
     assert event["run_status"] == "SUCCESS"
-    assert emulator.count("GET", LIST) >= 9, "every failed poll was a request of its own"
+    reads = [r["time"] for r in emulator.requests if r["method"] == "GET" and LIST in r["path"]]
+    assert len(reads) >= 6, "every failed poll was a request of its own"
+    gaps = [later - earlier for earlier, later in itertools.pairwise(reads[:6])]
+    # The polls spread out while it fails: 0.2, 0.4, 0.8, 1.6 s after each (the interval is 0.1 s).
+    assert gaps[3] >= 1.5 and gaps[3] > gaps[0] * 4, f"no backoff: {gaps}"
     logs = caplog.text + capsys.readouterr().out
     assert logs.count("DataArts unreachable (") == 1, "logged once per outage"
     assert "DataArts was unreachable for" in logs, "and its length when it ended"

@@ -59,14 +59,46 @@ def list_reads(emulator: DataArtsEmulator) -> list[dict[str, Any]]:
 # --- the arithmetic, clock passed in ---------------------------------------------------------------
 
 
-def test_a_budget_spaces_requests_at_its_rate_and_starts_below_the_documented_limit() -> None:
-    budget = RequestBudget()
-    assert budget.rate == core.BUDGET_START_RATE < core.GATEWAY_USER_LIMIT == budget.ceiling
+def test_a_budget_starts_at_its_ceiling_less_a_headroom_and_spaces_requests_at_its_rate() -> None:
+    budget = RequestBudget(4.0, family="quality", window=10.0)
+    assert budget.rate == pytest.approx(40 / (10 + core.BUDGET_MARGIN)), "40 in any 10 s and a margin"
+    assert budget.rate < budget.ceiling == 4.0
+    spacing = 1 / budget.rate
     assert budget.reserve(100.0) == 0.0
-    assert budget.reserve(100.0) == pytest.approx(0.2), "the next slot is 1/rate later"
-    assert budget.reserve(100.1) == pytest.approx(0.1), "asking again takes no slot meanwhile"
-    assert budget.reserve(100.2) == 0.0
-    assert RequestBudget(60).rate == 1.0, "max_requests_per_minute bounds it from the start"
+    assert budget.reserve(100.0) == pytest.approx(spacing), "the next slot is 1/rate later"
+    assert budget.reserve(100.1) == pytest.approx(spacing - 0.1), "asking again takes no slot meanwhile"
+    assert budget.reserve(100.0 + spacing) == 0.0
+
+
+def test_the_families_and_their_ceilings() -> None:
+    family = core.request_family
+    assert family("GET", "quality", "/v2/p1/quality/instances") == "quality"
+    assert family("GET", "quality", "/v2/p1/quality/quality-tasks/7") == "quality"
+    assert family("POST", "factory", "/v1/p1/scripts/s/execute") == "factory"
+    assert family("POST", "factory", "/v1/p1/jobs/daily/run-immediate") == "factory"
+    assert family("GET", "factory", "/v1/p1/jobs/instances/detail") == "factory"
+    assert family("GET", "factory", "/v1/p1/jobs/daily/instances/42") == "factory"
+    assert family("GET", "factory", "/v1/p1/jobs/daily") == "factory_detail"
+    assert family("POST", "factory", "/v1/p1/jobs/daily/export") == "factory_detail"
+    assert family("POST", "factory", "/v1/p1/jobs/daily/stop") == "factory"
+    assert family("POST", "factory", "/v2/p1/factory/supplement-data") == "factory_v2"
+    assert family("GET", "migration", "/v1.1/p1/clusters/c1/cdm/job/j/status") == "migration"
+    assert family("GET", "migration", "/v1.1/p1/clusters/c1/cdm/submissions") == "migration"
+    assert family("PUT", "migration", "/v1.1/p1/clusters/c1/cdm/job/j/start") == "migration_control"
+    assert family("POST", "iam", "/v3/auth/tokens") == "iam"
+    registry = core.BudgetRegistry()
+    cfg = DataArtsConfig.from_connection(
+        conn_id="t",
+        host="http://h",
+        login=AK,
+        password=SK,
+        extra={"project_id": PROJECT, "rate_limits": {"quality": 2, "factory_v2": 5.5}},
+    )
+    assert registry.get(cfg, "quality").ceiling == 2.0
+    assert registry.get(cfg, "factory_v2").ceiling == 5.5
+    assert registry.get(cfg, "factory").ceiling == 30.0 and registry.get(cfg, "migration").ceiling == 2.0
+    assert registry.get(cfg, "iam") is None, "the token call has no DataArts budget"
+    assert registry.get(cfg, "quality") is registry.get(cfg, "quality"), "one per user and family"
 
 
 def saturate(budget: RequestBudget, start: float, seconds: float) -> float:
@@ -86,7 +118,7 @@ def saturate(budget: RequestBudget, start: float, seconds: float) -> float:
 
 
 def test_waiting_callers_are_served_first_come_first_served() -> None:
-    budget = RequestBudget()
+    budget = RequestBudget(30.0, start=5.0)
     first, second, third = object(), object(), object()
     assert budget.reserve(10.0, object()) == 0.0
     assert budget.reserve(10.0, first) == pytest.approx(0.2)
@@ -99,25 +131,25 @@ def test_waiting_callers_are_served_first_come_first_served() -> None:
     assert budget.reserve(10.4, third) == 0.0
 
 
-def test_a_budget_grows_only_while_its_callers_need_more_than_it_gives() -> None:
-    budget = RequestBudget()
-    saturate(budget, 0.0, 5.0)
-    assert budget.rate == core.BUDGET_START_RATE, "nobody said it needs more: it stays"
+def test_a_budget_below_its_ceiling_grows_to_what_declared_callers_need_or_else_to_the_ceiling() -> None:
+    budget = RequestBudget(30.0, start=5.0)
     budget.need("poller", 20.0, until=100.0)
     saturate(budget, 10.0, 1.0)
-    assert 8.0 < budget.rate < 12.0, "doubling in a second before any 429 (slow start)"
+    assert 8.0 < budget.rate < 12.0, "doubling in a second before any 429"
     saturate(budget, 11.0, 5.0)
     assert budget.rate == 20.0, "it stops at what its callers need"
     budget.need("another poller", 30.0, until=100.0)
     saturate(budget, 16.0, 5.0)
-    assert budget.rate == core.GATEWAY_USER_LIMIT, "needs add up, up to the ceiling"
-    saturate(budget, 200.0, 5.0)
-    assert budget.rate == core.GATEWAY_USER_LIMIT, "an expired need makes it grow no more (nor shrink)"
-    assert RequestBudget(600).ceiling == 10.0
+    assert budget.rate == budget.top, "needs add up, up to the ceiling (less its headroom)"
+    plain = RequestBudget(10.0, start=1.0)  # a worker's hook: callers waiting in its queue
+    saturate(plain, 0.0, 6.0)
+    assert plain.rate == plain.top <= 10.0, "undeclared callers that wait make it grow to the ceiling"
+    saturate(plain, 10.0, 30.0)
+    assert plain.rate <= plain.ceiling, "never above it"
 
 
 def test_a_429_halves_the_rate_once_per_burst_and_pauses_everyone_for_retry_after() -> None:
-    budget = RequestBudget()
+    budget = RequestBudget(30.0)
     budget.need("poller", 1000.0, until=1e9)
     budget.rate = 20.0
     budget.refused(50.0, retry_after=3.0)
@@ -135,31 +167,34 @@ def test_a_429_halves_the_rate_once_per_burst_and_pauses_everyone_for_retry_afte
     assert budget.rate == core.BUDGET_MIN_RATE, "never stopped altogether"
 
 
-def test_after_a_429_it_grows_back_additively_and_probes_the_refused_rate_slowly() -> None:
-    budget = RequestBudget()
-    budget.need("poller", 1000.0, until=1e9)
+def test_after_a_429_it_grows_back_probes_the_refused_rate_slowly_never_past_the_ceiling() -> None:
+    budget = RequestBudget(30.0)
     budget.rate = 20.0
     budget.refused(0.0, retry_after=1.0)  # 20 refused: down to 10
     saturate(budget, 2.0, 4.0)
     assert budget.rate == pytest.approx(10.0 + 4 * core.BUDGET_INCREASE, abs=0.3), "additive now"
     saturate(budget, 6.0, 12.0)
-    assert budget.rate == pytest.approx(18.0, abs=0.3), "up to 90% of the refused rate quickly"
+    safe = 20.0 * core.BUDGET_SAFE_SHARE
+    assert budget.rate == pytest.approx(safe, abs=0.3), "up to a safe share of the refused rate quickly"
     saturate(budget, 18.0, 5.0)
-    assert 18.0 < budget.rate <= 18.3 + 5 * 20 * core.BUDGET_PROBE, "beyond it, slowly"
+    assert safe < budget.rate <= safe + 0.3 + 5 * 20 * core.BUDGET_PROBE, "beyond it, slowly"
+    saturate(budget, 30.0, 600.0)
+    assert budget.rate == budget.top < budget.ceiling, "back to the ceiling in time, never above it"
 
 
 # --- on the wire -------------------------------------------------------------------------------------
 
 
-def test_a_round_of_many_pages_grows_the_budget_to_its_ceiling_without_a_429(
+def test_a_round_of_many_pages_runs_at_the_ceiling_without_a_429(
     emulator: DataArtsEmulator,
 ) -> None:
+    emulator.set_limits(quality=(120, 10.0))  # a gateway at 12 a second for quality
     started = now_ms()
     waiting = []
     for _ in range(16):  # a waiter on each of 16 pages
         waiting.append(start(emulator))
         noise(emulator, 99)
-    cfg = config(emulator, max_requests_per_minute=720)  # at most 12 a second
+    cfg = config(emulator, rate_limits={"quality": 12})
 
     async def rounds() -> tuple[float, int]:
         poller = shared_poller(cfg, 0.5)
@@ -170,7 +205,9 @@ def test_a_round_of_many_pages_grows_the_budget_to_its_ceiling_without_a_429(
         return budget.rate, budget.throttled
 
     rate, throttled = asyncio.run(rounds())
-    assert rate == 12.0, f"16 pages in a quarter of 0.5 s need 64 a second: it grew to its bound, not {rate}"
+    assert rate == pytest.approx(120 / (10 + core.BUDGET_MARGIN)), (
+        f"16 pages need 64 a second: at its bound, not {rate}"
+    )
     assert throttled == 0
     assert all(r["status"] == 200 for r in list_reads(emulator))
 
@@ -193,26 +230,29 @@ def test_a_429_cuts_the_budget_and_its_retry_after_holds_every_request_back(
     reads = list_reads(emulator)
     assert [r["status"] for r in reads] == [429, 200, 200]
     assert all(r["time"] - reads[0]["time"] >= 1.45 for r in reads[1:]), "both waited out Retry-After"
-    assert budget.rate == core.BUDGET_START_RATE * core.BUDGET_DECREASE
-    assert budget.refused_at == core.BUDGET_START_RATE
+    assert budget.refused_at == budget.top, "the 429 cut the rate it was sent at"
+    assert budget.rate < budget.top
 
 
-def test_two_triggerers_on_one_connection_settle_under_the_gateway_limit_together(
-    emulator: DataArtsEmulator,
-) -> None:
-    """Two event loops (two triggerer processes: two budgets that cannot talk) poll one user."""
-    limit = 6
-    emulator.limit_per_second(limit)
+def two_triggerers(
+    emulator: DataArtsEmulator, limit: int, each: float, run_for: float, window: float = 10.0
+) -> tuple[list[dict[str, Any]], list[RequestBudget], list[BaseException]]:
+    """
+    Two event loops in two threads, each with its own budgets (two triggerer processes) on one user,
+    behind a quality limit of ``limit`` a second counted over ``window`` (DataArts documents 10 s).
+    """
+    emulator.set_limits(quality=(int(limit * window), window))
     started = now_ms()
     oldest = start(emulator)
     noise(emulator, 1000)  # 11 pages a round each: 44 a second each would read them in 0.25 s
-    cfg = config(emulator)
+    cfg = config(emulator, rate_limits={"quality": each})
     budgets: list[RequestBudget] = []
     errors: list[BaseException] = []
-    run_for = 16.0
     stop_at = time.time() + run_for
 
     def triggerer() -> None:
+        core.budget_scope(core.BudgetRegistry())  # a process of its own
+
         async def wait() -> None:
             poller = shared_poller(cfg, 0.5)
             budgets.append(shared_budget(cfg))
@@ -229,7 +269,23 @@ def test_two_triggerers_on_one_connection_settle_under_the_gateway_limit_togethe
         thread.start()
     for thread in threads:
         thread.join(run_for + 60)
-    reads = list_reads(emulator)
+    assert len(budgets) == 2 and budgets[0] is not budgets[1]
+    return list_reads(emulator), budgets, errors
+
+
+def test_two_triggerers_each_at_half_the_ceiling_meet_no_429(emulator: DataArtsEmulator) -> None:
+    reads, _, errors = two_triggerers(emulator, limit=6, each=3, run_for=8.0)
+    assert [r for r in reads if r["status"] == 429] == []
+    assert sum(r["status"] == 200 for r in reads) >= 6 * 8 * 0.5, "both kept polling"
+    assert not errors
+
+
+def test_two_triggerers_each_at_the_whole_ceiling_settle_under_the_gateway_limit_together(
+    emulator: DataArtsEmulator,
+) -> None:
+    run_for = 16.0
+    reads, budgets, errors = two_triggerers(emulator, limit=6, each=6, run_for=run_for, window=1.0)
+    limit = 6
     began = reads[0]["time"]
     early = [r for r in reads if r["time"] < began + run_for / 2]
     late = [r for r in reads if r["time"] >= began + run_for / 2]
@@ -314,16 +370,48 @@ def test_the_poller_says_when_the_budget_sets_the_pace_once_then_at_most_once_a_
 ) -> None:
     started = now_ms()
     waiting = [start(emulator) for _ in range(2)]
-    cfg = config(emulator, max_requests_per_minute=120)  # 2 a second: rounds of 0.1 s stretch to 0.5 s
+    cfg = config(emulator, rate_limits={"quality": 2})  # 1.98 a second: rounds of 0.1 s stretch to 0.505 s
 
     async def rounds() -> None:
         poller = shared_poller(cfg, 0.1)
         for _ in range(4):
             await asyncio.gather(*(poller.poll(Wanted(i, started)) for i in waiting))
-        assert poller.effective_interval == 0.5
+        assert poller.effective_interval == pytest.approx((10 + core.BUDGET_MARGIN) / 20)
 
     with caplog.at_level(logging.WARNING, logger="airflow_provider_dataarts.triggers.shared_poll"):
         asyncio.run(rounds())
     paced = [r for r in caplog.records if "sets the pace" in r.getMessage()]
     assert len(paced) == 1, [r.getMessage() for r in paced]
-    assert "polling every 0.5 s instead of 0.1 s" in paced[0].getMessage()
+    assert "polling every 0.505 s instead of 0.1 s" in paced[0].getMessage()
+
+
+def test_a_round_longer_than_its_interval_stretches_the_next_by_its_own_requests_only(
+    emulator: DataArtsEmulator,
+) -> None:
+    """Rounds overlap when one outlasts the interval: neither may count the other's pages as its own."""
+    emulator.set_limits(enabled=False)
+    started = now_ms()
+    oldest = start(emulator)  # on the last page, newest first
+    noise(emulator, 500)
+    newest = start(emulator)  # on the sixth page: polled again (6 pages) while the round still reads
+    noise(emulator, 500)  # 11 pages a round
+    cfg = config(emulator, rate_limits={"quality": 10})  # 9.9 a second: a round takes about 1.1 s
+    # The last page of a few rounds answers late: those rounds outlast the interval.
+    emulator.inject("delay", delay=2.5, path=LIST, query="offset=1000", count=3)
+    stretched: list[float] = []
+
+    async def rounds() -> None:
+        poller = shared_poller(cfg, 0.5)
+
+        async def keep(instance_id: str, times: int) -> None:
+            for _ in range(times):
+                await poller.poll(Wanted(instance_id, started))
+                stretched.append(poller.effective_interval)
+
+        await asyncio.gather(keep(newest, 8), keep(oldest, 3))
+
+    asyncio.run(rounds())
+    # A round's own requests: at most its 11 pages, and 11 more to look the oldest up on its own
+    # when the window stops early (6 pages read, 5 left, 1 waiter missing): 2.2 s at 9.9 a second.
+    own = 22 / (100 / (10 + core.BUDGET_MARGIN))
+    assert max(stretched) <= own * 1.15, f"stretched to {stretched}: more than {own:.2f} s a round"
