@@ -86,15 +86,13 @@ class DataArtsRunJobOperator(DataArtsRunOperator):
     # --- the lifecycle's calls ----------------------------------------------------------------
 
     def validate(self, context: Context) -> None:
-        from airflow_provider_dataarts.client.core import segment
         from airflow_provider_dataarts.client.jobs import job_params_body
-        from airflow_provider_dataarts.exceptions import DataArtsConfigError
+        from airflow_provider_dataarts.client.operations import name_segment
+        from airflow_provider_dataarts.exceptions import refused_without_retry
 
-        try:
-            segment(self.job_name, "job_name")
-            job_params_body(self.job_params)  # rendered now: refused before any request, naming the key
-        except DataArtsConfigError as error:  # a retry renders the same values: fail without one
-            raise AirflowFailException(f"{self.task_id}: {error}") from error
+        with refused_without_retry(self.task_id):  # rendered now: refused before any record or request
+            name_segment(self.job_name, "job_name")
+            job_params_body(self.job_params)
         self.hook.config  # noqa: B018 - reads and validates the connection before any request
 
     def _window(self, around_ms: int, until_ms: int) -> dict[str, int]:

@@ -105,7 +105,9 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
     def _rule_id(self) -> str:
         if self._resolved_rule_id is None:
             if self.rule_id is not None:
-                self._resolved_rule_id = str(self.rule_id)
+                from airflow_provider_dataarts.client.operations import rule_id_text
+
+                self._resolved_rule_id = rule_id_text(self.rule_id)
             else:
                 self._resolved_rule_id = self.hook.resolve_job_id(str(self.job_name), self.rule_type)
                 self.log.info(
@@ -116,7 +118,16 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
     # --- the lifecycle's calls ----------------------------------------------------------------
 
     def validate(self, context: Context) -> None:
-        rule_type_code(self.rule_type)  # rendered now: a template may have produced anything
+        from airflow_provider_dataarts.client.core import segment
+        from airflow_provider_dataarts.client.operations import rule_id_text
+        from airflow_provider_dataarts.exceptions import refused_without_retry
+
+        with refused_without_retry(self.task_id):  # rendered now: a template may have produced anything
+            rule_type_code(self.rule_type)
+            if self.rule_id is not None:
+                rule_id_text(self.rule_id)
+            else:
+                segment(self.job_name, "job_name")
         self.hook.config.require_workspace()
 
     def _job_instances(self, since_ms: int) -> list[dict[str, Any]]:

@@ -99,8 +99,18 @@ class DataArtsExecuteScriptOperator(DataArtsRunOperator):
     # --- the lifecycle's calls ----------------------------------------------------------------
 
     def validate(self, context: Context) -> None:
-        if self.script_params is not None and not isinstance(self.script_params, dict):
-            raise ValueError(f"{self.task_id}: script_params rendered to {self.script_params!r}, not a dict.")
+        from airflow_provider_dataarts.client.operations import name_segment, param_text
+        from airflow_provider_dataarts.exceptions import DataArtsConfigError, refused_without_retry
+
+        with refused_without_retry(self.task_id):  # rendered now: refused before any record or request
+            name_segment(self.script_name, "script_name")
+            if self.script_params is not None and not isinstance(self.script_params, dict):
+                raise DataArtsConfigError(
+                    f"script_params must be a dict, not {type(self.script_params).__name__}: "
+                    f"{self.script_params!r:.80}."
+                )
+            for name, value in (self.script_params or {}).items():
+                param_text(name, value)
         self.hook.config  # noqa: B018 - reads and validates the connection before any request
 
     def submission(self, context: Context) -> dict[str, Any]:

@@ -61,11 +61,14 @@ class DataArtsJobInstanceSensor(DataArtsSensor):
 
     def validate(self) -> None:
         from airflow_provider_dataarts.client.core import segment
+        from airflow_provider_dataarts.client.operations import name_segment
+        from airflow_provider_dataarts.exceptions import refused_without_retry
 
-        segment(self.job_name, "job_name")
-        if self.instance_id is not None:
-            segment(self.instance_id, "instance_id")
-        self._plan_ms()
+        with refused_without_retry(self.task_id):
+            name_segment(self.job_name, "job_name")
+            if self.instance_id is not None:
+                segment(self.instance_id, "instance_id")
+            self._plan_ms()
         super().validate()
 
     def _plan_ms(self) -> int | None:

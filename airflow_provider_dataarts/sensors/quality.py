@@ -60,6 +60,15 @@ class DataArtsQualityInstanceSensor(QualityLineageMixin, DataArtsSensor):
         self.fail_on_alarm = fail_on_alarm
 
     def validate(self) -> None:
+        from airflow_provider_dataarts.client.core import segment
+        from airflow_provider_dataarts.exceptions import DataArtsConfigError, refused_without_retry
+        from airflow_provider_dataarts.hooks.dataarts import epoch_millis
+
+        with refused_without_retry(self.task_id):
+            segment(self.instance_id, "instance_id")
+            if self.job_name is not None and not isinstance(self.job_name, str):
+                raise DataArtsConfigError(f"job_name must be text, not {type(self.job_name).__name__}.")
+            epoch_millis(self.started_after)
         self.hook.config.require_workspace()
 
     def _hints(self) -> dict[str, Any]:

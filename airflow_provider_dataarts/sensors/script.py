@@ -63,6 +63,16 @@ class DataArtsScriptInstanceSensor(DataArtsSensor):
         self.include_rows = include_rows
         self.max_xcom_bytes = max_xcom_bytes
 
+    def validate(self) -> None:
+        from airflow_provider_dataarts.client.core import segment
+        from airflow_provider_dataarts.client.operations import name_segment
+        from airflow_provider_dataarts.exceptions import refused_without_retry
+
+        with refused_without_retry(self.task_id):
+            name_segment(self.script_name, "script_name")
+            segment(self.instance_id, "instance_id")
+        super().validate()
+
     def make_trigger(self, end_time: float) -> DataArtsScriptInstanceTrigger:
         from airflow_provider_dataarts.triggers.script import DataArtsScriptInstanceTrigger
 
