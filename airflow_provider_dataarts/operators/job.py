@@ -37,7 +37,7 @@ class DataArtsRunJobOperator(DataArtsRunOperator):
     :param job_name: Name of the batch job in DataArts Factory. (templated)
     :param job_params: The job's parameters, a flat dict of names to strings, numbers or booleans,
         sent as ``jobParams``. (templated)
-    :param dataarts_conn_id: The Airflow connection of type ``dataarts``.
+    :param dataarts_conn_id: The Airflow connection of type ``dataarts``. (templated)
     :param wait_for_completion: Wait for the instance to finish.
     :param deferrable: Wait in the triggerer instead of a worker slot.
     :param poll_interval: Seconds between status checks while waiting.
@@ -47,7 +47,7 @@ class DataArtsRunJobOperator(DataArtsRunOperator):
         (DataArts' "rerun from the failed node") instead of starting a new run.
     """
 
-    template_fields: Sequence[str] = ("job_name", "job_params")
+    template_fields: Sequence[str] = ("job_name", "job_params", "dataarts_conn_id")
     template_fields_renderers = {"job_params": "json"}
     operator_extra_links = (DataArtsJobInstanceLink(),)
     ui_color = "#d9ecd0"

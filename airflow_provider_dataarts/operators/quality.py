@@ -49,7 +49,7 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
     :param rule_id: Id of the job to rerun. (templated)
     :param job_name: Exact name of the job, instead of ``rule_id``. (templated)
     :param rule_type: ``"quality"`` (1) or ``"comparison"`` (2). (templated)
-    :param dataarts_conn_id: The Airflow connection of type ``dataarts``.
+    :param dataarts_conn_id: The Airflow connection of type ``dataarts``. (templated)
     :param wait_for_completion: Wait for the instance to finish.
     :param deferrable: Wait in the triggerer instead of a worker slot.
     :param poll_interval: Seconds between status checks while waiting.
@@ -58,7 +58,7 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
     :param cancel_on_kill: Stop the instance when a user kills the waiting task.
     """
 
-    template_fields: Sequence[str] = ("rule_id", "job_name", "rule_type")
+    template_fields: Sequence[str] = ("rule_id", "job_name", "rule_type", "dataarts_conn_id")
     operator_extra_links = (DataArtsQualityInstanceLink(),)
     ui_color = "#c7e6f9"
     state_key = "dataarts_quality_run"

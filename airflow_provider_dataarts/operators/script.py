@@ -36,7 +36,7 @@ class DataArtsExecuteScriptOperator(DataArtsRunOperator):
 
     :param script_name: Name of the script in DataArts Factory. (templated)
     :param script_params: The script's parameters, sent as the execute body's ``params``. (templated)
-    :param dataarts_conn_id: The Airflow connection of type ``dataarts``.
+    :param dataarts_conn_id: The Airflow connection of type ``dataarts``. (templated)
     :param wait_for_completion: Wait for the instance and return its rows; else return its id.
     :param deferrable: Wait in the triggerer instead of a worker slot.
     :param poll_interval: Seconds between status checks while waiting.
@@ -49,7 +49,7 @@ class DataArtsExecuteScriptOperator(DataArtsRunOperator):
     :param cancel_on_kill: Stop the instance when a user kills the waiting task.
     """
 
-    template_fields: Sequence[str] = ("script_name", "script_params")
+    template_fields: Sequence[str] = ("script_name", "script_params", "dataarts_conn_id")
     template_fields_renderers = {"script_params": "json"}
     ui_color = "#d5e8f9"
     state_key = "dataarts_script_run"

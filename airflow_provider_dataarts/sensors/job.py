@@ -34,11 +34,11 @@ class DataArtsJobInstanceSensor(DataArtsSensor):
     :param instance_id: The job instance id; or give ``plan_time``. (templated)
     :param plan_time: The plan time of the scheduled instance: a datetime, ISO text or epoch
         milliseconds. (templated)
-    :param dataarts_conn_id: The Airflow connection of type ``dataarts``.
+    :param dataarts_conn_id: The Airflow connection of type ``dataarts``. (templated)
     :param deferrable: Wait in the triggerer instead of a worker slot.
     """
 
-    template_fields: Sequence[str] = ("job_name", "instance_id", "plan_time")
+    template_fields: Sequence[str] = ("job_name", "instance_id", "plan_time", "dataarts_conn_id")
     ui_color = "#d9ecd0"
     state_key = "dataarts_job_wait"
 

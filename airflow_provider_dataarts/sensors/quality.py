@@ -33,12 +33,12 @@ class DataArtsQualityInstanceSensor(QualityLineageMixin, DataArtsSensor):
     :param job_name: Optional job name, to find the instance with one request. (templated)
     :param started_after: Optional time no later than the instance's start (datetime, ISO text or
         epoch milliseconds), to narrow the lookup. (templated)
-    :param dataarts_conn_id: The Airflow connection of type ``dataarts``.
+    :param dataarts_conn_id: The Airflow connection of type ``dataarts``. (templated)
     :param fail_on_alarm: Fail when the instance ends ``ALARMING``.
     :param deferrable: Wait in the triggerer instead of a worker slot.
     """
 
-    template_fields: Sequence[str] = ("instance_id", "job_name", "started_after")
+    template_fields: Sequence[str] = ("instance_id", "job_name", "started_after", "dataarts_conn_id")
     ui_color = "#c7e6f9"
     state_key = "dataarts_quality_wait"
 
