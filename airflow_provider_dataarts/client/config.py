@@ -393,13 +393,19 @@ def _console_url(
     for _, name, spec, conversion in fields:
         if name is None:
             continue
+        if name not in placeholders:
+            raise fail(
+                f"extra.{key}",
+                f"has an unknown placeholder {{{name[:40]}}}; use {listed} "
+                "(write {{ and }} for literal braces).",
+            )
         # Only {name}: a conversion or format spec ({instance_id:>400000000}) runs on every render.
-        if name not in placeholders or spec or conversion:
+        if spec or conversion:
             shown = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
             raise fail(
                 f"extra.{key}",
-                f"has a placeholder {_shown(shown[:60])} that is not one of {listed} "
-                "(plain names only: no conversion, no format spec; write {{ and }} for literal braces).",
+                f"has a placeholder with a conversion or format spec, {_shown(shown[:60])}: write "
+                f"{{{name}}} alone.",
             )
     link = template.format(**{name: "x" for name in placeholders})
     try:
