@@ -80,8 +80,9 @@ def test_the_request_log_serves_no_credential(
     ],
 )
 def test_a_malformed_control_request_gets_a_clear_4xx(
-    request_bytes: bytes, status: int, emulator: DataArtsEmulator
+    request_bytes: bytes, status: int, emulator: DataArtsEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(emulator.server, "body_timeout", 1.0)  # an overstated length: 400 after 1 s
     answer = raw_exchange(emulator, request_bytes)
     assert status_of(answer) == status, answer[:300]
     assert requests.get(f"{emulator.url}/_emulator/health", timeout=30).status_code == 200
