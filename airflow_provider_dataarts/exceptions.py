@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from airflow.providers.common.compat.sdk import AirflowException
 
 
@@ -131,3 +134,17 @@ class DataArtsDeadlineExceeded(DataArtsAPIError):
 
 class DataArtsConfigError(AirflowException, ValueError):
     """The connection or a parameter is wrong; raised before any request is sent."""
+
+
+@contextmanager
+def refused_without_retry(task_id: str) -> Iterator[None]:
+    """
+    Around the argument checks of an operator's or sensor's ``validate()``: a refused argument fails
+    the task without retry (a retry renders the same values), naming the argument.
+    """
+    try:
+        yield
+    except DataArtsConfigError as error:
+        from airflow.providers.common.compat.sdk import AirflowFailException
+
+        raise AirflowFailException(f"{task_id}: {error}") from error

@@ -889,7 +889,9 @@ def _attempt(
     try:
         return reader(request, *answer)
     except DataArtsAPIError as error:
-        if not needs_token_renewal(config, error):
+        # Only a call that carried a token renews it: the token request itself carries none, and
+        # renewing would wait for the token claim its own caller holds.
+        if not request.authenticated or not needs_token_renewal(config, error):
             raise
         log.info("DataArts token was refused (%s); renewing it once", error.error_code)
         TOKENS.discard(config, token)

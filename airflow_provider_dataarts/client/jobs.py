@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from airflow_provider_dataarts.client.core import ApiRequest, path, query, segment
-from airflow_provider_dataarts.client.operations import Operation, _object, id_text, param_text
+from airflow_provider_dataarts.client.operations import Operation, _object, id_text, name_segment, param_text
 from airflow_provider_dataarts.exceptions import DataArtsAPIError, DataArtsConfigError
 
 # --- Assumptions where the documentation is silent (one place) -------------------------------------
@@ -80,7 +80,7 @@ def run_job(project_id: str, job_name: str, job_params: Any = None) -> Operation
     request = ApiRequest(
         "POST",
         "factory",
-        _jobs_path(project_id, segment(job_name, "job_name"), "run-immediate"),
+        _jobs_path(project_id, name_segment(job_name, "job_name"), "run-immediate"),
         body={"jobParams": job_params_body(job_params)},
         replayable=False,
     )
@@ -208,7 +208,7 @@ def get_job_instance(project_id: str, job_name: str, instance_id: Any) -> Operat
         "GET",
         "factory",
         _jobs_path(
-            project_id, segment(job_name, "job_name"), "instances", segment(instance_id, "instance_id")
+            project_id, name_segment(job_name, "job_name"), "instances", segment(instance_id, "instance_id")
         ),
     )
     answer = normalize_job_instance(_object((yield request), request, "the job instance"))
@@ -223,7 +223,7 @@ def stop_job_instance(project_id: str, job_name: str, instance_id: Any) -> Opera
         "factory",
         _jobs_path(
             project_id,
-            segment(job_name, "job_name"),
+            name_segment(job_name, "job_name"),
             "instances",
             segment(instance_id, "instance_id"),
             "stop",
@@ -245,7 +245,7 @@ def restart_job_instance(
         "factory",
         _jobs_path(
             project_id,
-            segment(job_name, "job_name"),
+            name_segment(job_name, "job_name"),
             "instances",
             segment(instance_id, "instance_id"),
             "restart",

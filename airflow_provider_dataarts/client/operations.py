@@ -32,7 +32,33 @@ def _quality_path(project_id: str, *segments: str) -> str:
 
 
 def _scripts_path(project_id: str, script_name: str, *segments: str) -> str:
-    return path("v1", project_id, "scripts", segment(script_name, "script_name"), *segments)
+    return path("v1", project_id, "scripts", name_segment(script_name, "script_name"), *segments)
+
+
+def name_segment(value: Any, name: str) -> str:
+    """
+    A script or Factory job name as a path segment: no ``/`` or ``\\`` (DataArts names have none;
+    sent percent-encoded, such a name would only be refused by the service).
+    """
+    text = segment(value, name)
+    if "/" in text or "\\" in text:
+        raise DataArtsConfigError(
+            f"{name} {text!r:.120} must not contain '/' or '\\': no DataArts name does."
+        )
+    return text
+
+
+def rule_id_text(value: Any) -> str:
+    """A quality or comparison job's id: digits, given as text or an int (never a float, a bool, a list)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise DataArtsConfigError(
+            f"rule_id must be the job's id, digits as text or an int, "
+            f"not a {type(value).__name__}: {value!r:.80}."
+        )
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 20:
+        raise DataArtsConfigError(f"rule_id must be the job's id, digits only, not {value!r:.80}.")
+    return text
 
 
 def _object(answer: Any, request: ApiRequest, what: str) -> dict[str, Any]:
@@ -153,7 +179,7 @@ def rerun_quality_job(project_id: str, rule_id: Any, rule_type: Any) -> Operatio
         "POST",
         "quality",
         _quality_path(project_id, "instances", "restart"),
-        body={"rule_type": rule_type_code(rule_type), "rule_id": segment(rule_id, "rule_id")},
+        body={"rule_type": rule_type_code(rule_type), "rule_id": rule_id_text(rule_id)},
         replayable=False,
     )
     return id_text(_field((yield request), request, "instance_id"))

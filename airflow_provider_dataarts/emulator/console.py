@@ -93,7 +93,9 @@ def _quality_link(instance: QualityInstance) -> str:
 
 def _quality(state: EmulatorState, instance_id: str) -> str:
     instance = (
-        state.instances.get(int(instance_id)) if instance_id.isascii() and instance_id.isdigit() else None
+        state.instances.get(int(instance_id))
+        if instance_id.isascii() and instance_id.isdigit() and len(instance_id) <= 20
+        else None
     )
     if instance is None:
         raise EmulatorError(404, "DQC.1002", f"The quality instance {instance_id} does not exist.")

@@ -13,6 +13,7 @@ see the README.
 from __future__ import annotations
 
 import collections
+import hashlib
 import json
 import math
 import socket
@@ -246,12 +247,56 @@ class Handler(BaseHTTPRequestHandler):
 
     # --- the gateway ------------------------------------------------------------------------------
 
+    def setup(self) -> None:
+        # A bound on every read and write of the connection: a client that stops sending (or an
+        # idle keep-alive connection) no longer holds a thread for ever.
+        super().setup()
+        self.connection.settimeout(self.server.idle_timeout)
+
+    def _read_body(self) -> bytes | None:
+        """The request body, or None after answering 400/413 (a bad, too large or short body)."""
+        raw = self.headers.get("Content-Length")
+        if raw is None or raw.strip() == "":
+            return b""
+        text = raw.strip()
+        if not (text.isascii() and text.isdigit()) or len(text) > 12:
+            self._refuse(400, f"Content-Length must be a whole number of bytes, not {text[:20]!r}.")
+            return None
+        length = int(text)
+        if length > MAX_BODY:
+            self._refuse(413, f"the body is larger than the emulator's {MAX_BODY} bytes.")
+            return None
+        self.connection.settimeout(self.server.body_timeout)
+        try:
+            body = self.rfile.read(length)
+        except TimeoutError:
+            body = b""
+        finally:
+            self.connection.settimeout(self.server.idle_timeout)
+        if len(body) < length:
+            self._refuse(400, f"the body ended after {len(body)} of the {length} bytes of Content-Length.")
+            return None
+        return body
+
+    def _refuse(self, status: int, message: str) -> None:
+        self.close_connection = True
+        self._send(Answer(status, {"error_code": f"EMULATOR.0{status}", "error_msg": message}))
+
     def _handle(self) -> None:
+        try:
+            self._handle_request()
+        except (TimeoutError, ConnectionError):
+            self.close_connection = True
+        except Exception as error:  # a route's bug: an answer all the same, never a silent hang
+            self._refuse(500, f"the emulator failed: {type(error).__name__}")
+
+    def _handle_request(self) -> None:
         emulation = self.server.emulation
         raw_path, _, raw_query = self.path.partition("?")
         query = parse_qsl(raw_query, keep_blank_values=True)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self._read_body()
+        if body is None:
+            return
         method = self.command
         if raw_path.startswith("/_emulator/"):
             self._send(self._control(method, raw_path, query, body))
@@ -263,8 +308,8 @@ class Handler(BaseHTTPRequestHandler):
             "method": method,
             "path": raw_path,
             "query": _multi(query),
-            "headers": dict(self.headers.items()),
-            "body": _decoded(body),
+            "headers": redact_headers(self.headers.items()),
+            "body": redact_body(_decoded(body)),
             "status": None,
             "time": time.time(),
         }
@@ -565,8 +610,10 @@ class Handler(BaseHTTPRequestHandler):
         emulation = self.server.emulation
         state = emulation.state
         route = raw_path[len("/_emulator/") :].strip("/")
-        data = _json(body) if body else {}
         try:
+            data = _json(body) if body else {}
+            if not isinstance(data, dict):
+                raise EmulatorError(400, "EMULATOR.0400", "The request body must be a JSON object.")
             if route == "health":
                 return Answer(200, {"status": "ok", "instances": len(state.instances)})
             if route == "requests" and method == "GET":
@@ -673,9 +720,10 @@ class Handler(BaseHTTPRequestHandler):
                 return Answer(204)
         except EmulatorError as error:
             return Answer(error.status, {"error_code": error.code, "error_msg": error.message})
-        except (TypeError, ValueError, KeyError) as error:
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as error:
             return Answer(
-                400, {"error_code": "EMULATOR.0400", "error_msg": f"{type(error).__name__}: {error}"}
+                400,
+                {"error_code": "EMULATOR.0400", "error_msg": f"{type(error).__name__}: {str(error)[:200]}"},
             )
         return Answer(404, {"error_code": "EMULATOR.0404", "error_msg": f"no control route {method} {route}"})
 
@@ -684,11 +732,60 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 1024
+    # Seconds a connection may stay silent (between requests, or in a header) before it is closed.
+    idle_timeout = 60.0
+    # Seconds a request's body may take to arrive in full (an overstated Content-Length).
+    body_timeout = 5.0
 
     def __init__(self, address: tuple[str, int], emulation: Emulation, quiet: bool = True) -> None:
         super().__init__(address, Handler)
         self.emulation = emulation
         self.quiet = quiet
+
+
+# Headers that carry a credential or a signature made with one: recorded as a fingerprint.
+SECRET_HEADERS = frozenset({"authorization", "x-auth-token", "x-security-token", "x-subject-token", "cookie"})
+# Body fields that are credentials (the IAM token request's password).
+SECRET_FIELDS = frozenset({"password", "secret", "sk", "token"})
+MAX_BODY = 64 * 1024 * 1024
+
+
+def fingerprint(secret: str) -> str:
+    """What the request log keeps of a credential: equal values stay equal, none can be read back."""
+    return "redacted:" + hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+
+def redact_headers(headers: Any) -> dict[str, str]:
+    """
+    The request's headers for the log, every credential replaced by its ``fingerprint``; an AK/SK
+    signature keeps its shape (algorithm, signed headers) with the access key and signature redacted.
+    """
+    redacted = {}
+    for name, value in headers:
+        if name.lower() == "authorization" and value.startswith("SDK-HMAC-SHA256 "):
+            parts = [part.strip() for part in value[len("SDK-HMAC-SHA256 ") :].split(",")]
+            kept = [
+                f"{key}={fingerprint(text)}" if key in ("Access", "Signature") else f"{key}={text}"
+                for key, _, text in (part.partition("=") for part in parts)
+            ]
+            redacted[name] = "SDK-HMAC-SHA256 " + ", ".join(kept)
+        else:
+            redacted[name] = fingerprint(value) if name.lower() in SECRET_HEADERS else value
+    return redacted
+
+
+def redact_body(body: Any) -> Any:
+    """The request's body for the log, the value of every credential field replaced by its ``fingerprint``."""
+    if isinstance(body, dict):
+        return {
+            key: fingerprint(str(value))
+            if str(key).lower() in SECRET_FIELDS and isinstance(value, str)
+            else redact_body(value)
+            for key, value in body.items()
+        }
+    if isinstance(body, list):
+        return [redact_body(item) for item in body]
+    return body
 
 
 def _no_api() -> EmulatorError:

@@ -722,8 +722,8 @@ def _sub_rule_detail(job: QualityJob, index: int, *, reference: bool = False) ->
 
 
 def _is_id(text: str) -> bool:
-    """Ids are ASCII digits (``int()`` would also take other scripts' digits)."""
-    return text.isascii() and text.isdigit()
+    """Ids are ASCII digits (``int()`` would also take other scripts' digits), at most 20 of them."""
+    return text.isascii() and text.isdigit() and len(text) <= 20
 
 
 def _millis(value: str | None, name: str) -> int | None:

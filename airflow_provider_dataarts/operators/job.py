@@ -37,7 +37,7 @@ class DataArtsRunJobOperator(DataArtsRunOperator):
     :param job_name: Name of the batch job in DataArts Factory. (templated)
     :param job_params: The job's parameters, a flat dict of names to strings, numbers or booleans,
         sent as ``jobParams``. (templated)
-    :param dataarts_conn_id: The Airflow connection of type ``dataarts``.
+    :param dataarts_conn_id: The Airflow connection of type ``dataarts``. (templated)
     :param wait_for_completion: Wait for the instance to finish.
     :param deferrable: Wait in the triggerer instead of a worker slot.
     :param poll_interval: Seconds between status checks while waiting.
@@ -47,7 +47,7 @@ class DataArtsRunJobOperator(DataArtsRunOperator):
         (DataArts' "rerun from the failed node") instead of starting a new run.
     """
 
-    template_fields: Sequence[str] = ("job_name", "job_params")
+    template_fields: Sequence[str] = ("job_name", "job_params", "dataarts_conn_id")
     template_fields_renderers = {"job_params": "json"}
     operator_extra_links = (DataArtsJobInstanceLink(),)
     ui_color = "#d9ecd0"
@@ -86,15 +86,13 @@ class DataArtsRunJobOperator(DataArtsRunOperator):
     # --- the lifecycle's calls ----------------------------------------------------------------
 
     def validate(self, context: Context) -> None:
-        from airflow_provider_dataarts.client.core import segment
         from airflow_provider_dataarts.client.jobs import job_params_body
-        from airflow_provider_dataarts.exceptions import DataArtsConfigError
+        from airflow_provider_dataarts.client.operations import name_segment
+        from airflow_provider_dataarts.exceptions import refused_without_retry
 
-        try:
-            segment(self.job_name, "job_name")
-            job_params_body(self.job_params)  # rendered now: refused before any request, naming the key
-        except DataArtsConfigError as error:  # a retry renders the same values: fail without one
-            raise AirflowFailException(f"{self.task_id}: {error}") from error
+        with refused_without_retry(self.task_id):  # rendered now: refused before any record or request
+            name_segment(self.job_name, "job_name")
+            job_params_body(self.job_params)
         self.hook.config  # noqa: B018 - reads and validates the connection before any request
 
     def _window(self, around_ms: int, until_ms: int) -> dict[str, int]:
@@ -355,7 +353,14 @@ class DataArtsPatchDataOperator(DataArtsRunOperator):
     :param cancel_on_kill: Stop the run when a user kills the waiting task.
     """
 
-    template_fields: Sequence[str] = ("job_name", "from_date", "to_date", "depend_jobs", "patch_data_name")
+    template_fields: Sequence[str] = (
+        "job_name",
+        "from_date",
+        "to_date",
+        "depend_jobs",
+        "patch_data_name",
+        "dataarts_conn_id",
+    )
     operator_extra_links = (DataArtsPatchDataLink(),)
     ui_color = "#d9ecd0"
     state_key = "dataarts_patch_data"

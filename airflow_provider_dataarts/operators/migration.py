@@ -50,7 +50,7 @@ class DataArtsRunMigrationJobOperator(MigrationLineageMixin, DataArtsRunOperator
     :param cancel_on_kill: Stop the submission when a user kills the waiting task.
     """
 
-    template_fields: Sequence[str] = ("cluster_id", "job_name", "variables")
+    template_fields: Sequence[str] = ("cluster_id", "job_name", "variables", "dataarts_conn_id")
     template_fields_renderers = {"variables": "json"}
     operator_extra_links = (DataArtsMigrationLink(),)
     ui_color = "#d0e4f5"

@@ -51,7 +51,7 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
     :param rule_id: Id of the job to rerun. (templated)
     :param job_name: Exact name of the job, instead of ``rule_id``. (templated)
     :param rule_type: ``"quality"`` (1) or ``"comparison"`` (2). (templated)
-    :param dataarts_conn_id: The Airflow connection of type ``dataarts``.
+    :param dataarts_conn_id: The Airflow connection of type ``dataarts``. (templated)
     :param wait_for_completion: Wait for the instance to finish.
     :param deferrable: Wait in the triggerer instead of a worker slot.
     :param poll_interval: Seconds between status checks while waiting.
@@ -63,7 +63,7 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
     :param cancel_on_kill: Stop the instance when a user kills the waiting task.
     """
 
-    template_fields: Sequence[str] = ("rule_id", "job_name", "rule_type", "warn_only")
+    template_fields: Sequence[str] = ("rule_id", "job_name", "rule_type", "warn_only", "dataarts_conn_id")
     operator_extra_links = (DataArtsQualityInstanceLink(),)
     ui_color = "#c7e6f9"
     state_key = "dataarts_quality_run"
@@ -112,7 +112,9 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
     def _rule_id(self) -> str:
         if self._resolved_rule_id is None:
             if self.rule_id is not None:
-                self._resolved_rule_id = str(self.rule_id)
+                from airflow_provider_dataarts.client.operations import rule_id_text
+
+                self._resolved_rule_id = rule_id_text(self.rule_id)
             else:
                 self._resolved_rule_id = self.hook.resolve_job_id(str(self.job_name), self.rule_type)
                 self.log.info(
@@ -123,8 +125,17 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
     # --- the lifecycle's calls ----------------------------------------------------------------
 
     def validate(self, context: Context) -> None:
-        rule_type_code(self.rule_type)  # rendered now: a template may have produced anything
-        warn_only_patterns(self.warn_only, f"{self.task_id}: warn_only")
+        from airflow_provider_dataarts.client.core import segment
+        from airflow_provider_dataarts.client.operations import rule_id_text
+        from airflow_provider_dataarts.exceptions import refused_without_retry
+
+        with refused_without_retry(self.task_id):  # rendered now: a template may have produced anything
+            rule_type_code(self.rule_type)
+            if self.rule_id is not None:
+                rule_id_text(self.rule_id)
+            else:
+                segment(self.job_name, "job_name")
+            warn_only_patterns(self.warn_only, f"{self.task_id}: warn_only")
         self.hook.config.require_workspace()
 
     def _job_instances(self, since_ms: int) -> list[dict[str, Any]]:

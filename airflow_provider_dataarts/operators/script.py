@@ -36,7 +36,7 @@ class DataArtsExecuteScriptOperator(DataArtsRunOperator):
 
     :param script_name: Name of the script in DataArts Factory. (templated)
     :param script_params: The script's parameters, sent as the execute body's ``params``. (templated)
-    :param dataarts_conn_id: The Airflow connection of type ``dataarts``.
+    :param dataarts_conn_id: The Airflow connection of type ``dataarts``. (templated)
     :param wait_for_completion: Wait for the instance and return its rows; else return its id.
     :param deferrable: Wait in the triggerer instead of a worker slot.
     :param poll_interval: Seconds between status checks while waiting.
@@ -49,7 +49,7 @@ class DataArtsExecuteScriptOperator(DataArtsRunOperator):
     :param cancel_on_kill: Stop the instance when a user kills the waiting task.
     """
 
-    template_fields: Sequence[str] = ("script_name", "script_params")
+    template_fields: Sequence[str] = ("script_name", "script_params", "dataarts_conn_id")
     template_fields_renderers = {"script_params": "json"}
     ui_color = "#d5e8f9"
     state_key = "dataarts_script_run"
@@ -99,8 +99,18 @@ class DataArtsExecuteScriptOperator(DataArtsRunOperator):
     # --- the lifecycle's calls ----------------------------------------------------------------
 
     def validate(self, context: Context) -> None:
-        if self.script_params is not None and not isinstance(self.script_params, dict):
-            raise ValueError(f"{self.task_id}: script_params rendered to {self.script_params!r}, not a dict.")
+        from airflow_provider_dataarts.client.operations import name_segment, param_text
+        from airflow_provider_dataarts.exceptions import DataArtsConfigError, refused_without_retry
+
+        with refused_without_retry(self.task_id):  # rendered now: refused before any record or request
+            name_segment(self.script_name, "script_name")
+            if self.script_params is not None and not isinstance(self.script_params, dict):
+                raise DataArtsConfigError(
+                    f"script_params must be a dict, not {type(self.script_params).__name__}: "
+                    f"{self.script_params!r:.80}."
+                )
+            for name, value in (self.script_params or {}).items():
+                param_text(name, value)
         self.hook.config  # noqa: B018 - reads and validates the connection before any request
 
     def submission(self, context: Context) -> dict[str, Any]:

@@ -34,11 +34,11 @@ class DataArtsJobInstanceSensor(DataArtsSensor):
     :param instance_id: The job instance id; or give ``plan_time``. (templated)
     :param plan_time: The plan time of the scheduled instance: a datetime, ISO text or epoch
         milliseconds. (templated)
-    :param dataarts_conn_id: The Airflow connection of type ``dataarts``.
+    :param dataarts_conn_id: The Airflow connection of type ``dataarts``. (templated)
     :param deferrable: Wait in the triggerer instead of a worker slot.
     """
 
-    template_fields: Sequence[str] = ("job_name", "instance_id", "plan_time")
+    template_fields: Sequence[str] = ("job_name", "instance_id", "plan_time", "dataarts_conn_id")
     ui_color = "#d9ecd0"
     state_key = "dataarts_job_wait"
 
@@ -61,11 +61,14 @@ class DataArtsJobInstanceSensor(DataArtsSensor):
 
     def validate(self) -> None:
         from airflow_provider_dataarts.client.core import segment
+        from airflow_provider_dataarts.client.operations import name_segment
+        from airflow_provider_dataarts.exceptions import refused_without_retry
 
-        segment(self.job_name, "job_name")
-        if self.instance_id is not None:
-            segment(self.instance_id, "instance_id")
-        self._plan_ms()
+        with refused_without_retry(self.task_id):
+            name_segment(self.job_name, "job_name")
+            if self.instance_id is not None:
+                segment(self.instance_id, "instance_id")
+            self._plan_ms()
         super().validate()
 
     def _plan_ms(self) -> int | None:

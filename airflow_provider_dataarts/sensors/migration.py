@@ -37,7 +37,7 @@ class DataArtsMigrationJobSensor(MigrationLineageMixin, DataArtsSensor):
     :param deferrable: Wait in the triggerer instead of a worker slot.
     """
 
-    template_fields: Sequence[str] = ("cluster_id", "job_name", "submission_id")
+    template_fields: Sequence[str] = ("cluster_id", "job_name", "submission_id", "dataarts_conn_id")
     ui_color = "#d0e4f5"
     state_key = "dataarts_migration_wait"
 

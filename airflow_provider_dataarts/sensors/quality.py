@@ -35,7 +35,7 @@ class DataArtsQualityInstanceSensor(QualityLineageMixin, DataArtsSensor):
     :param job_name: Optional job name, to find the instance with one request. (templated)
     :param started_after: Optional time no later than the instance's start (datetime, ISO text or
         epoch milliseconds), to narrow the lookup. (templated)
-    :param dataarts_conn_id: The Airflow connection of type ``dataarts``.
+    :param dataarts_conn_id: The Airflow connection of type ``dataarts``. (templated)
     :param fail_on_alarm: Fail when the instance ends ``ALARMING``.
     :param warn_only: Sub-rule names or dimensions (as in the job's definition, e.g.
         ``"Completeness"``; ``fnmatch`` patterns, case ignored) whose alarms only warn: a list, or
@@ -43,7 +43,13 @@ class DataArtsQualityInstanceSensor(QualityLineageMixin, DataArtsSensor):
     :param deferrable: Wait in the triggerer instead of a worker slot.
     """
 
-    template_fields: Sequence[str] = ("instance_id", "job_name", "started_after", "warn_only")
+    template_fields: Sequence[str] = (
+        "instance_id",
+        "job_name",
+        "started_after",
+        "warn_only",
+        "dataarts_conn_id",
+    )
     ui_color = "#c7e6f9"
     state_key = "dataarts_quality_wait"
 
@@ -67,7 +73,16 @@ class DataArtsQualityInstanceSensor(QualityLineageMixin, DataArtsSensor):
         self.warn_only = check_warn_only_at_parse(warn_only, self.task_id)
 
     def validate(self) -> None:
-        warn_only_patterns(self.warn_only, f"{self.task_id}: warn_only")  # rendered now
+        from airflow_provider_dataarts.client.core import segment
+        from airflow_provider_dataarts.exceptions import DataArtsConfigError, refused_without_retry
+        from airflow_provider_dataarts.hooks.dataarts import epoch_millis
+
+        with refused_without_retry(self.task_id):
+            segment(self.instance_id, "instance_id")
+            if self.job_name is not None and not isinstance(self.job_name, str):
+                raise DataArtsConfigError(f"job_name must be text, not {type(self.job_name).__name__}.")
+            epoch_millis(self.started_after)
+            warn_only_patterns(self.warn_only, f"{self.task_id}: warn_only")  # rendered now
         self.hook.config.require_workspace()
 
     def _hints(self) -> dict[str, Any]:

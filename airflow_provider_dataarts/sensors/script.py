@@ -31,7 +31,7 @@ class DataArtsScriptInstanceSensor(DataArtsSensor):
 
     :param script_name: Name of the script. (templated)
     :param instance_id: The script instance id. (templated)
-    :param dataarts_conn_id: The Airflow connection of type ``dataarts``.
+    :param dataarts_conn_id: The Airflow connection of type ``dataarts``. (templated)
     :param max_rows: Most rows to return (XCom lives in the metadata database).
     :param include_rows: Also return each result set's ``rows`` (the API's lists: the same data as
         ``records`` again, so about twice the XCom).
@@ -40,7 +40,7 @@ class DataArtsScriptInstanceSensor(DataArtsSensor):
     :param deferrable: Wait in the triggerer instead of a worker slot.
     """
 
-    template_fields: Sequence[str] = ("script_name", "instance_id")
+    template_fields: Sequence[str] = ("script_name", "instance_id", "dataarts_conn_id")
     ui_color = "#d5e8f9"
     state_key = "dataarts_script_wait"
 
@@ -62,6 +62,16 @@ class DataArtsScriptInstanceSensor(DataArtsSensor):
         self.max_rows = max_rows
         self.include_rows = include_rows
         self.max_xcom_bytes = max_xcom_bytes
+
+    def validate(self) -> None:
+        from airflow_provider_dataarts.client.core import segment
+        from airflow_provider_dataarts.client.operations import name_segment
+        from airflow_provider_dataarts.exceptions import refused_without_retry
+
+        with refused_without_retry(self.task_id):
+            name_segment(self.script_name, "script_name")
+            segment(self.instance_id, "instance_id")
+        super().validate()
 
     def make_trigger(self, end_time: float) -> DataArtsScriptInstanceTrigger:
         from airflow_provider_dataarts.triggers.script import DataArtsScriptInstanceTrigger

@@ -121,11 +121,11 @@ def test_a_region_with_a_custom_host_derives_the_factory_endpoint() -> None:
 def test_explicit_endpoints_win() -> None:
     config = read(
         region="cn-north-4",
-        factory_endpoint="factory.example.com:8443",
-        iam_endpoint="http://iam.example.com",
+        factory_endpoint="dayu-dlf.cn-north-4.myhuaweicloud.com:8443",
+        iam_endpoint="https://iam.myhuaweicloud.com",
     )
-    assert config.factory_endpoint == "https://factory.example.com:8443"
-    assert config.iam_endpoint == "http://iam.example.com"
+    assert config.factory_endpoint == "https://dayu-dlf.cn-north-4.myhuaweicloud.com:8443"
+    assert config.iam_endpoint == "https://iam.myhuaweicloud.com"
     assert config.endpoint == "https://dayu.cn-north-4.myhuaweicloud.com"
 
 
@@ -153,8 +153,10 @@ def test_verify_flag(value: Any, expected: bool) -> None:
     assert read(verify=value).verify is expected
 
 
-def test_verify_accepts_a_ca_bundle_path() -> None:
-    assert read(verify="/etc/ssl/ca.pem").verify == "/etc/ssl/ca.pem"
+def test_verify_accepts_a_ca_bundle_path(tmp_path: Any) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert read(verify=str(bundle)).verify == str(bundle)
 
 
 def test_a_numeric_project_id_is_text() -> None:

@@ -221,7 +221,7 @@ def aksk_config(**extra: Any) -> DataArtsConfig:
             id="list",
         ),
         pytest.param(
-            {"workspace": "ws 2/中", "security_token": "temporary-token"},
+            {"workspace": "ws-2.x_y", "security_token": "temporary-token"},
             ApiRequest(
                 "POST",
                 "quality",
