@@ -345,7 +345,7 @@ class DataArtsPatchDataOperator(DataArtsRunOperator):
     :param stop_when_fail: Stop the run when a slot fails.
     :param patch_data_name: The run's name; default: derived from the task instance and its try,
         unique and valid for DataArts. A name given here must be new on every run. (templated)
-    :param dataarts_conn_id: The Airflow connection of type ``dataarts``.
+    :param dataarts_conn_id: The Airflow connection of type ``dataarts``. (templated)
     :param wait_for_completion: Wait for the run to finish.
     :param deferrable: Wait in the triggerer instead of a worker slot.
     :param poll_interval: Seconds between status checks while waiting.

@@ -42,6 +42,7 @@ class DataArtsRunMigrationJobOperator(MigrationLineageMixin, DataArtsRunOperator
     :param variables: The job's variables, a flat dict of names to strings, numbers or booleans,
         sent as the start body's ``variables``. (templated)
     :param dataarts_conn_id: The Airflow connection of type ``dataarts`` (``extra.migration_endpoint``).
+        (templated)
     :param wait_for_completion: Wait for the submission to finish.
     :param deferrable: Wait in the triggerer instead of a worker slot.
     :param poll_interval: Seconds between status checks while waiting (CDM allows 2 reads a second

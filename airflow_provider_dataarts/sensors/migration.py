@@ -33,7 +33,7 @@ class DataArtsMigrationJobSensor(MigrationLineageMixin, DataArtsSensor):
     :param cluster_id: The CDM cluster's id. (templated)
     :param job_name: The migration job's name. (templated)
     :param submission_id: The submission to wait for; None for the job's newest. (templated)
-    :param dataarts_conn_id: The Airflow connection of type ``dataarts``.
+    :param dataarts_conn_id: The Airflow connection of type ``dataarts``. (templated)
     :param deferrable: Wait in the triggerer instead of a worker slot.
     """
 

@@ -24,8 +24,11 @@ def test_the_migration_endpoint_is_given_or_derived_from_the_region_or_the_host(
     assert (
         config_from_connection(connection()).migration_endpoint == "https://cdm.cn-north-4.myhuaweicloud.com"
     )
-    given = connection(migration_endpoint="cdm.example.com:8443")
-    assert config_from_connection(given).migration_endpoint == "https://cdm.example.com:8443"
+    given = connection(migration_endpoint="https://cdm.cn-east-3.myhuaweicloud.com")
+    assert config_from_connection(given).migration_endpoint == "https://cdm.cn-east-3.myhuaweicloud.com"
+    # The credentials go to the connection's own domain only (see docs/connection.md).
+    with pytest.raises(DataArtsConfigError, match=r"extra\.migration_endpoint"):
+        config_from_connection(connection(migration_endpoint="cdm.example.com:8443"))
     assert config_from_connection(connection(host="http://127.0.0.1:8790")).migration_endpoint == (
         "http://127.0.0.1:8790"
     )

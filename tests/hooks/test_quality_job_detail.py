@@ -77,7 +77,8 @@ def test_verdicts_of_one_job_read_its_definition_once_per_process_until_it_expir
 
     from airflow_provider_dataarts.hooks import dataarts
     from airflow_provider_dataarts.openlineage_facets import quality_lineage
-    from airflow_provider_dataarts.results.quality import name_checked_tables
+    from airflow_provider_dataarts.quality_policy import QualityPolicy
+    from airflow_provider_dataarts.results.quality import judge
 
     job_id = emulator.job_id("orders_freshness")
     path = f"/quality/quality-tasks/{job_id}"
@@ -88,7 +89,7 @@ def test_verdicts_of_one_job_read_its_definition_once_per_process_until_it_expir
     def verdict() -> list[dict[str, str]]:
         hook = DataArtsHook(dataarts_conn)  # a new task, a new hook: the same worker process
         sub_rules = [{"sub_rule_id": sub_rule_id}]
-        name_checked_tables(hook, instance, sub_rules, log)
+        judge(hook, instance, sub_rules, QualityPolicy(fail_on_alarm=True, warn_only=()), log)
         quality_lineage(hook, {"instance": instance, "sub_rules": sub_rules}, fail_on_alarm=True, log=log)
         return sub_rules
 

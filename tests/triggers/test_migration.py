@@ -14,6 +14,7 @@ from airflow_provider_dataarts.emulator import DataArtsEmulator
 from airflow_provider_dataarts.emulator.migration import CLUSTER_ID
 from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
 from airflow_provider_dataarts.triggers.migration import DataArtsMigrationJobTrigger
+from tests.triggers.airflow_side import task_state_after_kill
 from tests.triggers.test_quality import events_of
 
 pytestmark = pytest.mark.filterwarnings("ignore")
@@ -113,13 +114,14 @@ def test_a_job_that_never_ran_is_waited_for_until_its_first_submission(
 
 @pytest.mark.parametrize("cancel_on_kill", [True, False])
 def test_on_kill_stops_the_submission_only_for_the_task_that_started_it(
-    cancel_on_kill: bool, dataarts_conn: str, emulator: DataArtsEmulator
+    cancel_on_kill: bool, dataarts_conn: str, emulator: DataArtsEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     emulator.add_migration_job("long_job", boot_seconds=0.1, run_seconds=60)
     submission_id = start(dataarts_conn, "long_job")
     trigger = DataArtsMigrationJobTrigger(
         cluster_id=CLUSTER_ID, job_name="long_job", submission_id=submission_id, cancel_on_kill=cancel_on_kill
     )
+    task_state_after_kill(trigger, monkeypatch)  # a user cleared the task
     asyncio.run(trigger.on_kill())
     (submission,) = emulator.migration_submissions("long_job")
     assert submission["stopped"] is cancel_on_kill
@@ -127,7 +129,7 @@ def test_on_kill_stops_the_submission_only_for_the_task_that_started_it(
 
 
 def test_on_kill_never_stops_a_later_submission_of_another_task(
-    dataarts_conn: str, emulator: DataArtsEmulator
+    dataarts_conn: str, emulator: DataArtsEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     emulator.add_migration_job("shared_job", boot_seconds=0.0, run_seconds=0.1)
     ours = start(dataarts_conn, "shared_job")
@@ -137,6 +139,7 @@ def test_on_kill_never_stops_a_later_submission_of_another_task(
     trigger = DataArtsMigrationJobTrigger(
         cluster_id=CLUSTER_ID, job_name="shared_job", submission_id=ours, cancel_on_kill=True
     )
+    task_state_after_kill(trigger, monkeypatch)  # a user cleared the task
     asyncio.run(trigger.on_kill())
     assert emulator.count("PUT", "/stop") == 0
     assert [s["stopped"] for s in emulator.migration_submissions("shared_job")] == [False, False]

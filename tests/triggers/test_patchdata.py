@@ -12,6 +12,7 @@ from airflow_provider_dataarts.emulator import DataArtsEmulator
 from airflow_provider_dataarts.emulator import patchdata as emulated
 from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
 from airflow_provider_dataarts.triggers.job import DataArtsPatchDataTrigger
+from tests.triggers.airflow_side import task_state_after_kill
 from tests.triggers.test_script import events_of, rebuilt
 
 pytestmark = pytest.mark.filterwarnings("ignore")
@@ -51,9 +52,13 @@ def test_a_run_never_listed_ends_the_wait_after_the_grace(emulator: DataArtsEmul
     assert "not listed 0.5 s after its submission" in event["message"]
 
 
-def test_a_users_kill_stops_the_run(emulator: DataArtsEmulator, dataarts_conn: str) -> None:
+def test_a_users_kill_stops_the_run(
+    emulator: DataArtsEmulator, dataarts_conn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     create(emulator, dataarts_conn, "killed_patch", 3600)
     time.sleep(0.4)  # listed
-    asyncio.run(trigger("killed_patch", cancel_on_kill=True).on_kill())
+    killed = trigger("killed_patch", cancel_on_kill=True)
+    task_state_after_kill(killed, monkeypatch)  # a user cleared the task
+    asyncio.run(killed.on_kill())
     (run,) = emulated.of(emulator.state.factory).reports()
     assert run["status"] == "CANCEL"
