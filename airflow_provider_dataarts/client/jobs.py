@@ -43,7 +43,8 @@ RETRY_LOCATIONS = ("error_node", "first_node")
 JOB_NOT_FOUND, NOT_BATCH, INSTANCE_NOT_FOUND = "100", "136", "137"
 # 8. Several instances of one job at one plan time (a manual rerun, a patch run): the sensor takes
 #    the newest (highest instance id).
-# 9. ``forceSuccess``/``ignoreSuccess`` true passes whatever the status says (statuses.job_verdict).
+# 9. ``forceSuccess``/``ignoreSuccess`` true passes an instance that has ended, whatever its status;
+#    on one still waiting or running it is no verdict (statuses.job_verdict).
 
 
 def error_code_is(error: BaseException, code: str) -> bool:
