@@ -35,6 +35,10 @@ STOP_TIMEOUT = 3.5
 # HTTP answers to a POST that starts a run which do not prove that nothing started: the gateway
 # timed out or failed while the backend may have acted on it.
 MAY_HAVE_STARTED_STATUS = frozenset({500, 502, 504})
+# Error codes the API gateway answers with itself, before it forwards anything to DataArts (unknown
+# API, authentication, throttling, IAM): whatever the HTTP status, the backend was not reached.
+# APIG.0201 (502/504, "backend unavailable / timed out") is not one: the backend may have acted.
+NOT_FORWARDED_CODES = frozenset({"APIG.0101", "APIG.0301", "APIG.0307", "APIG.0308", "APIG.0613"})
 
 
 def may_have_started(error: DataArtsAPIError) -> bool:
@@ -43,6 +47,8 @@ def may_have_started(error: DataArtsAPIError) -> bool:
 
     if isinstance(error, DataArtsConnectionError):
         return error.may_have_arrived
+    if error.error_code in NOT_FORWARDED_CODES:
+        return False  # the gateway answered itself: nothing reached DataArts
     # A broken 2xx answer arrived from the service: the run started, only its id was lost.
     return error.malformed or error.status_code in MAY_HAVE_STARTED_STATUS
 
@@ -212,6 +218,7 @@ class DataArtsRunOperator(BaseOperator):
             marker = self.submission(context)
             marker.setdefault("submitted_at", int(time.time() * 1000))
             marker.setdefault("post_timeout_ms", int(self.hook.config.timeout * 1000))
+            self._measured_skew(marker)
             # Saved before the POST: a try that dies before the answer adopts the run it started.
             self._record = record = ledger.save(RunRecord.submitting(ledger.lease, marker))
             try:
@@ -221,9 +228,8 @@ class DataArtsRunOperator(BaseOperator):
                     ledger.save(record.stopped("the submission was refused"))
                     raise
                 self.log.warning("DataArts may have started the %s without saying so: %s", self.what, error)
-                self._record = ledger.save(
-                    RunRecord.submitting(ledger.lease, {**marker, "answer_lost_at": int(time.time() * 1000)})
-                )
+                lost = self._measured_skew({**marker, "answer_lost_at": int(time.time() * 1000)})
+                self._record = ledger.save(RunRecord.submitting(ledger.lease, lost))
                 recovered = self._adopt(context)
                 if recovered:
                     return recovered
@@ -231,6 +237,13 @@ class DataArtsRunOperator(BaseOperator):
                 continue
             self._record = ledger.save(record.submitted(instance_id))
             return instance_id
+
+    def _measured_skew(self, marker: dict[str, Any]) -> dict[str, Any]:
+        """Put in ``marker`` what the service's ``Date`` headers proved of its clock (``in_window``)."""
+        skew = getattr(self.hook.transport, "skew_ms", None)
+        if skew is not None:
+            marker["skew_ms"] = list(skew)
+        return marker
 
     def _adopt(self, context: Context) -> str | None:
         assert self._ledger is not None

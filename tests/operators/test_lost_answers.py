@@ -1,0 +1,144 @@
+"""
+Issue 22, findings 4 and 5: a lost answer adopts only a run that is provably this task's (docs
+"Retries, clears and kills", "A lost answer: what is provably ours"), for Factory jobs and quality
+jobs, under ``dag.test()`` against the emulator.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from airflow_provider_dataarts.emulator import DataArtsEmulator
+from tests.integration.dagrun import load_dag, run_dag
+
+pytestmark = [pytest.mark.usefixtures("airflow_db"), pytest.mark.filterwarnings("ignore")]
+
+FAST = 0.2
+NODES = [{"name": "extract", "type": "CDMJob", "seconds": 0.3}]
+
+
+def after_the_post(
+    emulator: DataArtsEmulator, path: str, seconds: float, then: Callable[[], Any]
+) -> threading.Thread:
+    """Run ``then`` ``seconds`` after the first POST to ``path`` reached the emulator (a console user)."""
+
+    def wait_then_act() -> None:
+        deadline = time.time() + 60
+        while emulator.count("POST", path) == 0 and time.time() < deadline:
+            time.sleep(0.02)
+        time.sleep(seconds)
+        then()
+
+    thread = threading.Thread(target=wait_then_act)
+    thread.start()
+    return thread
+
+
+def run_job(job_name: str, **changes: Any) -> Any:
+    return run_dag(load_dag("test_job"), {"job_name": job_name, "job_params": {}}, run=changes)
+
+
+def test_a_lost_job_answer_never_adopts_a_console_run_started_after_the_post(
+    emulator: DataArtsEmulator, connect: Callable[..., str]
+) -> None:
+    """
+    Finding 4: a 502 that never reached DataArts, then a console run 3 s later (inside the old
+    five-minute search, outside the POST's own window): the task runs the job itself and reports
+    its own run, never the console run's failure.
+    """
+    connect("aksk", not_listed_grace=4)
+    emulator.add_factory_job("shared_job", nodes=NODES, outcomes=["fail_at:1", "success"])
+    emulator.inject("status", status=502, method="POST", path="/run-immediate")
+    console: list[str] = []
+    user = after_the_post(
+        emulator,
+        "/run-immediate",
+        3.0,
+        lambda: console.append(str(emulator.state.factory.run_immediate("shared_job", {}).id)),
+    )
+    outcome = run_job("shared_job", retries=0, deferrable=False, poll_interval=FAST)
+    user.join()
+    assert outcome.xcom("run") != console[0], "the console run is not this task's"
+    assert outcome.states == {"run": "success"}
+    assert outcome.xcom("run", "job_result")["status"] == "success"
+
+
+def test_a_lost_job_answer_never_adopts_a_scheduled_instance(
+    emulator: DataArtsEmulator, connect: Callable[..., str]
+) -> None:
+    """Finding 4: the schedule makes an instance right after a lost POST: not run once, not ours."""
+    connect("aksk", not_listed_grace=2)
+    emulator.add_factory_job("scheduled_job", nodes=NODES, outcomes=["fail_at:1", "success"])
+    emulator.inject("reset", method="POST", path="/run-immediate")
+    scheduled: list[str] = []
+    user = after_the_post(
+        emulator,
+        "/run-immediate",
+        0.0,
+        lambda: scheduled.append(emulator.schedule_job_instance("scheduled_job", int(time.time() * 1000))),
+    )
+    outcome = run_job("scheduled_job", retries=0, deferrable=False, poll_interval=FAST)
+    user.join()
+    assert outcome.xcom("run") != scheduled[0]
+    assert outcome.states == {"run": "success"}
+
+
+def test_a_lost_quality_answer_never_adopts_a_console_run_inside_the_old_margin(
+    emulator: DataArtsEmulator, connect: Callable[..., str]
+) -> None:
+    """
+    Finding 5: a gateway 502 (the rerun never reached DataArts), then a console run 3 s later, inside
+    the old 30 s widening: the window is now what the service's Date header measured, so the console
+    run's ALARMING is not this task's; the task reruns and reports its own run.
+    """
+    connect("aksk", not_listed_grace=4)
+    emulator.add_quality_job("shared_quality", run_seconds=0.3)
+    emulator.inject("status", status=502, method="POST", path="/instances/restart")
+    console: list[str] = []
+
+    def console_run() -> None:
+        emulator.add_quality_job("shared_quality", outcome="ALARMING", run_seconds=0.3)
+        console.append(emulator.start_quality_instance("shared_quality"))
+        emulator.add_quality_job("shared_quality", outcome="SUCCESS", run_seconds=0.3)
+
+    user = after_the_post(emulator, "/instances/restart", 3.0, console_run)
+    outcome = run_dag(
+        load_dag("example_dataarts_quality_gate"),
+        {"job_name": "shared_quality"},
+        quality_gate={"retries": 0, "poll_interval": FAST, "deferrable": False, "wait_for_completion": True},
+    )
+    user.join()
+    assert outcome.xcom("quality_gate") != console[0]
+    assert outcome.states["quality_gate"] == "success"
+    assert emulator.count("POST", "/instances/restart") == 2
+
+
+def test_a_lost_quality_answer_while_others_run_the_job_fails_naming_the_candidate(
+    emulator: DataArtsEmulator, connect: Callable[..., str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """
+    Finding 5: the pre-rerun list shows a console run still going; the rerun's answer is lost and one
+    instance started in its window. It may be the console user's second run: the try fails without
+    retry naming it, rather than report a verdict that may be another's.
+    """
+    connect("aksk", not_listed_grace=1)
+    emulator.add_quality_job("busy_quality", run_seconds=30)
+    other = emulator.start_quality_instance("busy_quality")
+    emulator.add_quality_job("busy_quality", run_seconds=0.3)
+    emulator.inject("reset", method="POST", path="/instances/restart", when="after")
+    outcome = run_dag(
+        load_dag("example_dataarts_quality_gate"),
+        {"job_name": "busy_quality"},
+        quality_gate={"retries": 2, "retry_delay": timedelta(0), "poll_interval": FAST, "deferrable": False},
+    )
+    assert outcome.states["quality_gate"] == "failed"
+    assert outcome.tries["quality_gate"] == 1, "not retried"
+    assert emulator.count("POST", "/instances/restart") == 1, "never a second run"
+    out = capsys.readouterr().out
+    assert "others run this job too" in out and other in out
