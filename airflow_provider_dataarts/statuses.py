@@ -171,7 +171,7 @@ def job_verdict(instance: dict[str, Any] | None) -> Verdict:
 
 
 def forced_success(instance: dict[str, Any]) -> bool:
-    """``forceSuccess``/``ignoreSuccess`` true on an instance that has ended (a running one's flag is no verdict)."""
+    """``forceSuccess``/``ignoreSuccess`` true on an instance that has ended (not on a running one)."""
     status = str(instance.get("status") or "")
     ended = status in JOB_PASSED or status in JOB_FAILED or status in JOB_SKIPPED
     return ended and (flag_set(instance.get("forceSuccess")) or flag_set(instance.get("ignoreSuccess")))

@@ -1,0 +1,799 @@
+"""
+A model-based test of the run lifecycle (issue 22, deliverable 2).
+
+Hypothesis' stateful testing drives the REAL operators (quality and Factory job; in a worker and
+deferred, the trigger's ``run()`` and ``on_kill`` included) against the emulator, through random
+sequences of the events production brings, and checks after every step what docs/lifecycle.md
+promises:
+
+1. at most one live run per lease that nobody stopped;
+2. never a verdict from a run this task did not start;
+3. never a stopped run's status as a verdict;
+4. every stop recorded (no record points a later try at a run that was stopped);
+5. a user's kill stops the run, nothing else does (a shutdown, a heartbeat timeout, an unknown
+   state, a triggerer that lost the trigger);
+6. nothing runs twice: a run that ended well is never followed by another run of the same lease.
+
+The task instance is modelled in the test (``TaskInstanceModel``): its ``task_state_store``, its state
+as the API server reports it (what ``on_kill`` asks), its lease (``max_tries``). A try is a new
+operator object, as in Airflow. A try in a worker runs in a thread; SIGTERM is ``on_kill()`` followed by
+the try's death, SIGKILL the death alone, ``execution_timeout`` an ``AirflowTaskTimeout`` at the try's
+next request (Airflow raises it from a signal, at any point). A dead try's requests and writes raise,
+as a process that is gone writes nothing. Time is kept short by the connection extras (grace 0.15 s,
+polls of 0.02 s) and by ending runs from the emulator's control side.
+
+Runs: the normal suite runs the ``suite`` profile (derandomized: the same examples every run);
+``DATAARTS_MODEL=long`` runs many thousands (see tests/model/README.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from airflow_provider_dataarts.emulator import DataArtsEmulator
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+GRACE = 0.15  # extra.not_listed_grace: the list's lag the lost-answer search waits out
+POLL = 0.02
+LONG_RUN = 600.0  # runs end only when the model ends them (or a stop does)
+# A console run is stamped this long before the step that makes it: a foreign run started within a
+# second of this task's own POST is the one case docs/lifecycle.md names undecidable.
+CONSOLE_EARLIER = 2.5
+USER_STATES = ("restarting", "failed", "success", "skipped", "removed")  # a user's clear or mark
+NOT_USER_STATES = ("running", "up_for_retry", None)  # shutdown, heartbeat timeout, no answer
+PROFILES = {
+    "suite": {"max_examples": 150, "stateful_step_count": 8},
+    "long": {
+        "max_examples": int(os.environ.get("DATAARTS_MODEL_EXAMPLES", "5000")),
+        "stateful_step_count": 14,
+    },
+}
+
+
+class TryKilled(BaseException):
+    """The try's process is gone (SIGKILL, or the supervisor's end after on_kill)."""
+
+
+class TaskStateStore:
+    """Airflow 3.3's ``task_state_store`` of one task instance: JSON values under keys."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def view(self, attempt: Attempt) -> StoreView:
+        return StoreView(self, attempt)
+
+
+@dataclass
+class StoreView:
+    """The store as one try sees it: a dead try writes nothing."""
+
+    store: TaskStateStore
+    attempt: Attempt
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self.store.values.get(key)
+        return default if value is None else json.loads(json.dumps(value))
+
+    def set(self, key: str, value: Any) -> None:
+        self.attempt.alive()
+        self.store.values[key] = json.loads(json.dumps(value))
+
+    def delete(self, key: str) -> None:
+        self.attempt.alive()
+        self.store.values.pop(key, None)
+
+
+@dataclass
+class Attempt:
+    """One try: whether it still lives, what it pushed, how it ended."""
+
+    number: int
+    killed: bool = False
+    timeout_armed: bool = False
+    kill_at_post: str | None = None  # "before" / "after": the process dies during the POST
+    pushes: list[tuple[str, Any]] = field(default_factory=list)
+    outcome: str | None = (
+        None  # "success", "failed", "fail_no_retry", "deferred", "killed", "timeout", "skipped"
+    )
+    error: BaseException | None = None
+
+    thread: threading.Thread | None = None
+    # SIGTERM: Airflow runs on_kill in the try's main thread, from the signal handler, and the try
+    # never goes on. Here the try runs in a thread: it is frozen at its next request or write while
+    # on_kill runs, then killed.
+    frozen: threading.Event = field(default_factory=threading.Event)
+
+    def alive(self) -> None:
+        if self.frozen.is_set() and threading.current_thread() is self.thread:
+            while not self.killed:
+                time.sleep(0.005)
+        if self.killed and threading.current_thread() is self.thread:
+            raise TryKilled()
+        if self.killed and not self.frozen.is_set():
+            raise TryKilled()
+
+
+class FakeTI:
+    """What the operators read of the task instance; ``get_task_states`` answers as the API server."""
+
+    dag_id = "model"
+    task_id = "run"
+    run_id = "manual__model"
+    map_index = -1
+
+    def __init__(self, model: TaskInstanceModel, attempt: Attempt) -> None:
+        self._model = model
+        self._attempt = attempt
+        self.max_tries = model.lease
+        self.try_number = attempt.number
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self._attempt.alive()
+        self._attempt.pushes.append((key, json.loads(json.dumps(value))))
+
+
+@dataclass
+class TaskInstanceModel:
+    lease: int = 3
+    api_state: str | None = "running"
+    store: TaskStateStore = field(default_factory=TaskStateStore)
+    tries: int = 0
+    finished: bool = False  # a verdict, a fail without retry, or a user's mark: only a clear goes on
+
+    def context(self, attempt: Attempt) -> dict[str, Any]:
+        model = self
+
+        def get_task_states(**_: Any) -> dict[str, Any]:
+            if model.api_state is None:
+                raise ConnectionError("the API server did not answer")
+            return {FakeTI.run_id: {FakeTI.task_id: model.api_state}}
+
+        ti_type = type("ModelTI", (FakeTI,), {"get_task_states": staticmethod(get_task_states)})
+        ti = ti_type(self, attempt)
+        return {"ti": ti, "task_instance": ti, "task_state_store": self.store.view(attempt), "params": {}}
+
+
+# --- the two kinds of run, as the emulator shows them -------------------------------------------------
+
+
+class Kind:
+    name: str
+    post_path: str
+    stop_path: str
+    result_key: str
+
+    def __init__(self, emulator: DataArtsEmulator, job: str) -> None:
+        self.emulator = emulator
+        self.job = job
+
+    def operator(self, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def instances(self) -> dict[str, tuple[bool, bool, str]]:
+        """Every instance of the job: id -> (live, stopped, status)."""
+        raise NotImplementedError
+
+    def finish(self, instance_id: str, passed: bool) -> None:
+        raise NotImplementedError
+
+    def console_run(self) -> str:
+        raise NotImplementedError
+
+    def set_lag(self, seconds: float) -> None:
+        raise NotImplementedError
+
+
+class QualityKind(Kind):
+    name = "quality"
+    post_path = "/instances/restart"
+    stop_path = "/instances/batch-stop"
+    result_key = "quality_result"
+
+    def __init__(self, emulator: DataArtsEmulator, job: str) -> None:
+        super().__init__(emulator, job)
+        emulator.add_quality_job(job, run_seconds=LONG_RUN)
+
+    def operator(self, **kwargs: Any) -> Any:
+        from airflow_provider_dataarts.operators.quality import RerunQualityJobOperator
+
+        return RerunQualityJobOperator(task_id="run", job_name=self.job, wait_for_completion=True, **kwargs)
+
+    def instances(self) -> dict[str, tuple[bool, bool, str]]:
+        state = self.emulator.state
+        now = time.time()
+        with state.lock:
+            return {
+                str(i.id): (i.run_status(now) == "RUNNING", i.stopped, i.run_status(now))
+                for i in state.instances.values()
+                if i.job.name == self.job
+            }
+
+    def finish(self, instance_id: str, passed: bool) -> None:
+        state = self.emulator.state
+        with state.lock:
+            instance = state.instances[int(instance_id)]
+            if instance.run_status(time.time()) == "RUNNING":
+                instance.outcome = "SUCCESS" if passed else "FAILED"
+                instance.finish_at = time.time() - 0.001
+
+    def console_run(self) -> str:
+        return self.emulator.start_quality_instance(
+            self.job, run_seconds=LONG_RUN + CONSOLE_EARLIER, started_ago=CONSOLE_EARLIER
+        )
+
+    def set_lag(self, seconds: float) -> None:
+        self.emulator.add_quality_job(self.job, run_seconds=LONG_RUN, list_lag=seconds)
+
+
+class JobKind(Kind):
+    name = "job"
+    post_path = "/run-immediate"
+    stop_path = "/stop"
+    result_key = "job_result"
+
+    def __init__(self, emulator: DataArtsEmulator, job: str) -> None:
+        super().__init__(emulator, job)
+        emulator.add_factory_job(job, nodes=[{"name": "only", "type": "Shell", "seconds": LONG_RUN}])
+
+    def operator(self, **kwargs: Any) -> Any:
+        from airflow_provider_dataarts.operators.job import DataArtsRunJobOperator
+
+        return DataArtsRunJobOperator(task_id="run", job_name=self.job, job_params={}, **kwargs)
+
+    def instances(self) -> dict[str, tuple[bool, bool, str]]:
+        factory = self.emulator.state.factory
+        now = time.time()
+        with self.emulator.state.lock:
+            chosen = [i for i in factory.instances.values() if i.job.name == self.job]
+            return {
+                str(i.id): (i.status(now) in ("waiting", "running"), i.stopped_at is not None, i.status(now))
+                for i in chosen
+            }
+
+    def finish(self, instance_id: str, passed: bool) -> None:
+        factory = self.emulator.state.factory
+        with self.emulator.state.lock:
+            instance = factory.instances[int(instance_id)]
+            if instance.status(time.time()) not in ("waiting", "running"):
+                return
+            for node in instance.nodes:
+                node.outcome = "success" if passed else "fail"
+        factory.finish(instance_id)
+
+    def console_run(self) -> str:
+        instance = self.emulator.state.factory.run_immediate(self.job, {})
+        with self.emulator.state.lock:
+            instance.submit_time -= int(CONSOLE_EARLIER * 1000)
+            instance.plan_time -= int(CONSOLE_EARLIER * 1000)
+        return str(instance.id)
+
+    def set_lag(self, seconds: float) -> None:
+        factory = self.emulator.state.factory
+        with self.emulator.state.lock:
+            factory.jobs[self.job].list_lag = seconds
+
+
+KINDS = {"quality": QualityKind, "job": JobKind}
+
+
+# --- the machine ---------------------------------------------------------------------------------------
+
+
+class LifecycleModel(RuleBasedStateMachine):
+    emulator: DataArtsEmulator
+    counter = 0
+
+    def __init__(self) -> None:
+        super().__init__()
+        LifecycleModel.counter += 1
+        self.job = f"model_job_{LifecycleModel.counter}_{int(time.time() * 1000) % 100_000}"
+        self.emulator.clear_faults()
+        self.ti = TaskInstanceModel()
+        self.kind: Kind | None = None
+        self.deferrable = False
+        self.repair = False
+        self.foreign: set[str] = set()
+        self.lease_of_run: dict[str, int] = {}  # our runs: id -> the lease they were started under
+        self.ended_well: dict[int, str] = {}  # lease -> our run that ended well (success) in it
+        self.stops_allowed = False  # this step is a user's kill or an execution_timeout
+        self.user_stop_expected: str | None = None
+        self.pending: Attempt | None = None  # a deferred try waiting for its trigger
+        self.trigger: Any = None
+        self.trigger_instance: str | None = None
+        self.log: list[str] = []
+
+    # --- set-up ------------------------------------------------------------------------------------
+
+    @initialize(
+        kind=st.sampled_from(sorted(KINDS)),
+        deferrable=st.booleans(),
+        repair=st.booleans(),
+    )
+    def choose(self, kind: str, deferrable: bool, repair: bool) -> None:
+        self.kind = KINDS[kind](self.emulator, self.job)
+        self.deferrable = deferrable
+        self.repair = repair and kind == "job"
+        self.note(f"kind={kind} deferrable={deferrable} repair_on_retry={self.repair}")
+
+    def note(self, line: str) -> None:
+        from hypothesis import note
+
+        note(line)
+        if os.environ.get("DATAARTS_MODEL_TRACE"):
+            print(f"{time.monotonic():.2f} {line}", flush=True)
+
+    # --- what the model knows of the emulator ------------------------------------------------------
+
+    def adopt_new_runs(self) -> None:
+        """Instances of the job that the model did not start from the console are ours: of this lease."""
+        assert self.kind is not None
+        for instance_id in self.kind.instances():
+            if instance_id not in self.foreign and instance_id not in self.lease_of_run:
+                self.lease_of_run[instance_id] = self.ti.lease
+
+    def stop_requests(self) -> int:
+        assert self.kind is not None
+        return sum(
+            1
+            for r in self.emulator.requests
+            if r["method"] == "POST" and r["path"].endswith(self.kind.stop_path) and self.job_in(r)
+        )
+
+    def job_in(self, request: dict[str, Any]) -> bool:
+        assert self.kind is not None
+        return self.kind.name == "quality" or f"/{self.job}/" in request["path"]
+
+    def record(self) -> dict[str, Any] | None:
+        assert self.kind is not None
+        key = "dataarts_quality_run" if self.kind.name == "quality" else "dataarts_job_run"
+        value = self.ti.store.values.get(key)
+        return value if isinstance(value, dict) else None
+
+    # --- a try -------------------------------------------------------------------------------------
+
+    def new_attempt(self) -> tuple[Attempt, Any, dict[str, Any]]:
+        assert self.kind is not None
+        self.ti.tries += 1
+        self.ti.api_state = "running"
+        attempt = Attempt(number=self.ti.tries)
+        operator = self.kind.operator(
+            deferrable=self.deferrable, poll_interval=POLL, cancel_on_kill=True, **self.repair_kwargs()
+        )
+        self.guard(operator, attempt)
+        return attempt, operator, self.ti.context(attempt)
+
+    def repair_kwargs(self) -> dict[str, Any]:
+        return {"repair_on_retry": True} if self.repair else {}
+
+    def guard(self, operator: Any, attempt: Attempt) -> None:
+        """The try's requests: a dead try sends none; a timeout or a death during the POST lands here."""
+        from airflow.providers.common.compat.sdk import AirflowTaskTimeout
+
+        assert self.kind is not None
+        transport = operator.hook.transport
+        exchange = transport._exchange
+        post_path = self.kind.post_path
+
+        def guarded(step: Any) -> Any:
+            attempt.alive()
+            if attempt.timeout_armed:
+                attempt.timeout_armed = False
+                raise AirflowTaskTimeout("Timeout (execution_timeout, modelled)")
+            is_post = step.request.method == "POST" and step.request.path.endswith(post_path)
+            if is_post and attempt.kill_at_post == "before":
+                attempt.killed = True
+                raise TryKilled()
+            answer = exchange(step)
+            if is_post and attempt.kill_at_post == "after":
+                attempt.killed = True
+                raise TryKilled()
+            attempt.alive()
+            return answer
+
+        transport._exchange = guarded
+
+    def finish_attempt(self, attempt: Attempt, run: Any) -> None:
+        """Run ``run()`` (execute or execute_complete) to its end, recording how it ended."""
+        from airflow.providers.common.compat.sdk import (
+            AirflowFailException,
+            AirflowSkipException,
+            AirflowTaskTimeout,
+            TaskDeferred,
+        )
+
+        try:
+            run()
+            attempt.outcome = "success"
+        except TaskDeferred as deferred:
+            attempt.outcome = "deferred"
+            attempt.error = deferred
+        except TryKilled:
+            attempt.outcome = "killed"
+        except AirflowTaskTimeout as error:
+            attempt.outcome, attempt.error = "timeout", error
+        except AirflowFailException as error:
+            attempt.outcome, attempt.error = "fail_no_retry", error
+        except AirflowSkipException as error:
+            attempt.outcome, attempt.error = "skipped", error
+        except Exception as error:
+            attempt.outcome, attempt.error = "failed", error
+
+    def check_verdicts(self, attempt: Attempt) -> None:
+        """Invariants 2, 3 and 6 on every verdict (the result XCom) a try pushed."""
+        assert self.kind is not None
+        self.adopt_new_runs()
+        instances = self.kind.instances()
+        for key, value in attempt.pushes:
+            if key != self.kind.result_key:
+                continue
+            instance_id = str(value["instance_id"])
+            assert instance_id not in self.foreign, (
+                f"a verdict from a run this task did not start: {instance_id}"
+            )
+            assert instance_id in self.lease_of_run, f"a verdict from an unknown run {instance_id}"
+            live, stopped, status = instances[instance_id]
+            assert not live, f"a verdict from run {instance_id} still {status}"
+            assert not stopped, f"a stopped run's status as a verdict: {instance_id} {status}"
+
+    def conclude(self, attempt: Attempt) -> None:
+        """What Airflow does with the try's end: a verdict ends the task; a failure is retried."""
+        self.note(f"  try {attempt.number}: {attempt.outcome} {attempt.error!r:.200}")
+        self.check_verdicts(attempt)
+        if attempt.outcome in ("success", "fail_no_retry", "skipped"):
+            self.ti.finished = True
+        if attempt.outcome == "success":
+            for key, value in attempt.pushes:
+                if key == self.kind.result_key:  # type: ignore[union-attr]
+                    self.ended_well[self.ti.lease] = str(value["instance_id"])
+
+    def wait_until_waiting(self, attempt: Attempt, thread: threading.Thread, seconds: float = 10.0) -> None:
+        """Until the try waits on a run (its id pushed) or ended."""
+        deadline = time.time() + seconds
+        while thread.is_alive() and time.time() < deadline:
+            if any(key == "return_value" for key, _ in attempt.pushes):
+                time.sleep(POLL * 2)  # at least one check of the run
+                return
+            time.sleep(0.005)
+
+    def our_live_run(self) -> str | None:
+        assert self.kind is not None
+        self.adopt_new_runs()
+        live = [
+            i
+            for i, (alive, _, _) in self.kind.instances().items()
+            if alive and self.lease_of_run.get(i) == self.ti.lease
+        ]
+        return live[-1] if live else None
+
+    # --- rules: between tries ----------------------------------------------------------------------
+
+    def lost_window_open(self) -> bool:
+        """
+        A lost answer of this lease is still to be looked for, and its window is open: a foreign run
+        now is the case docs/lifecycle.md names undecidable (adopted when the POST never arrived).
+        """
+        from airflow_provider_dataarts.lifecycle import stamp_window
+
+        record = self.record()
+        if not record or record.get("phase") != "submitting" or record.get("lease") != self.ti.lease:
+            return False
+        return time.time() * 1000 <= stamp_window(record.get("marker") or {"submitted_at": 0})[1] + 1000
+
+    @precondition(lambda self: self.kind is not None and self.pending is None and not self.lost_window_open())
+    @rule()
+    def console_run(self) -> None:
+        """Someone runs the same job from the console (or its schedule does)."""
+        assert self.kind is not None
+        self.adopt_new_runs()
+        instance_id = self.kind.console_run()
+        self.foreign.add(instance_id)
+        self.note(f"console run {instance_id}")
+
+    @precondition(lambda self: self.kind is not None)
+    @rule(passed=st.booleans())
+    def a_foreign_run_ends(self, passed: bool) -> None:
+        assert self.kind is not None
+        for instance_id in sorted(self.foreign):
+            self.kind.finish(instance_id, passed)
+
+    @precondition(lambda self: self.kind is not None and self.pending is None)
+    @rule(lag=st.sampled_from([0.0, GRACE / 3, GRACE * 4]))
+    def list_lag(self, lag: float) -> None:
+        """The instance list lags behind new runs, shorter or longer than the grace."""
+        assert self.kind is not None
+        self.kind.set_lag(lag)
+        self.note(f"list lag {lag}")
+
+    @precondition(lambda self: self.kind is not None and self.pending is None)
+    @rule()
+    def clear(self) -> None:
+        """A user clears the task (not running): a new lease (max_tries changes)."""
+        self.ti.lease += 2
+        self.ti.finished = False
+        self.note(f"clear: lease {self.ti.lease}")
+
+    # --- rules: a try in a worker, or the start of a deferred one -----------------------------------
+
+    @precondition(lambda self: self.kind is not None and self.pending is None and not self.ti.finished)
+    @rule(
+        answer=st.sampled_from(["kept", "lost_before", "lost_after", "killed_before", "killed_after"]),
+        then=st.sampled_from(
+            [
+                "passes",
+                "fails",
+                "sigkill",
+                "execution_timeout",
+                *(f"sigterm:{s}" for s in USER_STATES),
+                *(f"sigterm:{s}" for s in NOT_USER_STATES),
+            ]
+        ),
+        stop_fails=st.booleans(),
+    )
+    def a_try(self, answer: str, then: str, stop_fails: bool) -> None:
+        assert self.kind is not None
+        attempt, operator, context = self.new_attempt()
+        self.note(
+            f"try {attempt.number} (lease {self.ti.lease}): answer {answer}, then {then}, "
+            f"stop fails {stop_fails}"
+        )
+        if answer == "lost_before":  # a gateway 502: DataArts never acted
+            self.emulator.inject("status", status=502, method="POST", path=self.kind.post_path)
+        elif answer == "lost_after":  # DataArts acted, the answer was lost
+            self.emulator.inject("reset", method="POST", path=self.kind.post_path, when="after")
+        elif answer.startswith("killed_"):
+            attempt.kill_at_post = answer.removeprefix("killed_")
+        thread = threading.Thread(
+            target=self.finish_attempt, args=(attempt, lambda: operator.execute(context))
+        )
+        attempt.thread = thread
+        stops_before = self.stop_requests()
+        thread.start()
+        self.wait_until_waiting(attempt, thread)
+        self.emulator.clear_faults()
+        self.adopt_new_runs()  # before a clear changes the lease
+        if self.deferrable or not thread.is_alive():
+            thread.join(30)
+            self.after_try(attempt, stops_before, allowed=False)
+            if attempt.outcome == "deferred":
+                self.pending = attempt
+                self.trigger = attempt.error.trigger  # type: ignore[union-attr]
+                self.trigger_instance = self.trigger.instance_id
+            return
+        announced = [value for key, value in attempt.pushes if key == "return_value"]
+        running = str(announced[-1]) if announced else None
+        was_live = self.live(running)
+        if stop_fails:
+            self.emulator.inject("status", status=503, method="POST", path=self.kind.stop_path, count=50)
+        allowed = False
+        if then in ("passes", "fails"):
+            if running:
+                self.kind.finish(running, then == "passes")
+        elif then == "sigkill":
+            attempt.killed = True
+        elif then == "execution_timeout":
+            attempt.timeout_armed = True
+            allowed = True
+        else:
+            state = then.removeprefix("sigterm:")
+            self.ti.api_state = None if state == "None" else state
+            attempt.frozen.set()
+            operator.on_kill()
+            attempt.killed = True
+            allowed = state in USER_STATES
+            if allowed:
+                self.user_kill(state)
+        thread.join(30)
+        assert not thread.is_alive(), "the try never ended"
+        self.emulator.clear_faults()
+        if then.startswith("sigterm:") and then.removeprefix("sigterm:") in USER_STATES and was_live:
+            self.check_user_stop(running, stop_fails)
+        self.after_try(attempt, stops_before, allowed=allowed)
+
+    def user_kill(self, state: str) -> None:
+        """A user's clear (a new lease) or mark (the task ends)."""
+        if state == "restarting":
+            self.ti.lease += 2
+            self.ti.finished = False
+        else:
+            self.ti.finished = True
+
+    def live(self, run: str | None) -> bool:
+        assert self.kind is not None
+        return run is not None and self.kind.instances().get(run, (False, False, ""))[0]
+
+    def check_user_stop(self, run: str, stop_failed: bool) -> None:
+        """Invariant 5: a user's kill stops the run that was live (unless DataArts refused the stop)."""
+        assert self.kind is not None
+        _live, stopped, status = self.kind.instances()[run]
+        if not stop_failed:
+            assert stopped, f"a user's kill left run {run} {status}"
+
+    def after_try(self, attempt: Attempt, stops_before: int, *, allowed: bool) -> None:
+        stops = self.stop_requests() - stops_before
+        if not allowed:
+            assert stops == 0, f"a stop ({stops}) that no user's kill or execution_timeout asked for"
+        self.conclude(attempt)
+
+    # --- rules: a deferred try -------------------------------------------------------------------------
+
+    def run_trigger(self, trigger: Any, seconds: float) -> dict[str, Any] | None:
+        async def first_event() -> dict[str, Any] | None:
+            events = trigger.run()
+            try:
+                event = await asyncio.wait_for(events.__anext__(), seconds)
+                return dict(event.payload)
+            except (TimeoutError, StopAsyncIteration):
+                return None
+            finally:
+                await events.aclose()
+
+        return asyncio.run(first_event())
+
+    def rebuilt_trigger(self, **changes: Any) -> Any:
+        """The trigger as a (re)starting triggerer builds it: from its serialized form."""
+        import importlib
+
+        classpath, kwargs = self.trigger.serialize()
+        module, _, name = classpath.rpartition(".")
+        return getattr(importlib.import_module(module), name)(**{**kwargs, **changes})
+
+    def resume(self, event: dict[str, Any], stops_before: int, allowed: bool) -> None:
+        """The task resumes in a new try object on a worker: ``execute_complete``."""
+        assert self.kind is not None and self.pending is not None
+        attempt = self.pending
+        operator = self.kind.operator(
+            deferrable=True, poll_interval=POLL, cancel_on_kill=True, **self.repair_kwargs()
+        )
+        self.guard(operator, attempt)
+        context = self.ti.context(attempt)
+        self.finish_attempt(attempt, lambda: operator.execute_complete(context, event))
+        self.pending = self.trigger = self.trigger_instance = None
+        self.after_try(attempt, stops_before, allowed=allowed)
+
+    @precondition(lambda self: self.pending is not None)
+    @rule(
+        then=st.sampled_from(
+            [
+                "passes",
+                "fails",
+                "triggerer_restart",
+                "restart_across_deadline",
+                "execution_timeout",
+                "cancelled_by_a_triggerer_that_lost_it",
+                *(f"cancel:{s}" for s in USER_STATES),
+            ]
+        ),
+        finished_first=st.booleans(),
+        stop_fails=st.booleans(),
+    )
+    def the_trigger(self, then: str, finished_first: bool, stop_fails: bool) -> None:
+        assert self.kind is not None and self.pending is not None
+        self.note(f"trigger: {then}, finished first {finished_first}, stop fails {stop_fails}")
+        run = self.trigger_instance
+        stops_before = self.stop_requests()
+        if stop_fails:
+            self.emulator.inject("status", status=503, method="POST", path=self.kind.stop_path, count=50)
+        try:
+            if then in ("passes", "fails"):
+                self.kind.finish(run, then == "passes")  # type: ignore[arg-type]
+                event = self.run_trigger(self.rebuilt_trigger(), 10)
+                assert event is not None, "no event from a finished run"
+                self.emulator.clear_faults()
+                self.resume(event, stops_before, allowed=False)
+            elif then == "triggerer_restart":
+                assert self.run_trigger(self.rebuilt_trigger(), POLL * 3) is None or True
+                self.check_no_stop(stops_before)
+            elif then in ("restart_across_deadline", "execution_timeout"):
+                if finished_first:
+                    self.kind.finish(run, True)  # type: ignore[arg-type]
+                # The triggerer was down while the task's execution_timeout passed (or it passes now).
+                event = self.run_trigger(self.rebuilt_trigger(stop_at=time.time() - 0.01), 10)
+                assert event is not None
+                self.emulator.clear_faults()
+                self.resume(event, stops_before, allowed=not finished_first)
+            elif then == "cancelled_by_a_triggerer_that_lost_it":
+                self.ti.api_state = "deferred"
+                trigger = self.rebuilt_trigger()
+                trigger.task_instance = self.ti.context(self.pending)["ti"]
+                asyncio.run(trigger.on_kill())
+                self.check_no_stop(stops_before)
+            else:
+                state = then.removeprefix("cancel:")
+                was_live = self.live(run)
+                self.ti.api_state = state
+                trigger = self.rebuilt_trigger()
+                trigger.task_instance = self.ti.context(self.pending)["ti"]
+                asyncio.run(trigger.on_kill())
+                self.emulator.clear_faults()
+                if run and was_live and not stop_fails:
+                    self.check_user_stop(run, stop_fails)
+                self.pending.outcome = "killed"
+                self.pending = self.trigger = self.trigger_instance = None
+                self.user_kill(state)
+        finally:
+            self.emulator.clear_faults()
+
+    def check_no_stop(self, stops_before: int) -> None:
+        stops = self.stop_requests() - stops_before
+        assert stops == 0, f"a stop ({stops}) that no user's kill or execution_timeout asked for"
+
+    # --- invariants ----------------------------------------------------------------------------------
+
+    @invariant()
+    def one_live_run_per_lease(self) -> None:
+        """Invariant 1, and 6: nothing runs twice in one lease."""
+        if self.kind is None:
+            return
+        self.adopt_new_runs()
+        live: dict[int, list[str]] = {}
+        instances = self.kind.instances()
+        for instance_id, (alive, _, _) in instances.items():
+            if instance_id in self.lease_of_run and alive:
+                live.setdefault(self.lease_of_run[instance_id], []).append(instance_id)
+        for lease, runs in live.items():
+            assert len(runs) <= 1, f"lease {lease} has {len(runs)} live runs: {runs}"
+        for instance_id, (alive, stopped, status) in instances.items():
+            lease = self.lease_of_run.get(instance_id)
+            if lease is None or alive or stopped or status.lower() != "success":
+                continue
+            later = [i for i, at in self.lease_of_run.items() if at == lease and int(i) > int(instance_id)]
+            assert not later, f"lease {lease}: run(s) {later} started after run {instance_id} ended well"
+
+    @invariant()
+    def every_stop_recorded(self) -> None:
+        """Invariant 4: the record never sends a later try to a run that was stopped."""
+        if self.kind is None or self.pending is not None or self.ti.finished:
+            return  # a finished task goes on only after a clear: a new lease
+        record = self.record()
+        if not record or record.get("phase") != "submitted" or record.get("lease") != self.ti.lease:
+            return
+        instance = self.kind.instances().get(str(record.get("instance_id")))
+        if instance is not None:
+            assert not instance[1], f"run {record['instance_id']} was stopped but its record says submitted"
+
+    def teardown(self) -> None:
+        self.emulator.clear_faults()
+        if self.kind is not None:  # end every run, so that the next example's list stays short
+            for instance_id, (alive, _, _) in self.kind.instances().items():
+                if alive:
+                    self.kind.finish(instance_id, True)
+
+
+def profile() -> settings:
+    chosen = PROFILES[os.environ.get("DATAARTS_MODEL", "suite")]
+    return settings(
+        derandomize=True,
+        database=None,
+        deadline=None,
+        print_blob=True,
+        suppress_health_check=list(HealthCheck),
+        **chosen,
+    )
+
+
+def test_the_lifecycle_keeps_its_promises_through_random_events(
+    emulator: DataArtsEmulator, connect: Any
+) -> None:
+    connect("aksk", not_listed_grace=GRACE, max_retries=0, retry_wait=0.01, timeout=1.5)
+    LifecycleModel.emulator = emulator
+    run_state_machine_as_test(LifecycleModel, settings=profile())
