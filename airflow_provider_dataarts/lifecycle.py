@@ -67,9 +67,16 @@ class RunRecord:
     def delivered(self, passed: bool) -> RunRecord:
         return dataclasses.replace(self, phase=Phase.DELIVERED, outcome="passed" if passed else "failed")
 
-    def repairing(self) -> RunRecord:
-        """A failed run is rerun from its failed node: the same instance is ours again."""
-        return dataclasses.replace(self, phase=Phase.SUBMITTED, outcome=None)
+    def repairing(self, old_attempt_ended: Any = None) -> RunRecord:
+        """
+        DataArts accepted the rerun of a failed run from its failed node: the same instance is ours
+        again. ``old_attempt_ended``: the failed attempt's end time (epoch ms, DataArts' clock), kept
+        in the marker as ``repaired_after`` so that no wait takes that attempt's status for the new one.
+        """
+        marker = dict(self.marker)
+        if old_attempt_ended:
+            marker["repaired_after"] = int(old_attempt_ended)
+        return dataclasses.replace(self, phase=Phase.SUBMITTED, outcome=None, marker=marker)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -119,6 +126,10 @@ class Decision:
     action: Action
     why: str
     instance_id: str | None = None
+    # SUBMIT after a clear of this task: the earlier lease's run that may still be going. A clear is
+    # a user's action: the run is stopped (``cancel_on_kill``) before the new one starts, should the
+    # kill itself not have stopped it (no time left before SIGKILL, a triggerer that missed it).
+    stop_first: str | None = None
 
 
 def decide(record: RunRecord | None, facts: Facts) -> Decision:
@@ -127,11 +138,15 @@ def decide(record: RunRecord | None, facts: Facts) -> Decision:
         return Decision(Action.SUBMIT, "no earlier run of this task instance")
     if record.lease != facts.lease:
         return Decision(
-            Action.SUBMIT, f"this task was cleared since an earlier try recorded {record.describe()}"
+            Action.SUBMIT,
+            f"this task was cleared since an earlier try recorded {record.describe()}",
+            stop_first=record.instance_id if record.phase is Phase.SUBMITTED else None,
         )
     if record.phase is Phase.SUBMITTING:
         return Decision(Action.ADOPT, "the answer to an earlier try's submission was lost")
     if record.phase is Phase.SUBMITTED:
+        # Also a run whose stop DataArts refused or did not confirm: it may be live, so it is
+        # waited for again, never run beside.
         return Decision(Action.RECONNECT, "an earlier try of this task started it", record.instance_id)
     if record.phase is Phase.STOPPED:
         return Decision(Action.SUBMIT, f"the earlier run {record.instance_id} was stopped ({record.outcome})")
@@ -146,6 +161,10 @@ def lease_of(context: Context) -> int | None:
     return None if max_tries is None else int(max_tries)
 
 
+# Where 0.1.0 kept the instance id of the run in flight (``task_state_store``).
+LEGACY_KEY = "remote_job_id"
+
+
 class RunLedger:
     """Reads and writes one task instance's run record (``task_state_store``, Airflow 3.3+)."""
 
@@ -157,7 +176,27 @@ class RunLedger:
     def load(self) -> RunRecord | None:
         if self._store is None:
             return None
-        return RunRecord.from_json(self._store.get(self.key))
+        return RunRecord.from_json(self._store.get(self.key)) or self._from_0_1(self._store.get(LEGACY_KEY))
+
+    def _from_0_1(self, stored: Any) -> RunRecord | None:
+        """
+        A try that 0.1.0 started and a retry of this version resumes: 0.1.0 kept only the instance
+        id, under ``remote_job_id``, with no lease, and left it there after the run finished. As
+        0.1.0 did, the try reconnects to it only while it runs (the operator asks DataArts), and it
+        is read once: ``outcome`` says where it came from.
+        """
+        if isinstance(stored, dict):
+            stored = stored.get("instance_id") or stored.get("id")
+        if not isinstance(stored, str | int) or isinstance(stored, bool) or not str(stored).strip():
+            return None
+        return RunRecord(
+            lease=self.lease, phase=Phase.SUBMITTED, instance_id=str(stored).strip(), outcome=LEGACY_KEY
+        )
+
+    def forget_legacy(self) -> None:
+        """The 0.1.0 record was taken over (or found finished): it is never read again."""
+        if self._store is not None:
+            self._store.delete(LEGACY_KEY)
 
     def save(self, record: RunRecord) -> RunRecord:
         if self._store is not None:
@@ -264,54 +303,98 @@ def lost_too_long_ago(what: str) -> Exception:
 
 
 class KillReason(enum.StrEnum):
-    USER = "a user's clear or mark"  # the API server changed the task instance's state first
+    USER = "a user's clear, mark or removal"  # the API server changed the state first
     SHUTDOWN = "the worker is shutting down"  # SIGTERM (pod eviction, node drain): state still running
+    LOST = "the scheduler took this try for lost (heartbeat timeout) or moved its wait"
     UNKNOWN = "the task instance's state could not be read"
 
 
-# The supervisor follows its SIGTERM with SIGKILL 5 s later: the state query gets a small part of that.
-STATE_QUERY_TIMEOUT = 1.0
+# The task instance states a user's action leaves (the API server sets them before the supervisor,
+# told so by its heartbeat, sends SIGTERM, or before the triggerer cancels the trigger): a clear
+# (``restarting`` while running, none while deferred), a mark (``failed``, ``success``,
+# ``skipped``), the task's removal from the DAG. Airflow's own heartbeat timeout leaves
+# ``up_for_retry`` (``failed`` on the last try: indistinguishable from a mark, and then no try
+# follows to watch the run, so it is stopped as for a mark); a trigger that another triggerer took
+# over leaves ``deferred``; a retry or a resumed task already under way is ``scheduled``,
+# ``queued`` or ``running``. See docs/lifecycle.md.
+USER_STATES = frozenset({None, "restarting", "failed", "success", "skipped", "removed", "upstream_failed"})
+STILL_OURS_STATES = frozenset({"running"})
+
+
+def kill_reason(state: str | None) -> KillReason:
+    """What the task instance's state on the API server says of a kill (one rule, worker and triggerer)."""
+    if state in USER_STATES:
+        return KillReason.USER
+    if state in STILL_OURS_STATES:
+        return KillReason.SHUTDOWN
+    return KillReason.LOST
+
+
+# The supervisor follows its SIGTERM with SIGKILL 5 s later. A user's kill does all it does within
+# KILL_BUDGET: read the state (bounded by STATE_QUERY_TIMEOUT: an API server answering in 1.5 s is
+# still heard), stop the run (what is left, at least 0.5 s), record the stop.
+KILL_BUDGET = 4.6
+STATE_QUERY_TIMEOUT = 2.0
+
+
+def bounded(call: Any, seconds: float) -> tuple[bool, Any]:
+    """
+    Run ``call`` in a daemon thread for at most ``seconds``: (whether it ended, its result or
+    exception). For calls through the task's channel to the supervisor from a signal handler,
+    which may have interrupted the main thread inside that same channel.
+    """
+    import threading
+
+    answers: list[Any] = []
+
+    def run() -> None:
+        try:
+            answers.append(call())
+        except Exception as error:  # the channel may be gone at shutdown
+            answers.append(error)
+
+    thread = threading.Thread(target=run, name="dataarts-bounded", daemon=True)
+    thread.start()
+    thread.join(max(0.0, seconds))
+    return (True, answers[0]) if answers else (False, f"no answer in {seconds:.1f} s")
+
+
+def state_key(task_id: str, map_index: Any) -> str:
+    """The key of a task instance in ``get_task_states``' answer."""
+    return task_id if map_index is None or map_index < 0 else f"{task_id}_{map_index}"
 
 
 def why_killed(context: Context, log: Any) -> KillReason:
     """
     Why ``on_kill`` runs (SIGTERM to the task process): a user's clear or mark changes the task
     instance's state on the API server *before* the supervisor, told so by its heartbeat, sends the
-    SIGTERM; a worker's shutdown forwards SIGTERM while the state is still ``running``.
+    SIGTERM; a worker's shutdown forwards SIGTERM while the state is still ``running``; a heartbeat
+    timeout sets the try ``up_for_retry`` first (``kill_reason``).
 
     Asked through the task's own channel to the API server (``get_task_states``), in a thread with a
     bound: the signal may have interrupted the main thread inside that channel.
     """
-    import threading
-
     ti = context.get("ti")
     ask = getattr(type(ti), "get_task_states", None)
     if ti is None or ask is None:
         return KillReason.UNKNOWN
-    states: list[Any] = []
-
-    def query() -> None:
-        try:
-            answer = ask(
-                dag_id=ti.dag_id,
-                task_ids=[ti.task_id],
-                run_ids=[ti.run_id],
-                map_index=getattr(ti, "map_index", None),
-            )
-            states.append(answer)
-        except Exception as error:  # the channel may be gone at shutdown
-            states.append(error)
-
-    thread = threading.Thread(target=query, name="dataarts-kill-reason", daemon=True)
-    thread.start()
-    thread.join(STATE_QUERY_TIMEOUT)
-    if not states or isinstance(states[0], BaseException):
-        log.warning(
-            "Could not read this task instance's state: %s", states[0] if states else "no answer in time"
-        )
+    done, answer = bounded(
+        lambda: ask(
+            dag_id=ti.dag_id,
+            task_ids=[ti.task_id],
+            run_ids=[ti.run_id],
+            map_index=getattr(ti, "map_index", None),
+        ),
+        STATE_QUERY_TIMEOUT,
+    )
+    if not done or isinstance(answer, BaseException) or not isinstance(answer, dict):
+        log.warning("Could not read this task instance's state: %s", answer)
         return KillReason.UNKNOWN
-    map_index = getattr(ti, "map_index", -1)
-    key = ti.task_id if map_index is None or map_index < 0 else f"{ti.task_id}_{map_index}"
-    state = (states[0].get(ti.run_id) or {}).get(key)
+    found = answer.get(ti.run_id) or {}
+    key = state_key(ti.task_id, getattr(ti, "map_index", -1))
+    if key not in found:
+        log.warning("The API server does not list this task instance's state: %s", answer)
+        return KillReason.UNKNOWN
+    state = found[key]
     log.info("On kill, the API server says this task instance is %s", state)
-    return KillReason.SHUTDOWN if state == "running" else KillReason.USER
+    return kill_reason(state)

@@ -8,6 +8,7 @@ and stop the run on an ``execution_timeout`` or a user's kill, never on a worker
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from abc import abstractmethod
 from datetime import timedelta
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator, conf
 
+from airflow_provider_dataarts.lifecycle import Phase
 from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID, positive_seconds
 from airflow_provider_dataarts.waiting import TaskState, task_deadline
 
@@ -32,6 +34,8 @@ BACKSTOP = timedelta(seconds=60)
 # How long a user's kill may spend asking DataArts to stop the run: the task runner's supervisor
 # follows its SIGTERM (which calls on_kill) with SIGKILL 5 s later.
 STOP_TIMEOUT = 3.5
+# Beyond the list's lag, what finding a lost answer's run may take (its list reads).
+ADOPTION_MARGIN = 30.0
 # HTTP answers to a POST that starts a run which do not prove that nothing started: the gateway
 # timed out or failed while the backend may have acted on it.
 MAY_HAVE_STARTED_STATUS = frozenset({500, 502, 504})
@@ -155,7 +159,7 @@ class DataArtsRunOperator(BaseOperator):
     def execute(self, context: Context) -> Any:
         from airflow.providers.common.compat.sdk import AirflowTaskTimeout
 
-        from airflow_provider_dataarts.lifecycle import Action, RunLedger, decide
+        from airflow_provider_dataarts.lifecycle import LEGACY_KEY, Action, RunLedger, decide
 
         self.validate(context)
         started = time.time()
@@ -164,25 +168,35 @@ class DataArtsRunOperator(BaseOperator):
         self._state = TaskState(context, f"{self.state_key}.waiting", self.log)
         ledger = self._ledger = RunLedger(context, self.state_key)
         record = ledger.load()
+        if record is not None and record.outcome == LEGACY_KEY:
+            record = self._from_legacy(record)
         decision = decide(record, ledger.facts(repair_on_retry=self.repair_on_retry))
         instance_id: str | None = None
-        if decision.action is Action.RECONNECT:
-            self._record = record
-            instance_id = decision.instance_id
-            self.log.info("Reconnecting to DataArts %s %s: %s", self.what, instance_id, decision.why)
-        elif decision.action is Action.ADOPT:
-            assert record is not None
-            self._record = record
-            instance_id = self._adopt(context)
-        elif decision.action is Action.REPAIR:
-            assert record is not None
-            assert decision.instance_id is not None
-            self.log.info("Repairing DataArts %s %s: %s", self.what, decision.instance_id, decision.why)
-            self._record = ledger.save(record.repairing())
-            instance_id = self.repair(context, decision.instance_id)
-        elif record is not None:
-            self.log.info("Starting a new run: %s", decision.why)
         try:
+            if decision.action is Action.RECONNECT:
+                self._record = record
+                instance_id = decision.instance_id
+                self.log.info("Reconnecting to DataArts %s %s: %s", self.what, instance_id, decision.why)
+            elif decision.action is Action.ADOPT:
+                assert record is not None
+                self._record = record
+                instance_id = self._adopt(context)
+            elif decision.action is Action.REPAIR:
+                assert record is not None
+                assert decision.instance_id is not None
+                self.log.info("Repairing DataArts %s %s: %s", self.what, decision.instance_id, decision.why)
+                # The record says "repairing" only once DataArts accepted the rerun (``restarted``):
+                # a rerun that failed leaves the failed verdict, and the next retry repairs again.
+                self._record = record
+                self._instance_id = decision.instance_id
+                instance_id = self.repair(context, decision.instance_id)
+                if self._record.phase is not Phase.SUBMITTED:  # an operator that does not call restarted()
+                    self.restarted(decision.instance_id)
+            else:
+                if record is not None:
+                    self.log.info("Starting a new run: %s", decision.why)
+                if decision.stop_first:
+                    self._stop_earlier_lease(decision.stop_first)
             if not instance_id:
                 instance_id = self._submit(context)
             self._instance_id = instance_id = str(instance_id)
@@ -200,6 +214,55 @@ class DataArtsRunOperator(BaseOperator):
         except AirflowTaskTimeout:
             self._stop_run("execution_timeout")
             raise
+
+    def restarted(self, instance_id: str, old_attempt_ended: Any = None) -> None:
+        """
+        ``repair`` calls this as soon as DataArts accepted the rerun: from then on the instance is
+        this task's run again (a retry reconnects, an ``execution_timeout`` or a user's kill stops
+        it). ``old_attempt_ended``: the failed attempt's end time (epoch ms), so that no wait takes
+        the old attempt's status for the new one's.
+        """
+        assert self._ledger is not None
+        assert self._record is not None
+        self._instance_id = str(instance_id)
+        self._record = self._ledger.save(self._record.repairing(old_attempt_ended))
+
+    def is_running(self, instance_id: str) -> bool | None:
+        """
+        Whether the instance still runs, asked of DataArts (None: this operator cannot tell). Only
+        a record left by 0.1.0 needs it: 0.1.0 reconnected to a run only while it ran.
+        """
+        return None
+
+    def _from_legacy(self, record: RunRecord) -> RunRecord | None:
+        """A 0.1.0 record: the run is reconnected to while it runs; a finished one is forgotten."""
+        from airflow_provider_dataarts.exceptions import DataArtsAPIError
+
+        assert self._ledger is not None
+        assert record.instance_id is not None
+        try:
+            running = self.is_running(record.instance_id)
+        except DataArtsAPIError as error:
+            # Not knowing, the run is waited for rather than started a second time.
+            self.log.warning("Could not read %s %s of 0.1.0: %s", self.what, record.instance_id, error)
+            running = True
+        self._ledger.forget_legacy()
+        if running is False:
+            self.log.info("The %s %s that 0.1.0 recorded has finished", self.what, record.instance_id)
+            return None
+        self.log.info("Taking over the %s %s that 0.1.0 started", self.what, record.instance_id)
+        return self._ledger.save(dataclasses.replace(record, outcome=None))
+
+    def _stop_earlier_lease(self, instance_id: str) -> None:
+        """This task was cleared while its run went on: a clear is a user's kill, so it is stopped."""
+        if not self.cancel_on_kill:
+            self.log.info(
+                "DataArts %s %s of before the clear is left running (cancel_on_kill=False)",
+                self.what,
+                instance_id,
+            )
+            return
+        self._stop(instance_id, "this task was cleared while it ran", time.time() + STOP_TIMEOUT)
 
     def _trigger(self, instance_id: str, started: float) -> DataArtsPollingTrigger:
         """The trigger, with this try's ``execution_timeout`` (Airflow 3.3 does not bound deferrals by it)."""
@@ -248,7 +311,20 @@ class DataArtsRunOperator(BaseOperator):
     def _adopt(self, context: Context) -> str | None:
         assert self._ledger is not None
         assert self._record is not None
-        instance_id = self.recover(context, dict(self._record.marker))
+        marker = dict(self._record.marker)
+        # Finding the run takes the list's lag (``not_listed_grace`` after the POST's window),
+        # whatever the wait's ``timeout``: a shorter timeout would never let it be adopted.
+        deadline = self.hook.deadline
+        if deadline is not None and marker.get("submitted_at"):
+            closed_ms = marker.get("answer_lost_at") or int(marker["submitted_at"]) + int(
+                marker.get("post_timeout_ms") or 0
+            )
+            needed = int(closed_ms) / 1000 + self.hook.config.not_listed_grace + ADOPTION_MARGIN
+            self.hook.deadline = max(deadline, needed)
+        try:
+            instance_id = self.recover(context, marker)
+        finally:
+            self.hook.deadline = deadline
         if instance_id:
             self.log.info(
                 "Adopting DataArts %s %s, the one run the unanswered submission started",
@@ -272,7 +348,7 @@ class DataArtsRunOperator(BaseOperator):
             last = answer()
         except DataArtsAPIError as error:
             if self.never_listed(error):
-                self._forget_run("never listed")
+                self._stop_unlisted()
             raise
         return self.deliver(context, instance_id, last)
 
@@ -285,8 +361,20 @@ class DataArtsRunOperator(BaseOperator):
             self._record = self._ledger.save(self._record.delivered(passed))
 
     def _forget_run(self, why: str) -> None:
+        """Record the run stopped: only once DataArts accepted the stop (or it surely never ran)."""
         if self._ledger is not None and self._record is not None:
             self._record = self._ledger.save(self._record.stopped(why))
+
+    def _stop_unlisted(self) -> None:
+        """
+        DataArts never listed the instance within ``not_listed_grace``: it is stopped all the same
+        (its id is known), and recorded stopped once DataArts accepted that or said it has no such
+        instance; otherwise the retry waits for it again rather than start a second run.
+        """
+        if self._instance_id is None or self._record is None or self._record.phase is not Phase.SUBMITTED:
+            return
+        if self._stop(self._instance_id, "never listed", time.time() + STOP_TIMEOUT, unknown_is_stopped=True):
+            self._forget_run("never listed")
 
     def resume(self, context: Context, event: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
         """Back from the trigger: the validated event and the run record, ready for ``deliver``."""
@@ -299,51 +387,78 @@ class DataArtsRunOperator(BaseOperator):
         self._state = TaskState(context, f"{self.state_key}.waiting", self.log)
         self._ledger = RunLedger(context, self.state_key)
         self._record = self._ledger.load()
+        if isinstance(event, dict) and event.get("instance_id"):
+            self._instance_id = str(event["instance_id"])
         if isinstance(event, dict) and event.get("status") == "execution_timeout":
-            self._forget_run("execution_timeout")
+            # Recorded stopped only when the trigger's stop was accepted; otherwise (refused, not
+            # confirmed, cancel_on_kill=False, an event from an older trigger) the retry reconnects.
+            if event.get("stopped") is True:
+                self._forget_run("execution_timeout")
             raise AirflowTaskTimeout(f"DataArts: {event.get('message')}")
         if isinstance(event, dict) and event.get("not_listed"):
-            self._forget_run("never listed")
+            self._stop_unlisted()
         event = validate_event(event)
         self._instance_id = str(event["instance_id"])
         return self._instance_id, event
 
     def _stop_run(self, why: str) -> None:
-        """Stop the run this try waits for (bounded) and record it stopped: a retry starts anew."""
-        from airflow_provider_dataarts.lifecycle import Phase
-
+        """
+        ``execution_timeout``: stop the run this try waits for (bounded) and record it stopped once
+        DataArts accepted the stop, so the retry starts anew. A stop refused or unanswered, or
+        ``cancel_on_kill=False``, leaves the record: the retry reconnects, never runs beside it.
+        """
         if self._instance_id is None or self._record is None or self._record.phase is not Phase.SUBMITTED:
             return
-        self._forget_run(why)
         if not self.cancel_on_kill:
             self.log.info(
-                "DataArts %s %s is left running (cancel_on_kill=False)", self.what, self._instance_id
+                "DataArts %s %s is left running (cancel_on_kill=False); the next try reconnects to it",
+                self.what,
+                self._instance_id,
             )
             return
-        self._stop(why)
+        if self._stop(self._instance_id, why, time.time() + STOP_TIMEOUT):
+            self._forget_run(why)
 
-    def _stop(self, why: str) -> None:
-        """Ask DataArts to stop the run, bounded by ``STOP_TIMEOUT``; a failure is logged, not raised."""
-        what = f"DataArts {self.what} {self._instance_id}"
-        assert self._instance_id is not None
-        self.hook.deadline = time.time() + STOP_TIMEOUT
+    def _stop(self, instance_id: str, why: str, deadline: float, *, unknown_is_stopped: bool = False) -> bool:
+        """
+        Ask DataArts to stop the run by ``deadline``; whether it accepted (with
+        ``unknown_is_stopped``: or has no such instance). A failure is logged, not raised.
+        """
+        from airflow_provider_dataarts.exceptions import DataArtsAPIError
+
+        what = f"DataArts {self.what} {instance_id}"
+        self.hook.deadline = deadline
         try:
-            self.stop(self._instance_id)
+            self.stop(instance_id)
+        except DataArtsAPIError as error:
+            if unknown_is_stopped and self.never_listed(error):
+                self.log.info("%s is unknown to DataArts: nothing to stop", what)
+                return True
+            self.log.warning(
+                "Could not stop %s (%s); it may still run: the next try waits for it", what, error
+            )
+            return False
         except Exception:
-            self.log.exception("Could not stop %s; it may still run", what)
-        else:
-            self.log.info("Stopped %s (%s, cancel_on_kill)", what, why)
+            self.log.exception("Could not stop %s; it may still run: the next try waits for it", what)
+            return False
+        self.log.info("Stopped %s (%s, cancel_on_kill)", what, why)
+        return True
 
     def on_kill(self) -> None:
         """
-        SIGTERM while the task waits in a worker. A user's clear or mark stops the run
-        (``cancel_on_kill``); a worker's shutdown (pod eviction, node drain) leaves it running, so
-        that the retry reconnects. An ``execution_timeout`` was already handled by ``execute``.
+        SIGTERM while the task waits in a worker. A user's clear, mark or removal stops the run
+        (``cancel_on_kill``) and records it stopped once DataArts accepted; a worker's shutdown
+        (pod eviction, node drain) or a heartbeat timeout (the scheduler set the try up for retry)
+        leaves it running, so that the retry reconnects. An ``execution_timeout`` was already
+        handled by ``execute``. Everything fits in ``lifecycle.KILL_BUDGET``: the supervisor sends
+        SIGKILL 5 s after its SIGTERM.
         """
-        from airflow_provider_dataarts.lifecycle import KillReason, Phase, why_killed
+        from airflow_provider_dataarts.lifecycle import KILL_BUDGET, KillReason, bounded, why_killed
 
+        began = time.monotonic()
         record = self._record
-        if self._instance_id is None or record is None or record.phase is not Phase.SUBMITTED:
+        instance_id = self._instance_id
+        if instance_id is None or record is None or record.phase is not Phase.SUBMITTED:
             return
         if not self.cancel_on_kill or self._context is None:
             return
@@ -353,7 +468,22 @@ class DataArtsRunOperator(BaseOperator):
                 "Killed (%s): DataArts %s %s is left running; the next try reconnects to it",
                 reason.value,
                 self.what,
-                self._instance_id,
+                instance_id,
             )
             return
-        self._stop(reason.value)
+        asked = time.monotonic() - began
+        # Keep for the record's save as long as the state query took (the same channel).
+        left = KILL_BUDGET - asked - min(asked, KILL_BUDGET / 4)
+        if not self._stop(instance_id, reason.value, time.time() + min(STOP_TIMEOUT, max(0.5, left))):
+            return
+        ledger = self._ledger
+        if ledger is not None:
+            # In a thread, bounded: the signal may have interrupted the main thread inside the
+            # channel to the supervisor that the save uses.
+            done, saved = bounded(
+                lambda: ledger.save(record.stopped(reason.value)), KILL_BUDGET - (time.monotonic() - began)
+            )
+            if done and not isinstance(saved, BaseException):
+                self._record = saved
+            else:
+                self.log.warning("Could not record the stop of %s %s: %s", self.what, instance_id, saved)

@@ -213,6 +213,7 @@ class DataArtsRunJobOperator(DataArtsRunOperator):
         """
         before = self.hook.get_job_instance(self.job_name, instance_id)
         self.hook.restart_job_instance(self.job_name, instance_id, retry_location="error_node")
+        self.restarted(instance_id, before.get("endTime"))  # recorded only once DataArts accepted it
         self.log.info(
             "Repairing DataArts job %s instance %s: rerunning it from its failed node",
             self.job_name,
@@ -267,6 +268,7 @@ class DataArtsRunJobOperator(DataArtsRunOperator):
             job_name=self.job_name,
             instance_id=instance_id,
             planned_after=self._planned_after(),
+            repaired_after=self._record.marker.get("repaired_after") if self._record is not None else None,
             dataarts_conn_id=self.dataarts_conn_id,
             poll_interval=self.poll_interval,
             end_time=end_time,

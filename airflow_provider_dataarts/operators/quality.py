@@ -212,8 +212,12 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
         context["ti"].xcom_push(key="instance_url", value=url)
         self.log.info("DataArts quality instance: %s", url)
 
+    def is_running(self, instance_id: str) -> bool | None:
+        return not is_quality_terminal(self.hook.get_quality_instance(instance_id).get("run_status"))
+
     def _hints(self) -> dict[str, Any]:
-        marker = (self._state.record.get("marker") if self._state else None) or {}
+        # The submission's marker is in the run record (the waiting state holds no marker).
+        marker = self._record.marker if self._record is not None else {}
         submitted_at = marker.get("submitted_at")
         return {
             "name": self.job_name or None,

@@ -126,6 +126,10 @@ class DataArtsExecuteScriptOperator(DataArtsRunOperator):
             "the task to execute it again."
         )
 
+    def is_running(self, instance_id: str) -> bool | None:
+        answer = self.hook.get_script_instance(self.script_name, instance_id)
+        return script_verdict(answer.get("status")) is Verdict.WAIT
+
     def announce(self, context: Context, instance_id: str) -> None:
         context["ti"].xcom_push(key=INSTANCE_ID_KEY, value=instance_id)
 

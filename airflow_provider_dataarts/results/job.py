@@ -16,16 +16,45 @@ if TYPE_CHECKING:
 JOB_RESULT_KEY = "job_result"
 
 
+def is_old_attempt(instance: dict[str, Any], repaired_after: int | None) -> bool:
+    """
+    Whether a terminal instance (list row or detail) shows the attempt a repair rerun: it ended no
+    later than that attempt did (``repaired_after``, epoch ms), or says not when it ended.
+    """
+    if repaired_after is None:
+        return False
+    try:
+        return int(instance.get("endTime") or 0) <= int(repaired_after)
+    except (TypeError, ValueError):
+        return True
+
+
 def job_detail_for(hook: DataArtsHook, job_name: str, instance: dict[str, Any]) -> dict[str, Any]:
     """
     The detail (with every node) of a terminal instance a trigger reported from the list. The
-    list's status decides should the detail still lag behind it.
+    list's status decides only should the detail still lag behind that same attempt (the detail
+    not terminal yet, its nodes all started before the list's attempt ended); a detail that is
+    terminal, or shows a later attempt (a rerun from the failed node), speaks for itself.
     """
+    from airflow_provider_dataarts.statuses import is_job_terminal
+
     if "nodes" in instance:
         return instance
     detail = hook.get_job_instance(job_name, str(instance["instanceId"]))
-    verdict_fields = ("status", "forceSuccess", "ignoreSuccess")
+    if is_job_terminal(detail) or not _same_attempt_ended(detail, instance):
+        return detail
+    verdict_fields = ("status", "forceSuccess", "ignoreSuccess", "endTime")
     return {**detail, **{key: instance[key] for key in verdict_fields if key in instance}}
+
+
+def _same_attempt_ended(detail: dict[str, Any], listed: dict[str, Any]) -> bool:
+    """Whether the list's terminal row ended after every node of the detail started (the same attempt)."""
+    try:
+        ended = int(listed.get("endTime") or 0)
+        starts = [int(node.get("startTime") or 0) for node in detail.get("nodes") or []]
+    except (TypeError, ValueError):
+        return False
+    return bool(ended) and all(start <= ended for start in starts)
 
 
 def job_result(job_name: str, detail: dict[str, Any]) -> dict[str, Any]:

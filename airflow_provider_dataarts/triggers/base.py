@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from airflow_provider_dataarts.client.aio import AsyncTransport
     from airflow_provider_dataarts.client.config import DataArtsConfig
     from airflow_provider_dataarts.client.core import Outage
+    from airflow_provider_dataarts.lifecycle import KillReason
 
 # During an outage, polls come at most this far apart (and never less often than the interval).
 MAX_OUTAGE_BACKOFF = 60.0
@@ -28,6 +29,12 @@ MAX_OUTAGE_BACKOFF = 60.0
 # that deferred ("finished with state success, but the task instance's state attribute is queued":
 # apache/airflow issues 66374, 67287, 72716). Measured with the example DAGs: see docs "Airflow versions".
 FIRST_EVENT_DELAY = 10.0
+# A trigger started after its deadline looks at the instance once before it honours the deadline:
+# for at most one poll interval and this long.
+LATE_LOOK = 30.0
+# How long a trigger's on_kill waits for its task instance's state (through the triggerer's channel
+# to the API server) before it stops nothing.
+STATE_QUERY_TIMEOUT = 10.0
 
 
 # A triggerer starts thousands of triggers at once (after a restart, a burst of deferrals): each
@@ -145,11 +152,17 @@ class DataArtsPollingTrigger(BaseTrigger):
             self.validate(config)  # the checks the hook makes, before any request
             transport = AsyncTransport(config, self.log)
             outage = Outage(config.outage_tolerance)
+            looked = False
             while True:
                 remaining = self._remaining()
-                if remaining is not None and remaining <= 0:
+                if remaining is not None and remaining <= 0 and looked:
                     yield await self._ended()
                     return
+                if remaining is not None and not looked:
+                    # A trigger (re)started after its deadline (the triggerer was down across it)
+                    # looks once first: an instance that finished in time reports its verdict.
+                    remaining = max(remaining, self.poll_interval + LATE_LOOK)
+                looked = True
                 try:
                     done = await asyncio.wait_for(self.poll(transport), timeout=remaining)
                 except (TimeoutError, DataArtsDeadlineExceeded):
@@ -185,13 +198,21 @@ class DataArtsPollingTrigger(BaseTrigger):
         )
 
     async def _execution_timeout_event(self) -> TriggerEvent:
-        """The task's ``execution_timeout`` passed: stop what the task started, say so."""
-        if self.cancel_on_kill:
-            await self._stop_bounded("execution_timeout")
+        """
+        The task's ``execution_timeout`` passed: stop what the task started and say whether
+        DataArts accepted the stop (``stopped``): only then does the task record the run stopped.
+        """
+        stopped = self.cancel_on_kill and await self._stop_bounded("execution_timeout")
+        if stopped:
+            outcome = "it was stopped"
+        elif self.cancel_on_kill:
+            outcome = "its stop was not accepted: the retry waits for it"
+        else:
+            outcome = "it was left running (cancel_on_kill=False): the retry waits for it"
         return self._event(
             "execution_timeout",
-            f"the task's execution_timeout passed while {self._what()} ran; it was "
-            + ("stopped" if self.cancel_on_kill else "left running (cancel_on_kill=False)"),
+            f"the task's execution_timeout passed while {self._what()} ran; {outcome}",
+            stopped=stopped,
             **self._last_seen(),
         )
 
@@ -210,19 +231,58 @@ class DataArtsPollingTrigger(BaseTrigger):
 
     async def on_kill(self) -> None:
         """
-        A user killed the deferred task (mark failed/success, clear): stop the instance if this
-        trigger's task started it (``cancel_on_kill``); a sensor's trigger leaves it running.
+        The triggerer cancelled this trigger "by user action": stop the instance if this trigger's
+        task started it (``cancel_on_kill``; a sensor's trigger leaves it running) and the task
+        instance really left ``deferred`` by a user's action (a clear, a mark, a removal:
+        ``lifecycle.kill_reason``). Airflow gives the same cancel to a trigger that another
+        triggerer took over (still ``deferred``) or that fired there (the task resumed): those stop
+        nothing, nor does a state that cannot be read.
 
         Bounded by ``ON_KILL_TIMEOUT``, under the triggerer's own bound, so a slow service ends in
         a warning that names the instance rather than in a generic one.
         """
+        from airflow_provider_dataarts.lifecycle import KillReason
 
         if not self.cancel_on_kill:
             self.log.info("The task was killed; DataArts %s is left running (only watched)", self._what())
             return
-        await self._stop_bounded("the task was killed")
+        reason = await self._why_cancelled()
+        if reason is not KillReason.USER:
+            self.log.warning(
+                "Trigger cancelled (%s): DataArts %s is left running", reason.value, self._what()
+            )
+            return
+        await self._stop_bounded(reason.value)
 
-    async def _stop_bounded(self, why: str) -> None:
+    async def _why_cancelled(self) -> KillReason:
+        """The task instance's state on the API server, asked through the triggerer's own channel."""
+        from airflow_provider_dataarts.lifecycle import KillReason, kill_reason, state_key
+
+        ti = getattr(self, "task_instance", None)
+        try:
+            from airflow.sdk.execution_time import task_runner
+            from airflow.sdk.execution_time.comms import GetTaskStates
+
+            comms = getattr(task_runner, "SUPERVISOR_COMMS", None)
+            if ti is None or comms is None or not hasattr(comms, "asend"):
+                self.log.warning("Cannot read the task instance's state here: stopping nothing")
+                return KillReason.UNKNOWN
+            answer = await asyncio.wait_for(
+                comms.asend(
+                    GetTaskStates(
+                        dag_id=ti.dag_id, task_ids=[ti.task_id], run_ids=[ti.run_id], map_index=ti.map_index
+                    )
+                ),
+                STATE_QUERY_TIMEOUT,
+            )
+            state = getattr(answer, "task_states", {}).get(ti.run_id, {})[state_key(ti.task_id, ti.map_index)]
+        except Exception as error:
+            self.log.warning("Could not read the task instance's state (%r): stopping nothing", error)
+            return KillReason.UNKNOWN
+        self.log.info("Trigger cancelled; the API server says the task instance is %s", state)
+        return kill_reason(state)
+
+    async def _stop_bounded(self, why: str) -> bool:
         from airflow_provider_dataarts.client.aio import AsyncTransport
 
         what = self._what()
@@ -237,11 +297,12 @@ class DataArtsPollingTrigger(BaseTrigger):
             self.log.warning(
                 "DataArts did not confirm the stop of %s within %s s; it may still run", what, ON_KILL_TIMEOUT
             )
-            return
+            return False
         except Exception:
             self.log.exception("Could not stop DataArts %s; it may still run", what)
-            return
+            return False
         self.log.info("Stopped DataArts %s (%s, cancel_on_kill)", what, why)
+        return True
 
     def _what(self) -> str:
         return f"instance {self.instance_id}"

@@ -40,6 +40,9 @@ class DataArtsJobInstanceTrigger(DataArtsPollingTrigger):
     :param cancel_on_kill: Stop the instance when a user kills the deferred task (the run
         operator's trigger; a sensor's never does).
     :param stop_at: The task's ``execution_timeout`` as an epoch time (see the base trigger).
+    :param repaired_after: The instance was rerun from its failed node: the failed attempt's end
+        time (epoch ms, DataArts' clock). A terminal status that ended then or earlier is that
+        attempt's (the list may still show it): the wait goes on until the new attempt ends.
     """
 
     def __init__(
@@ -54,6 +57,7 @@ class DataArtsJobInstanceTrigger(DataArtsPollingTrigger):
         end_time: float | None = None,
         cancel_on_kill: bool = False,
         stop_at: float | None = None,
+        repaired_after: int | None = None,
     ) -> None:
         super().__init__(
             instance_id=instance_id or "",
@@ -68,6 +72,7 @@ class DataArtsJobInstanceTrigger(DataArtsPollingTrigger):
         self.job_name = job_name
         self.plan_time = int(plan_time) if plan_time is not None else None
         self.planned_after = int(planned_after) if planned_after is not None else None
+        self.repaired_after = int(repaired_after) if repaired_after is not None else None
         self._status: str | None = None
         self._noted: set[str] = set()
         self._waiting_since = time.time()
@@ -81,6 +86,7 @@ class DataArtsJobInstanceTrigger(DataArtsPollingTrigger):
                 "job_name": self.job_name,
                 "plan_time": self.plan_time,
                 "planned_after": self.planned_after,
+                "repaired_after": self.repaired_after,
             },
         )
 
@@ -154,7 +160,7 @@ class DataArtsJobInstanceTrigger(DataArtsPollingTrigger):
             if note and status not in self._noted:
                 self._noted.add(str(status))
                 self.log.warning("DataArts job %s instance %s: %s", self.job_name, self.instance_id, note)
-        if not is_job_terminal(instance):
+        if not is_job_terminal(instance) or self._old_attempt(instance):
             return None
         # The nodes (a detail read) are the resumed task's to fetch: the triggerer's requests stay
         # those of the shared listing, whatever the number of waits.
@@ -164,6 +170,12 @@ class DataArtsJobInstanceTrigger(DataArtsPollingTrigger):
             job_status=instance.get("status"),
             instance=instance,
         )
+
+    def _old_attempt(self, instance: dict[str, Any]) -> bool:
+        """Whether a terminal instance still shows the attempt a repair reran (``repaired_after``)."""
+        from airflow_provider_dataarts.results.job import is_old_attempt
+
+        return is_old_attempt(instance, self.repaired_after)
 
     def _timeout_event(self) -> TriggerEvent:
         if self.instance_id:

@@ -409,10 +409,16 @@ class Deployment:
         Stop the triggerer with ``sig`` (SIGTERM: a clean shutdown; SIGKILL: a crash), start a new
         one, and return once the new one has sent a heartbeat.
         """
-        service = self.services["triggerer"]
-        service.stop(sig, grace=30.0)
-        stopped_at = datetime.now(UTC)
-        self._start_service(service)
+        self.start_triggerer(self.stop_triggerer(sig), timeout)
+
+    def stop_triggerer(self, sig: int = signal.SIGTERM) -> datetime:
+        """Stop the triggerer (``start_triggerer`` brings it back); when it stopped."""
+        self.services["triggerer"].stop(sig, grace=30.0)
+        return datetime.now(UTC)
+
+    def start_triggerer(self, stopped_at: datetime, timeout: float = 90.0) -> None:
+        """Start the stopped triggerer again; return once it has sent a heartbeat."""
+        self._start_service(self.services["triggerer"])
 
         def new_heartbeat() -> bool:
             triggerer = self.api.health()["triggerer"]
@@ -424,6 +430,20 @@ class Deployment:
             )
 
         self._wait("the new triggerer's heartbeat", new_heartbeat, time.monotonic() + timeout)
+
+    def add_triggerer(self, name: str = "triggerer-2") -> Service:
+        """A second triggerer beside the first (Airflow spreads the triggers over live triggerers)."""
+        service = Service(name, [*self._airflow(), "triggerer"], self.home / f"{name}.log")
+        self.services[name] = service
+        self._start_service(service)
+        return service
+
+    def remove_service(self, name: str) -> None:
+        """Stop a service that a test added (``add_triggerer``) and forget it."""
+        service = self.services.pop(name, None)
+        if service is not None:
+            service.signal_group(signal.SIGCONT)
+            service.stop()
 
     # --- stop -------------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import pytest
 from airflow_provider_dataarts.emulator import DataArtsEmulator
 from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
 from airflow_provider_dataarts.triggers.job import DataArtsJobInstanceTrigger
+from tests.triggers.airflow_side import task_state_after_kill
 from tests.triggers.test_quality import events_of
 
 pytestmark = pytest.mark.filterwarnings("ignore")
@@ -186,7 +187,7 @@ def test_a_person_waiting_status_is_said_once_and_keeps_waiting(
 
 @pytest.mark.parametrize("cancel_on_kill", [True, False])
 def test_on_kill_stops_the_instance_only_for_the_task_that_started_it(
-    cancel_on_kill: bool, dataarts_conn: str, emulator: DataArtsEmulator
+    cancel_on_kill: bool, dataarts_conn: str, emulator: DataArtsEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     emulator.add_factory_job("long_job", nodes=[{"name": "long", "seconds": 600}])
     instance_id, started = run(dataarts_conn, "long_job")
@@ -197,6 +198,7 @@ def test_on_kill_stops_the_instance_only_for_the_task_that_started_it(
         poll_interval=0.1,
         cancel_on_kill=cancel_on_kill,
     )
+    task_state_after_kill(trigger, monkeypatch)  # a user cleared the task
 
     async def run_then_kill() -> None:
         task = asyncio.create_task(events_of(trigger))

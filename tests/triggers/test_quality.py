@@ -14,6 +14,7 @@ import pytest
 from airflow_provider_dataarts.emulator import DataArtsEmulator
 from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
 from airflow_provider_dataarts.triggers.quality import DataArtsQualityInstanceTrigger
+from tests.triggers.airflow_side import task_state_after_kill
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -156,7 +157,7 @@ def test_triggers_in_one_loop_share_their_polls(dataarts_conn: str, emulator: Da
 
 @pytest.mark.parametrize("cancel_on_kill", [True, False])
 def test_on_kill_stops_the_instance_only_for_the_task_that_started_it(
-    cancel_on_kill: bool, dataarts_conn: str, emulator: DataArtsEmulator
+    cancel_on_kill: bool, dataarts_conn: str, emulator: DataArtsEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The rerun operator's trigger stops its instance (batch-stop) on a kill; a sensor's only watches."""
     emulator.add_quality_job("long_job", run_seconds=600)
@@ -165,6 +166,7 @@ def test_on_kill_stops_the_instance_only_for_the_task_that_started_it(
         instance_id=instance_id, poll_interval=0.1, started_after=started, cancel_on_kill=cancel_on_kill
     ).serialize()
     trigger = DataArtsQualityInstanceTrigger(**json.loads(json.dumps(kwargs)))
+    task_state_after_kill(trigger, monkeypatch)  # a user cleared the task
 
     async def run_then_kill() -> None:
         task = asyncio.create_task(events_of(trigger))

@@ -13,6 +13,7 @@ import pytest
 from airflow_provider_dataarts.emulator import DataArtsEmulator
 from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
 from airflow_provider_dataarts.triggers.script import DataArtsScriptInstanceTrigger
+from tests.triggers.airflow_side import task_state_after_kill
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -79,7 +80,7 @@ def test_unknown_instance_is_an_error_event(dataarts_conn: str, emulator: DataAr
 
 @pytest.mark.parametrize("cancel_on_kill", [True, False])
 def test_on_kill_stops_the_script_instance_only_for_the_task_that_started_it(
-    cancel_on_kill: bool, dataarts_conn: str, emulator: DataArtsEmulator
+    cancel_on_kill: bool, dataarts_conn: str, emulator: DataArtsEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The operator's trigger stops its script when the task is killed; a sensor's only watches."""
     instance_id = DataArtsHook(dataarts_conn).execute_script("slow_script")
@@ -87,6 +88,7 @@ def test_on_kill_stops_the_script_instance_only_for_the_task_that_started_it(
         instance_id=instance_id, script_name="slow_script", poll_interval=0.1, cancel_on_kill=cancel_on_kill
     )
     trigger = rebuilt(trigger)
+    task_state_after_kill(trigger, monkeypatch)  # a user cleared the task
 
     async def run_then_kill() -> None:
         task = asyncio.create_task(events_of(trigger))
@@ -111,6 +113,7 @@ def test_on_kill_gives_up_with_a_warning_when_the_stop_hangs(
     trigger = DataArtsScriptInstanceTrigger(
         instance_id=instance_id, script_name="slow_script", cancel_on_kill=True
     )
+    task_state_after_kill(trigger, monkeypatch)
     started = time.monotonic()
     asyncio.run(trigger.on_kill())
     assert time.monotonic() - started < 2
