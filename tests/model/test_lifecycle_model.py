@@ -58,10 +58,16 @@ LONG_RUN = 600.0  # runs end only when the model ends them (or a stop does)
 # A console run is stamped this long before the step that makes it: a foreign run started within a
 # second of this task's own POST is the one case docs/lifecycle.md names undecidable.
 CONSOLE_EARLIER = 2.5
-USER_STATES = ("restarting", "failed", "success", "skipped", "removed")  # a user's clear or mark
-NOT_USER_STATES = ("running", "up_for_retry", None)  # shutdown, heartbeat timeout, no answer
+# What the API server reports of the task instance when its try is killed ("none": no state, as a
+# clear of a deferred task leaves it; "no_answer": the question fails or times out).
+USER_STATES = ("restarting", "none", "failed", "success", "skipped", "removed")  # a user's clear or mark
+# A shutdown, a heartbeat timeout (the retry is set up), a retry already queued, no answer.
+NOT_USER_STATES = ("running", "up_for_retry", "queued", "no_answer")
+# A triggerer cancels a trigger it no longer owns: another triggerer took it over (still deferred),
+# or it fired there and the task resumed (queued, running).
+LOST_TRIGGER_STATES = ("deferred", "scheduled", "queued", "running", "no_answer")
 PROFILES = {
-    "suite": {"max_examples": 150, "stateful_step_count": 8},
+    "suite": {"max_examples": 200, "stateful_step_count": 8},
     "long": {
         "max_examples": int(os.environ.get("DATAARTS_MODEL_EXAMPLES", "5000")),
         "stateful_step_count": 14,
@@ -160,17 +166,38 @@ class TaskInstanceModel:
     tries: int = 0
     finished: bool = False  # a verdict, a fail without retry, or a user's mark: only a clear goes on
 
+    def reported_state(self) -> str | None:
+        if self.api_state == "no_answer":
+            raise ConnectionError("the API server did not answer")
+        return None if self.api_state == "none" else self.api_state
+
     def context(self, attempt: Attempt) -> dict[str, Any]:
         model = self
 
         def get_task_states(**_: Any) -> dict[str, Any]:
-            if model.api_state is None:
-                raise ConnectionError("the API server did not answer")
-            return {FakeTI.run_id: {FakeTI.task_id: model.api_state}}
+            return {FakeTI.run_id: {FakeTI.task_id: model.reported_state()}}
 
         ti_type = type("ModelTI", (FakeTI,), {"get_task_states": staticmethod(get_task_states)})
         ti = ti_type(self, attempt)
         return {"ti": ti, "task_instance": ti, "task_state_store": self.store.view(attempt), "params": {}}
+
+
+class TriggererChannel:
+    """The triggerer's channel to the API server, as a trigger's ``on_kill`` asks it."""
+
+    def __init__(self, ti: TaskInstanceModel) -> None:
+        self.ti = ti
+
+    async def asend(self, message: Any) -> Any:
+        from airflow.sdk.execution_time.comms import GetTaskStates, TaskStatesResult
+
+        if not isinstance(message, GetTaskStates):
+            return None
+        state = self.ti.reported_state()
+        return TaskStatesResult(task_states={message.run_ids[0]: {FakeTI.task_id: state}})
+
+    def send(self, message: Any) -> Any:
+        return None
 
 
 # --- the two kinds of run, as the emulator shows them -------------------------------------------------
@@ -320,7 +347,7 @@ class LifecycleModel(RuleBasedStateMachine):
         self.pending: Attempt | None = None  # a deferred try waiting for its trigger
         self.trigger: Any = None
         self.trigger_instance: str | None = None
-        self.log: list[str] = []
+        self.lag = 0.0
 
     # --- set-up ------------------------------------------------------------------------------------
 
@@ -351,13 +378,10 @@ class LifecycleModel(RuleBasedStateMachine):
             if instance_id not in self.foreign and instance_id not in self.lease_of_run:
                 self.lease_of_run[instance_id] = self.ti.lease
 
-    def stop_requests(self) -> int:
+    def stop_requests(self) -> tuple[int, set[str]]:
+        """What a step starts from: the lease, and the runs stopped so far."""
         assert self.kind is not None
-        return sum(
-            1
-            for r in self.emulator.requests
-            if r["method"] == "POST" and r["path"].endswith(self.kind.stop_path) and self.job_in(r)
-        )
+        return self.ti.lease, {i for i, (_, stopped, _) in self.kind.instances().items() if stopped}
 
     def job_in(self, request: dict[str, Any]) -> bool:
         assert self.kind is not None
@@ -499,8 +523,32 @@ class LifecycleModel(RuleBasedStateMachine):
             return False
         return time.time() * 1000 <= stamp_window(record.get("marker") or {"submitted_at": 0})[1] + 1000
 
-    @precondition(lambda self: self.kind is not None and self.pending is None and not self.lost_window_open())
-    @rule()
+    @precondition(lambda self: self.kind is not None and self.pending is None)
+    @rule(
+        event=st.sampled_from(
+            [
+                "console_run",
+                "foreign_runs_pass",
+                "foreign_runs_fail",
+                "clear",
+                "lag:0",
+                "lag:short",
+                "lag:long",
+            ]
+        )
+    )
+    def between_tries(self, event: str) -> None:
+        """What happens while no try runs: a console run, foreign runs end, a clear, the list's lag."""
+        if event == "console_run":
+            if not self.lost_window_open():
+                self.console_run()
+        elif event.startswith("foreign_runs_"):
+            self.a_foreign_run_ends(event == "foreign_runs_pass")
+        elif event == "clear":
+            self.clear()
+        elif not self.answer_pending():
+            self.list_lag({"lag:0": 0.0, "lag:short": GRACE / 3, "lag:long": GRACE * 4}[event])
+
     def console_run(self) -> None:
         """Someone runs the same job from the console (or its schedule does)."""
         assert self.kind is not None
@@ -509,23 +557,26 @@ class LifecycleModel(RuleBasedStateMachine):
         self.foreign.add(instance_id)
         self.note(f"console run {instance_id}")
 
-    @precondition(lambda self: self.kind is not None)
-    @rule(passed=st.booleans())
     def a_foreign_run_ends(self, passed: bool) -> None:
         assert self.kind is not None
         for instance_id in sorted(self.foreign):
             self.kind.finish(instance_id, passed)
 
-    @precondition(lambda self: self.kind is not None and self.pending is None)
-    @rule(lag=st.sampled_from([0.0, GRACE / 3, GRACE * 4]))
+    def answer_pending(self) -> bool:
+        record = self.record()
+        return bool(record) and record.get("phase") == "submitting"  # type: ignore[union-attr]
+
     def list_lag(self, lag: float) -> None:
-        """The instance list lags behind new runs, shorter or longer than the grace."""
+        """
+        The instance list lags behind new runs, shorter or longer than the grace. Not while a lost
+        answer's run is to be found: ``not_listed_grace`` is the bound on the lag that the search
+        relies on (docs/lifecycle.md); a longer lag is met only by runs whose id is known.
+        """
         assert self.kind is not None
         self.kind.set_lag(lag)
+        self.lag = lag
         self.note(f"list lag {lag}")
 
-    @precondition(lambda self: self.kind is not None and self.pending is None)
-    @rule()
     def clear(self) -> None:
         """A user clears the task (not running): a new lease (max_tries changes)."""
         self.ti.lease += 2
@@ -536,10 +587,14 @@ class LifecycleModel(RuleBasedStateMachine):
 
     @precondition(lambda self: self.kind is not None and self.pending is None and not self.ti.finished)
     @rule(
-        answer=st.sampled_from(["kept", "lost_before", "lost_after", "killed_before", "killed_after"]),
+        answer=st.sampled_from(
+            ["kept", "kept", "kept", "lost_before", "lost_after", "killed_before", "killed_after"]
+        ),
         then=st.sampled_from(
             [
                 "passes",
+                "passes",
+                "fails",
                 "fails",
                 "sigkill",
                 "execution_timeout",
@@ -556,6 +611,10 @@ class LifecycleModel(RuleBasedStateMachine):
             f"try {attempt.number} (lease {self.ti.lease}): answer {answer}, then {then}, "
             f"stop fails {stop_fails}"
         )
+        if answer != "kept" and self.lag > GRACE:  # see list_lag
+            self.kind.set_lag(GRACE / 3)
+            self.lag = GRACE / 3
+            self.note("  (list lag within the grace for a lost answer)")
         if answer == "lost_before":  # a gateway 502: DataArts never acted
             self.emulator.inject("status", status=502, method="POST", path=self.kind.post_path)
         elif answer == "lost_after":  # DataArts acted, the answer was lost
@@ -595,7 +654,7 @@ class LifecycleModel(RuleBasedStateMachine):
             allowed = True
         else:
             state = then.removeprefix("sigterm:")
-            self.ti.api_state = None if state == "None" else state
+            self.ti.api_state = state
             attempt.frozen.set()
             operator.on_kill()
             attempt.killed = True
@@ -611,7 +670,7 @@ class LifecycleModel(RuleBasedStateMachine):
 
     def user_kill(self, state: str) -> None:
         """A user's clear (a new lease) or mark (the task ends)."""
-        if state == "restarting":
+        if state in ("restarting", "none"):
             self.ti.lease += 2
             self.ti.finished = False
         else:
@@ -628,10 +687,8 @@ class LifecycleModel(RuleBasedStateMachine):
         if not stop_failed:
             assert stopped, f"a user's kill left run {run} {status}"
 
-    def after_try(self, attempt: Attempt, stops_before: int, *, allowed: bool) -> None:
-        stops = self.stop_requests() - stops_before
-        if not allowed:
-            assert stops == 0, f"a stop ({stops}) that no user's kill or execution_timeout asked for"
+    def after_try(self, attempt: Attempt, stops_before: tuple[int, set[str]], *, allowed: bool) -> None:
+        self.check_no_stop(stops_before, allowed=allowed)
         self.conclude(attempt)
 
     # --- rules: a deferred try -------------------------------------------------------------------------
@@ -657,7 +714,7 @@ class LifecycleModel(RuleBasedStateMachine):
         module, _, name = classpath.rpartition(".")
         return getattr(importlib.import_module(module), name)(**{**kwargs, **changes})
 
-    def resume(self, event: dict[str, Any], stops_before: int, allowed: bool) -> None:
+    def resume(self, event: dict[str, Any], stops_before: tuple[int, set[str]], allowed: bool) -> None:
         """The task resumes in a new try object on a worker: ``execute_complete``."""
         assert self.kind is not None and self.pending is not None
         attempt = self.pending
@@ -679,7 +736,7 @@ class LifecycleModel(RuleBasedStateMachine):
                 "triggerer_restart",
                 "restart_across_deadline",
                 "execution_timeout",
-                "cancelled_by_a_triggerer_that_lost_it",
+                *(f"lost:{s}" for s in LOST_TRIGGER_STATES),
                 *(f"cancel:{s}" for s in USER_STATES),
             ]
         ),
@@ -706,24 +763,23 @@ class LifecycleModel(RuleBasedStateMachine):
             elif then in ("restart_across_deadline", "execution_timeout"):
                 if finished_first:
                     self.kind.finish(run, True)  # type: ignore[arg-type]
-                # The triggerer was down while the task's execution_timeout passed (or it passes now).
-                event = self.run_trigger(self.rebuilt_trigger(stop_at=time.time() - 0.01), 10)
+                # The triggerer was down while the task's execution_timeout passed, or it passes now.
+                passed = then == "restart_across_deadline"
+                stop_at = time.time() + (-0.01 if passed else POLL * 3)
+                event = self.run_trigger(self.rebuilt_trigger(stop_at=stop_at), 10)
                 assert event is not None
                 self.emulator.clear_faults()
                 self.resume(event, stops_before, allowed=not finished_first)
-            elif then == "cancelled_by_a_triggerer_that_lost_it":
-                self.ti.api_state = "deferred"
-                trigger = self.rebuilt_trigger()
-                trigger.task_instance = self.ti.context(self.pending)["ti"]
-                asyncio.run(trigger.on_kill())
+            elif then.startswith("lost:"):  # cancelled by a triggerer that lost the trigger
+                self.ti.api_state = then.removeprefix("lost:")
+                self.trigger_on_kill()
                 self.check_no_stop(stops_before)
+                self.ti.api_state = "deferred"
             else:
                 state = then.removeprefix("cancel:")
                 was_live = self.live(run)
                 self.ti.api_state = state
-                trigger = self.rebuilt_trigger()
-                trigger.task_instance = self.ti.context(self.pending)["ti"]
-                asyncio.run(trigger.on_kill())
+                self.trigger_on_kill()
                 self.emulator.clear_faults()
                 if run and was_live and not stop_fails:
                     self.check_user_stop(run, stop_fails)
@@ -733,9 +789,36 @@ class LifecycleModel(RuleBasedStateMachine):
         finally:
             self.emulator.clear_faults()
 
-    def check_no_stop(self, stops_before: int) -> None:
-        stops = self.stop_requests() - stops_before
-        assert stops == 0, f"a stop ({stops}) that no user's kill or execution_timeout asked for"
+    def trigger_on_kill(self) -> None:
+        """The triggerer cancels the trigger: ``on_kill``, which asks the API server through its channel."""
+        from airflow.sdk.execution_time import task_runner
+
+        assert self.pending is not None
+        trigger = self.rebuilt_trigger()
+        trigger.task_instance = self.ti.context(self.pending)["ti"]
+        missing = object()
+        before = getattr(task_runner, "SUPERVISOR_COMMS", missing)
+        task_runner.SUPERVISOR_COMMS = TriggererChannel(self.ti)
+        try:
+            asyncio.run(trigger.on_kill())
+        finally:
+            if before is missing:
+                del task_runner.SUPERVISOR_COMMS
+            else:
+                task_runner.SUPERVISOR_COMMS = before
+
+    def check_no_stop(self, stops_before: tuple[int, set[str]], *, allowed: bool = False) -> None:
+        """
+        Invariant 5: the runs stopped in a step. A foreign run: never. One of this task's: only on a
+        user's kill or an execution_timeout (``allowed``), or one of a lease a user's clear ended.
+        """
+        lease, stopped_before = stops_before
+        self.adopt_new_runs()
+        for run in self.stop_requests()[1] - stopped_before:
+            assert run not in self.foreign, f"a foreign run {run} was stopped"
+            if self.lease_of_run.get(run) != lease:
+                continue  # a run of a lease a clear ended: the clear is a user's action
+            assert allowed, f"run {run} stopped, and no user's kill or execution_timeout asked for it"
 
     # --- invariants ----------------------------------------------------------------------------------
 
@@ -794,6 +877,6 @@ def profile() -> settings:
 def test_the_lifecycle_keeps_its_promises_through_random_events(
     emulator: DataArtsEmulator, connect: Any
 ) -> None:
-    connect("aksk", not_listed_grace=GRACE, max_retries=0, retry_wait=0.01, timeout=1.5)
+    connect("aksk", not_listed_grace=GRACE, max_retries=0, retry_wait=0.01, timeout=1.0)
     LifecycleModel.emulator = emulator
     run_state_machine_as_test(LifecycleModel, settings=profile())
