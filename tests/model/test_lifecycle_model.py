@@ -118,6 +118,7 @@ class Attempt:
     timeout_armed: bool = False
     kill_at_post: str | None = None  # "before" / "after": the process dies during the POST
     pushes: list[tuple[str, Any]] = field(default_factory=list)
+    result: Any = None  # what execute / execute_complete returned
     outcome: str | None = (
         None  # "success", "failed", "fail_no_retry", "deferred", "killed", "timeout", "skipped"
     )
@@ -213,8 +214,14 @@ class Kind:
         self.emulator = emulator
         self.job = job
 
+    announce_key = "return_value"
+
     def operator(self, **kwargs: Any) -> Any:
         raise NotImplementedError
+
+    def verdicts(self, attempt: Attempt) -> list[str]:
+        """The runs whose verdict the try delivered (its result XCom)."""
+        return [str(value["instance_id"]) for key, value in attempt.pushes if key == self.result_key]
 
     def instances(self) -> dict[str, tuple[bool, bool, str]]:
         """Every instance of the job: id -> (live, stopped, status)."""
@@ -320,7 +327,62 @@ class JobKind(Kind):
             factory.jobs[self.job].list_lag = seconds
 
 
-KINDS = {"quality": QualityKind, "job": JobKind}
+class ScriptKind(Kind):
+    """Scripts: DataArts lists no script instances, so a lost answer is never adopted (it fails)."""
+
+    name = "script"
+    post_path = "/execute"
+    stop_path = "/stop"
+    result_key = ""
+    announce_key = "instance_id"
+
+    def __init__(self, emulator: DataArtsEmulator, job: str) -> None:
+        super().__init__(emulator, job)
+        emulator.add_script(job, run_seconds=LONG_RUN, launch_seconds=0.0)
+
+    def operator(self, **kwargs: Any) -> Any:
+        from airflow_provider_dataarts.operators.script import DataArtsExecuteScriptOperator
+
+        kwargs.pop("repair_on_retry", None)
+        return DataArtsExecuteScriptOperator(task_id="run", script_name=self.job, **kwargs)
+
+    def verdicts(self, attempt: Attempt) -> list[str]:
+        import re
+
+        if isinstance(attempt.result, dict) and attempt.result.get("instance_id"):
+            return [str(attempt.result["instance_id"])]
+        found = re.search(r"instance (\S+) FAILED", str(attempt.error or ""))
+        return [found[1]] if found else []
+
+    def instances(self) -> dict[str, tuple[bool, bool, str]]:
+        state = self.emulator.state
+        now = time.time()
+        with state.lock:
+            chosen = [i for i in state.script_instances.values() if i.script.name == self.job]
+            return {
+                i.id: (i.status(now) in ("LAUNCHING", "RUNNING"), i.stopped, i.status(now)) for i in chosen
+            }
+
+    def finish(self, instance_id: str, passed: bool) -> None:
+        import dataclasses
+
+        state = self.emulator.state
+        with state.lock:
+            instance = state.script_instances[instance_id]
+            if instance.status(time.time()) not in ("LAUNCHING", "RUNNING"):
+                return
+            # The outcome is the script's: each instance gets its own copy of it.
+            instance.script = dataclasses.replace(instance.script, outcome="FINISHED" if passed else "FAILED")
+            instance.finish_at = instance.running_at = time.time() - 0.001
+
+    def console_run(self) -> str:
+        return self.emulator.state.execute_script(self.job, {}).id
+
+    def set_lag(self, seconds: float) -> None:
+        """Script instances are read one by one, never from a list: no lag."""
+
+
+KINDS = {"quality": QualityKind, "job": JobKind, "script": ScriptKind}
 
 
 # --- the machine ---------------------------------------------------------------------------------------
@@ -341,7 +403,6 @@ class LifecycleModel(RuleBasedStateMachine):
         self.repair = False
         self.foreign: set[str] = set()
         self.lease_of_run: dict[str, int] = {}  # our runs: id -> the lease they were started under
-        self.ended_well: dict[int, str] = {}  # lease -> our run that ended well (success) in it
         self.stops_allowed = False  # this step is a user's kill or an execution_timeout
         self.user_stop_expected: str | None = None
         self.pending: Attempt | None = None  # a deferred try waiting for its trigger
@@ -389,7 +450,7 @@ class LifecycleModel(RuleBasedStateMachine):
 
     def record(self) -> dict[str, Any] | None:
         assert self.kind is not None
-        key = "dataarts_quality_run" if self.kind.name == "quality" else "dataarts_job_run"
+        key = f"dataarts_{self.kind.name}_run"
         value = self.ti.store.values.get(key)
         return value if isinstance(value, dict) else None
 
@@ -446,7 +507,7 @@ class LifecycleModel(RuleBasedStateMachine):
         )
 
         try:
-            run()
+            attempt.result = run()
             attempt.outcome = "success"
         except TaskDeferred as deferred:
             attempt.outcome = "deferred"
@@ -467,10 +528,7 @@ class LifecycleModel(RuleBasedStateMachine):
         assert self.kind is not None
         self.adopt_new_runs()
         instances = self.kind.instances()
-        for key, value in attempt.pushes:
-            if key != self.kind.result_key:
-                continue
-            instance_id = str(value["instance_id"])
+        for instance_id in self.kind.verdicts(attempt):
             assert instance_id not in self.foreign, (
                 f"a verdict from a run this task did not start: {instance_id}"
             )
@@ -485,16 +543,12 @@ class LifecycleModel(RuleBasedStateMachine):
         self.check_verdicts(attempt)
         if attempt.outcome in ("success", "fail_no_retry", "skipped"):
             self.ti.finished = True
-        if attempt.outcome == "success":
-            for key, value in attempt.pushes:
-                if key == self.kind.result_key:  # type: ignore[union-attr]
-                    self.ended_well[self.ti.lease] = str(value["instance_id"])
 
     def wait_until_waiting(self, attempt: Attempt, thread: threading.Thread, seconds: float = 10.0) -> None:
         """Until the try waits on a run (its id pushed) or ended."""
         deadline = time.time() + seconds
         while thread.is_alive() and time.time() < deadline:
-            if any(key == "return_value" for key, _ in attempt.pushes):
+            if any(key == self.kind.announce_key for key, _ in attempt.pushes):  # type: ignore[union-attr]
                 time.sleep(POLL * 2)  # at least one check of the run
                 return
             time.sleep(0.005)
@@ -638,7 +692,7 @@ class LifecycleModel(RuleBasedStateMachine):
                 self.trigger = attempt.error.trigger  # type: ignore[union-attr]
                 self.trigger_instance = self.trigger.instance_id
             return
-        announced = [value for key, value in attempt.pushes if key == "return_value"]
+        announced = [value for key, value in attempt.pushes if key == self.kind.announce_key]
         running = str(announced[-1]) if announced else None
         was_live = self.live(running)
         if stop_fails:
@@ -837,9 +891,10 @@ class LifecycleModel(RuleBasedStateMachine):
             assert len(runs) <= 1, f"lease {lease} has {len(runs)} live runs: {runs}"
         for instance_id, (alive, stopped, status) in instances.items():
             lease = self.lease_of_run.get(instance_id)
-            if lease is None or alive or stopped or status.lower() != "success":
+            if lease is None or alive or stopped or status.lower() not in ("success", "finished"):
                 continue
-            later = [i for i, at in self.lease_of_run.items() if at == lease and int(i) > int(instance_id)]
+            runs = list(self.lease_of_run)  # in the order they appeared
+            later = [i for i in runs[runs.index(instance_id) + 1 :] if self.lease_of_run[i] == lease]
             assert not later, f"lease {lease}: run(s) {later} started after run {instance_id} ended well"
 
     @invariant()
