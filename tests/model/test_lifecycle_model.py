@@ -642,7 +642,16 @@ class LifecycleModel(RuleBasedStateMachine):
     @precondition(lambda self: self.kind is not None and self.pending is None and not self.ti.finished)
     @rule(
         answer=st.sampled_from(
-            ["kept", "kept", "kept", "lost_before", "lost_after", "killed_before", "killed_after"]
+            [
+                "kept",
+                "kept",
+                "kept",
+                "lost_before",
+                "lost_after",
+                "killed_before",
+                "killed_after",
+                "repair_refused",
+            ]
         ),
         then=st.sampled_from(
             [
@@ -673,6 +682,8 @@ class LifecycleModel(RuleBasedStateMachine):
             self.emulator.inject("status", status=502, method="POST", path=self.kind.post_path)
         elif answer == "lost_after":  # DataArts acted, the answer was lost
             self.emulator.inject("reset", method="POST", path=self.kind.post_path, when="after")
+        elif answer == "repair_refused":  # a repair's rerun refused (when this try repairs)
+            self.emulator.inject("status", status=503, method="POST", path="/restart")
         elif answer.startswith("killed_"):
             attempt.kill_at_post = answer.removeprefix("killed_")
         thread = threading.Thread(
