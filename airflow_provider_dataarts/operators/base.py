@@ -342,6 +342,8 @@ class DataArtsRunOperator(BaseOperator):
 
     def _delivering(self, context: Context, instance_id: str, answer: Any) -> Any:
         """``deliver`` the answer (a callable that waits for it); an instance never listed is stopped."""
+        from airflow.providers.common.compat.sdk import AirflowException
+
         from airflow_provider_dataarts.exceptions import DataArtsAPIError
 
         try:
@@ -350,6 +352,11 @@ class DataArtsRunOperator(BaseOperator):
             if self.never_listed(error):
                 self._stop_unlisted()
             raise
+        if self._record is not None and self._record.phase is Phase.STOPPED:
+            # A user's kill stopped it while this try waited (on_kill): its status is no verdict.
+            raise AirflowException(
+                f"DataArts {self.what} {instance_id} was stopped ({self._record.outcome}); no verdict"
+            )
         return self.deliver(context, instance_id, last)
 
     def delivered(self, passed: bool = True) -> None:
@@ -357,7 +364,7 @@ class DataArtsRunOperator(BaseOperator):
         self._finish(passed=passed)
 
     def _finish(self, *, passed: bool) -> None:
-        if self._ledger is not None and self._record is not None:
+        if self._ledger is not None and self._record is not None and self._record.phase is not Phase.STOPPED:
             self._record = self._ledger.save(self._record.delivered(passed))
 
     def _forget_run(self, why: str) -> None:

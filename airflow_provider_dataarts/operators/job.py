@@ -277,8 +277,16 @@ class DataArtsRunJobOperator(DataArtsRunOperator):
 
     def deliver(self, context: Context, instance_id: str, answer: dict[str, Any]) -> str:
         """Push ``job_result`` and decide; ``return_value`` stays the instance id (DESIGN)."""
-        from airflow_provider_dataarts.results.job import finish_job
+        from airflow_provider_dataarts.results.job import finish_job, is_old_attempt
 
+        repaired_after = self._record.marker.get("repaired_after") if self._record is not None else None
+        if is_old_attempt(answer, repaired_after):
+            # DataArts still shows the attempt the repair reran: never its verdict; the retry
+            # reconnects and waits for the new attempt.
+            raise AirflowException(
+                f"DataArts job {self.job_name} instance {instance_id} still shows the attempt before its "
+                "rerun from the failed node; the next try waits for the new attempt"
+            )
         finish_job(self.job_name, answer, context, log=self.log, delivered=self.delivered)
         return instance_id
 

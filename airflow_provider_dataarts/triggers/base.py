@@ -158,10 +158,10 @@ class DataArtsPollingTrigger(BaseTrigger):
                 if remaining is not None and remaining <= 0 and looked:
                     yield await self._ended()
                     return
-                if remaining is not None and not looked:
+                if remaining is not None and remaining <= 0 and not looked:
                     # A trigger (re)started after its deadline (the triggerer was down across it)
                     # looks once first: an instance that finished in time reports its verdict.
-                    remaining = max(remaining, self.poll_interval + LATE_LOOK)
+                    remaining = self.poll_interval + LATE_LOOK
                 looked = True
                 try:
                     done = await asyncio.wait_for(self.poll(transport), timeout=remaining)

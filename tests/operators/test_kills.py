@@ -124,6 +124,9 @@ def test_a_users_kill_stops_the_run_and_records_the_stop(
     record = store.record()
     assert record is not None and record.phase == "stopped"
     first.join()
+    assert "was stopped" in str(first.error), "the stopped run's status is no verdict"
+    record = store.record()
+    assert record is not None and record.phase == "stopped"
     # A try of the same lease (a clear that left max_tries as it was) starts anew, never delivers
     # the stopped run's manual-stop.
     second = start(store, task_instance("running"))
@@ -438,3 +441,28 @@ def test_a_lost_answer_is_adopted_even_with_a_timeout_shorter_than_the_list_lag_
     assert record is not None and (record.phase, record.instance_id) == ("submitted", instance["instanceId"])
     assert emulator.count("POST", "/run-immediate") == 1
     emulator.finish_job_instance(instance["instanceId"])
+
+
+def test_a_reconnected_repair_never_delivers_the_old_attempts_failure(
+    emulator: DataArtsEmulator, dataarts_conn: str
+) -> None:
+    """A retry reconnects to a repaired instance whose detail still shows the failed attempt."""
+    from airflow.providers.common.compat.sdk import AirflowException
+
+    from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
+
+    store = Store()
+    failed = failed_instance(emulator, dataarts_conn, store, rerun_seconds=30)
+    hook = DataArtsHook(dataarts_conn)
+    old = hook.get_job_instance("flaky_job", failed["instanceId"])
+    hook.restart_job_instance("flaky_job", failed["instanceId"])
+    record = store.record()
+    assert record is not None
+    store.values[KEY] = record.repairing(old["endTime"]).to_json()
+    path = f"/jobs/flaky_job/instances/{failed['instanceId']}"
+    emulator.inject("answer", body=old, method="GET", path=path, count=3)
+    ti = task_instance()
+    with pytest.raises(AirflowException, match="still shows the attempt before its rerun"):
+        repairing_operator().execute({"ti": ti, "task_state_store": store})  # type: ignore[arg-type]
+    assert "job_result" not in ti.xcoms
+    emulator.finish_job_instance(failed["instanceId"])
