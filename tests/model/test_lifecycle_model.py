@@ -67,7 +67,7 @@ NOT_USER_STATES = ("running", "up_for_retry", "queued", "no_answer")
 # or it fired there and the task resumed (queued, running).
 LOST_TRIGGER_STATES = ("deferred", "scheduled", "queued", "running", "no_answer")
 PROFILES = {
-    "suite": {"max_examples": 200, "stateful_step_count": 8},
+    "suite": {"max_examples": 300, "stateful_step_count": 8},
     "long": {
         "max_examples": int(os.environ.get("DATAARTS_MODEL_EXAMPLES", "5000")),
         "stateful_step_count": 14,
@@ -132,7 +132,7 @@ class Attempt:
 
     def alive(self) -> None:
         if self.frozen.is_set() and threading.current_thread() is self.thread:
-            while not self.killed:
+            while self.frozen.is_set() and not self.killed:
                 time.sleep(0.005)
         if self.killed and threading.current_thread() is self.thread:
             raise TryKilled()
@@ -181,6 +181,18 @@ class TaskInstanceModel:
         ti_type = type("ModelTI", (FakeTI,), {"get_task_states": staticmethod(get_task_states)})
         ti = ti_type(self, attempt)
         return {"ti": ti, "task_instance": ti, "task_state_store": self.store.view(attempt), "params": {}}
+
+
+def trigger_event_for(then: str) -> str:
+    """A worker-side event as it happens to a deferred try: SIGTERM is the trigger's cancel."""
+    if then in ("passes", "fails", "execution_timeout"):
+        return then
+    if then == "sigkill":
+        return "triggerer_restart"
+    state = then.removeprefix("sigterm:")
+    if state in USER_STATES:
+        return f"cancel:{state}"
+    return f"lost:{state if state in LOST_TRIGGER_STATES else 'deferred'}"
 
 
 class TriggererChannel:
@@ -235,6 +247,10 @@ class Kind:
 
     def set_lag(self, seconds: float) -> None:
         raise NotImplementedError
+
+    def scheduled_run(self) -> str:
+        """An instance DataArts' own schedule makes (for quality and scripts: as a console run)."""
+        return self.console_run()
 
 
 class QualityKind(Kind):
@@ -320,6 +336,10 @@ class JobKind(Kind):
             instance.submit_time -= int(CONSOLE_EARLIER * 1000)
             instance.plan_time -= int(CONSOLE_EARLIER * 1000)
         return str(instance.id)
+
+    def scheduled_run(self) -> str:
+        plan_time = int((time.time() - CONSOLE_EARLIER) * 1000)
+        return self.emulator.schedule_job_instance(self.job, plan_time)
 
     def set_lag(self, seconds: float) -> None:
         factory = self.emulator.state.factory
@@ -577,11 +597,15 @@ class LifecycleModel(RuleBasedStateMachine):
             return False
         return time.time() * 1000 <= stamp_window(record.get("marker") or {"submitted_at": 0})[1] + 1000
 
-    @precondition(lambda self: self.kind is not None and self.pending is None)
+    # Preconditions read only what the drawn steps decide (the kind), never what a try's timing
+    # decides (whether it ended, deferred): Hypothesis replays a sequence and needs the same rules
+    # to apply. A rule that does not apply now is a no-op.
+    @precondition(lambda self: self.kind is not None)
     @rule(
         event=st.sampled_from(
             [
                 "console_run",
+                "scheduled_run",
                 "foreign_runs_pass",
                 "foreign_runs_fail",
                 "clear",
@@ -593,9 +617,11 @@ class LifecycleModel(RuleBasedStateMachine):
     )
     def between_tries(self, event: str) -> None:
         """What happens while no try runs: a console run, foreign runs end, a clear, the list's lag."""
-        if event == "console_run":
+        if self.pending is not None:
+            return
+        if event in ("console_run", "scheduled_run"):
             if not self.lost_window_open():
-                self.console_run()
+                self.console_run(scheduled=event == "scheduled_run")
         elif event.startswith("foreign_runs_"):
             self.a_foreign_run_ends(event == "foreign_runs_pass")
         elif event == "clear":
@@ -603,11 +629,11 @@ class LifecycleModel(RuleBasedStateMachine):
         elif not self.answer_pending():
             self.list_lag({"lag:0": 0.0, "lag:short": GRACE / 3, "lag:long": GRACE * 4}[event])
 
-    def console_run(self) -> None:
-        """Someone runs the same job from the console (or its schedule does)."""
+    def console_run(self, scheduled: bool = False) -> None:
+        """Someone runs the same job from the console, or its schedule does."""
         assert self.kind is not None
         self.adopt_new_runs()
-        instance_id = self.kind.console_run()
+        instance_id = self.kind.scheduled_run() if scheduled else self.kind.console_run()
         self.foreign.add(instance_id)
         self.note(f"console run {instance_id}")
 
@@ -639,7 +665,7 @@ class LifecycleModel(RuleBasedStateMachine):
 
     # --- rules: a try in a worker, or the start of a deferred one -----------------------------------
 
-    @precondition(lambda self: self.kind is not None and self.pending is None and not self.ti.finished)
+    @precondition(lambda self: self.kind is not None)
     @rule(
         answer=st.sampled_from(
             [
@@ -666,9 +692,20 @@ class LifecycleModel(RuleBasedStateMachine):
             ]
         ),
         stop_fails=st.booleans(),
+        frozen=st.booleans(),
     )
-    def a_try(self, answer: str, then: str, stop_fails: bool) -> None:
+    def a_try(self, answer: str, then: str, stop_fails: bool, frozen: bool) -> None:
+        """
+        One try. SIGTERM: ``on_kill`` runs in the try's main thread (the signal handler), so the
+        try does nothing meanwhile; then, ``frozen``, it is gone, else it goes on for a moment
+        before the supervisor's SIGKILL.
+        """
         assert self.kind is not None
+        if self.pending is not None:  # the try waits in the triggerer: the same event, there
+            self.trigger_event(trigger_event_for(then), finished_first=False, stop_fails=stop_fails)
+            return
+        if self.ti.finished:  # only a clear goes on: a user clears the task, then the try
+            self.clear()
         attempt, operator, context = self.new_attempt()
         self.note(
             f"try {attempt.number} (lease {self.ti.lease}): answer {answer}, then {then}, "
@@ -722,6 +759,9 @@ class LifecycleModel(RuleBasedStateMachine):
             self.ti.api_state = state
             attempt.frozen.set()
             operator.on_kill()
+            if not frozen:  # the handler returned: the try goes on until the supervisor's SIGKILL
+                attempt.frozen.clear()
+                time.sleep(POLL * 5)
             attempt.killed = True
             allowed = state in USER_STATES
             if allowed:
@@ -792,7 +832,7 @@ class LifecycleModel(RuleBasedStateMachine):
         self.pending = self.trigger = self.trigger_instance = None
         self.after_try(attempt, stops_before, allowed=allowed)
 
-    @precondition(lambda self: self.pending is not None)
+    @precondition(lambda self: self.kind is not None)
     @rule(
         then=st.sampled_from(
             [
@@ -809,6 +849,10 @@ class LifecycleModel(RuleBasedStateMachine):
         stop_fails=st.booleans(),
     )
     def the_trigger(self, then: str, finished_first: bool, stop_fails: bool) -> None:
+        if self.pending is not None:
+            self.trigger_event(then, finished_first=finished_first, stop_fails=stop_fails)
+
+    def trigger_event(self, then: str, *, finished_first: bool, stop_fails: bool) -> None:
         assert self.kind is not None and self.pending is not None
         self.note(f"trigger: {then}, finished first {finished_first}, stop fails {stop_fails}")
         run = self.trigger_instance
