@@ -378,10 +378,20 @@ class DataArtsRunOperator(BaseOperator):
         (its id is known), and recorded stopped once DataArts accepted that or said it has no such
         instance; otherwise the retry waits for it again rather than start a second run.
         """
+        from airflow.providers.common.compat.sdk import AirflowFailException
+
         if self._instance_id is None or self._record is None or self._record.phase is not Phase.SUBMITTED:
             return
         if self._stop(self._instance_id, "never listed", time.time() + STOP_TIMEOUT, unknown_is_stopped=True):
             self._forget_run("never listed")
+            # It may have run to its end before it was ever listed (the stop then changed nothing):
+            # a retry would run it a second time. Found by tests/model/ (a lag beyond the grace).
+            raise AirflowFailException(
+                f"DataArts never listed {self.what} {self._instance_id} within extra.not_listed_grace "
+                f"({self.hook.config.not_listed_grace:g} s); it was asked to stop, but it may have run "
+                "already. This try fails without retry rather than run it a second time: check it in "
+                "DataArts, raise not_listed_grace if the list lags that much, and clear the task."
+            )
 
     def resume(self, context: Context, event: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
         """Back from the trigger: the validated event and the run record, ready for ``deliver``."""

@@ -142,3 +142,25 @@ def test_a_lost_quality_answer_while_others_run_the_job_fails_naming_the_candida
     assert emulator.count("POST", "/instances/restart") == 1, "never a second run"
     out = capsys.readouterr().out
     assert "others run this job too" in out and other in out
+
+
+def test_a_run_never_listed_within_the_grace_is_not_run_a_second_time(
+    emulator: DataArtsEmulator, connect: Callable[..., str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """
+    Found by the model test (tests/model/, long run: quality in a worker, list lag 0.6 s over a
+    0.15 s grace, the run ends before the grace): DataArts gave the id, the run ended before it
+    was ever listed, its stop changed nothing, and the retry ran the job a second time. A run
+    never listed within the grace now fails the task without retry, naming it.
+    """
+    connect("aksk", not_listed_grace=1)
+    emulator.add_quality_job("unlisted_quality", run_seconds=0.3, list_lag=600)
+    outcome = run_dag(
+        load_dag("example_dataarts_quality_gate"),
+        {"job_name": "unlisted_quality"},
+        quality_gate={"retries": 2, "retry_delay": timedelta(0), "poll_interval": FAST, "deferrable": False},
+    )
+    assert outcome.states["quality_gate"] == "failed"
+    assert emulator.count("POST", "/instances/restart") == 1, "never a second run"
+    assert outcome.tries["quality_gate"] == 1, "not retried"
+    assert "never listed" in capsys.readouterr().out
