@@ -444,7 +444,7 @@ class DataArtsRunOperator(BaseOperator):
         from airflow_provider_dataarts.exceptions import DataArtsAPIError
 
         what = f"DataArts {self.what} {instance_id}"
-        self.hook.deadline = deadline
+        waiting_until, self.hook.deadline = self.hook.deadline, deadline
         try:
             self.stop(instance_id)
         except DataArtsAPIError as error:
@@ -458,6 +458,8 @@ class DataArtsRunOperator(BaseOperator):
         except Exception:
             self.log.exception("Could not stop %s; it may still run: the next try waits for it", what)
             return False
+        finally:
+            self.hook.deadline = waiting_until  # the wait (a cleared try's new run) keeps its own
         self.log.info("Stopped %s (%s, cancel_on_kill)", what, why)
         return True
 

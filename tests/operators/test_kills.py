@@ -227,6 +227,11 @@ def test_a_clear_whose_kill_could_not_stop_the_run_stops_it_before_the_new_one(
     assert running(emulator) == [cleared.op._instance_id]
     old = emulator.job_instance(str(first.op._instance_id))
     assert old["stopped"]
+    time.sleep(4)  # longer than a stop's bound: the new run's wait keeps the task's own deadline
+    emulator.finish_job_instance(str(cleared.op._instance_id))
+    cleared.join()
+    assert cleared.error is None
+    assert cleared.result == cleared.op._instance_id
 
 
 # --- repairs ---------------------------------------------------------------------------------------
