@@ -95,6 +95,7 @@ class DataArtsRunOperator(BaseOperator):
         self._instance_id: str | None = None
         self._ledger: RunLedger | None = None
         self._record: RunRecord | None = None
+        self._earlier_runs: list[str] = []
         self._context: Context | None = None
         self._state: TaskState | None = None
 
@@ -168,6 +169,8 @@ class DataArtsRunOperator(BaseOperator):
         self._state = TaskState(context, f"{self.state_key}.waiting", self.log)
         ledger = self._ledger = RunLedger(context, self.state_key)
         record = ledger.load()
+        # A run this task instance recorded before (any lease) is never a lost answer's candidate.
+        self._earlier_runs = [record.instance_id] if record is not None and record.instance_id else []
         if record is not None and record.outcome == LEGACY_KEY:
             record = self._from_legacy(record)
         decision = decide(record, ledger.facts(repair_on_retry=self.repair_on_retry))
@@ -279,6 +282,8 @@ class DataArtsRunOperator(BaseOperator):
         ledger = self._ledger
         while True:
             marker = self.submission(context)
+            if self._earlier_runs:
+                marker["known"] = [*(marker.get("known") or []), *self._earlier_runs]
             marker.setdefault("submitted_at", int(time.time() * 1000))
             marker.setdefault("post_timeout_ms", int(self.hook.config.timeout * 1000))
             self._measured_skew(marker)

@@ -164,3 +164,50 @@ def test_a_run_never_listed_within_the_grace_is_not_run_a_second_time(
     assert emulator.count("POST", "/instances/restart") == 1, "never a second run"
     assert outcome.tries["quality_gate"] == 1, "not retried"
     assert "never listed" in capsys.readouterr().out
+
+
+def test_a_lost_answer_never_adopts_this_tasks_own_earlier_run(
+    emulator: DataArtsEmulator, connect: Callable[..., str]
+) -> None:
+    """
+    Found by the model test (tests/model/, long run: a Factory job, deferred; a user marks the task
+    success while it waits, which stops its run; a clear; the new try's POST gets a gateway 502 and
+    the list has not caught up with the stopped run yet): the earlier lease's run started just
+    before the POST's window and was adopted, its manual-stop reported as this try's verdict. A run
+    this task instance recorded before is never a candidate.
+    """
+    from airflow_provider_dataarts.lifecycle import RunRecord
+    from airflow_provider_dataarts.operators.job import DataArtsRunJobOperator
+    from tests.operators.test_kills import Store, task_instance
+
+    connect("aksk", not_listed_grace=0.5)
+    emulator.add_factory_job("cleared_job", nodes=[{"name": "only", "type": "Shell", "seconds": 600}])
+    earlier = emulator.state.factory.run_immediate("cleared_job", {})  # the earlier lease's run
+    emulator.state.factory.stop("cleared_job", str(earlier.id))  # stopped by the user's mark
+    with emulator.state.lock:
+        emulator.state.factory.jobs["cleared_job"].list_lag = 0.3  # not listed at the pre-POST list
+    store = Store()
+    store.set(
+        "dataarts_job_run",
+        RunRecord.submitting(1, {"submitted_at": int(time.time() * 1000)})
+        .submitted(str(earlier.id))
+        .to_json(),
+    )
+    emulator.inject("status", status=502, method="POST", path="/run-immediate")
+    op = DataArtsRunJobOperator(task_id="run", job_name="cleared_job", job_params={}, poll_interval=FAST)
+    ti = task_instance(max_tries=3)  # a clear: another lease
+
+    def the_new_run_ends() -> None:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            new = [i for i in emulator.job_instances("cleared_job") if i["instanceId"] != str(earlier.id)]
+            if new:
+                emulator.finish_job_instance(new[0]["instanceId"])
+                return
+            time.sleep(0.05)
+
+    ender = threading.Thread(target=the_new_run_ends)
+    ender.start()
+    op.execute({"ti": ti, "task_state_store": store})
+    ender.join()
+    assert op._instance_id != str(earlier.id), "the stopped run of the earlier lease was adopted"
