@@ -208,28 +208,66 @@ class RunLedger:
 
 
 # --- a lost answer ---------------------------------------------------------------------------------
+# "Provably ours" (docs/lifecycle.md, "A lost answer: what is provably ours"): an instance of this
+# job, of a kind the submission makes, stamped by DataArts inside the POST's own window read on
+# DataArts' clock, that the pre-POST list did not show; and the only one. Where the pre-POST list
+# shows that others run this job by hand, even the only one is not adopted: the try fails naming it.
 
-# How far DataArts' clock may be from ours when it stamps an instance's start: an instance that
-# started this close to the POST's own window is a candidate. Wide on purpose: a foreign run counted
-# in makes the task fail naming both (safe); our own run counted out would make it submit twice.
+# How far DataArts' clock may be from ours when nothing measured it (no ``Date`` header seen): an
+# instance stamped this close to the POST's window is a candidate.
 CLOCK_MARGIN_MS = 30_000
+# With a measured skew (the service's ``Date`` headers, ``client.sync.observed_skew``), what is added
+# to its bounds: the stamp's own rounding and the clocks' drift between the measurement and the stamp.
+MEASURED_MARGIN_MS = 500
+# The oldest lost answer whose window is still looked for: the instance lists span 7 days at most.
+MAX_MARKER_AGE_MS = 7 * 24 * 3600 * 1000
 
 
-def in_window(started_ms: Any, marker: dict[str, Any]) -> bool:
-    """Whether an instance that started at ``started_ms`` may have been started by this submission."""
+def window_of(marker: dict[str, Any]) -> tuple[int, int]:
+    """The POST's own window on our clock, in ms: from just before it was sent until its answer was lost."""
+    opened = int(marker["submitted_at"])
+    closed = int(marker.get("answer_lost_at") or opened + int(marker.get("post_timeout_ms", 60_000)))
+    return opened, closed
+
+
+def stamp_window(marker: dict[str, Any]) -> tuple[int, int]:
+    """
+    The POST's window on DataArts' clock (ms): what an instance the POST started may be stamped with.
+    Widened by the measured skew (``marker["skew_ms"]``: the bounds of DataArts' clock minus ours),
+    or by ``CLOCK_MARGIN_MS`` both ways when nothing measured it.
+    """
+    opened, closed = window_of(marker)
+    skew = marker.get("skew_ms")
+    if isinstance(skew, list | tuple) and len(skew) == 2:
+        low, high = int(skew[0]) - MEASURED_MARGIN_MS, int(skew[1]) + MEASURED_MARGIN_MS
+    else:
+        low, high = -CLOCK_MARGIN_MS, CLOCK_MARGIN_MS
+    return opened + low, closed + high
+
+
+def in_window(stamped_ms: Any, marker: dict[str, Any]) -> bool:
+    """Whether an instance DataArts stamped at ``stamped_ms`` may have been started by this submission."""
     try:
-        started = int(started_ms)
+        stamped = int(stamped_ms)
     except (TypeError, ValueError):
         return False
-    opened = int(marker["submitted_at"]) - CLOCK_MARGIN_MS
-    closed = int(
-        marker.get("answer_lost_at") or marker["submitted_at"] + marker.get("post_timeout_ms", 60_000)
-    )
-    return opened <= started <= closed + CLOCK_MARGIN_MS
+    opened, closed = stamp_window(marker)
+    return opened <= stamped <= closed
 
 
-def the_one_candidate(candidates: list[str], what: str) -> str | None:
-    """Adopt exactly one candidate; none means nothing started; several cannot be told apart."""
+def too_old(marker: dict[str, Any], now_ms: int) -> bool:
+    """Whether a lost answer's window is beyond what the instance lists can show (7 days)."""
+    if not marker.get("submitted_at"):
+        return True
+    return now_ms - window_of(marker)[0] > MAX_MARKER_AGE_MS
+
+
+def the_one_candidate(candidates: list[str], what: str, others: list[str] | None = None) -> str | None:
+    """
+    Adopt exactly one candidate; none means nothing started; several cannot be told apart. ``others``:
+    the instances of the same kind the pre-POST list showed (someone else runs this job): then even
+    one candidate may be theirs, and is named, not adopted.
+    """
     from airflow.providers.common.compat.sdk import AirflowFailException
 
     if len(candidates) > 1:
@@ -239,7 +277,26 @@ def the_one_candidate(candidates: list[str], what: str) -> str | None:
             "DataArts. This try fails without retry rather than report another run's verdict or start "
             "a second run; clear the task to start a new one."
         )
+    if candidates and others:
+        raise AirflowFailException(
+            f"The answer to this task's submission was lost, and {what} {candidates[0]} started inside its "
+            f"time window, but others run this job too (just before, {', '.join(others[:5])}): it may not "
+            "be this task's. Check it in DataArts. This try fails without retry rather than report "
+            "another run's verdict or start a second run; clear the task to start a new one."
+        )
     return candidates[0] if candidates else None
+
+
+def lost_too_long_ago(what: str) -> Exception:
+    """A lost answer whose window the lists can no longer show (or a record without one)."""
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
+    return AirflowFailException(
+        f"The answer to an earlier try's {what} submission was lost, and its time window is older than "
+        "the instance lists reach (or was not recorded): whether it started a run cannot be told. This "
+        "try fails without retry rather than start a second run; check DataArts and clear the task to "
+        "start a new one."
+    )
 
 
 # --- a kill: the user's, or a shutdown's ------------------------------------------------------------

@@ -149,25 +149,30 @@ NODE_FAILED = frozenset({"fail", "running-exception", "manual-stop"})
 
 def job_verdict(instance: dict[str, Any] | None) -> Verdict:
     """
-    What a job instance means for the task: ``success`` (or ``forceSuccess``/``ignoreSuccess`` true,
-    whatever the status) passes; ``fail``, ``running-exception``, ``manual-stop`` fail;
+    What a job instance means for the task: ``success`` (or ``forceSuccess``/``ignoreSuccess`` true
+    on an instance that has ended) passes; ``fail``, ``running-exception``, ``manual-stop`` fail;
     ``skip-by-depend``/``skip`` skip; everything else (``waiting``, ``running``, a person-waiting or
-    unknown status) keeps waiting.
+    unknown status, whatever the flags say) keeps waiting.
     """
     if not instance:
         return Verdict.WAIT
     status = str(instance.get("status") or "")
-    if (
-        status in JOB_PASSED
-        or flag_set(instance.get("forceSuccess"))
-        or flag_set(instance.get("ignoreSuccess"))
-    ):
+    if status in JOB_PASSED:
+        return Verdict.SUCCESS
+    if forced_success(instance):
         return Verdict.SUCCESS
     if status in JOB_FAILED:
         return Verdict.FAIL
     if status in JOB_SKIPPED:
         return Verdict.SKIP
     return Verdict.WAIT
+
+
+def forced_success(instance: dict[str, Any]) -> bool:
+    """``forceSuccess``/``ignoreSuccess`` true on an instance that has ended (not on a running one)."""
+    status = str(instance.get("status") or "")
+    ended = status in JOB_PASSED or status in JOB_FAILED or status in JOB_SKIPPED
+    return ended and (flag_set(instance.get("forceSuccess")) or flag_set(instance.get("ignoreSuccess")))
 
 
 def is_job_terminal(instance: dict[str, Any] | None) -> bool:

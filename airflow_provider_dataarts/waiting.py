@@ -286,13 +286,13 @@ def job_instance_check(
 
 def job_status_of(detail: dict[str, Any]) -> str | None:
     """The status the waits compare: ``forceSuccess``/``ignoreSuccess`` when those flags are set."""
-    from airflow_provider_dataarts.statuses import JobStatus, flag_set
+    from airflow_provider_dataarts.statuses import JobStatus, flag_set, forced_success
 
+    if not forced_success(detail):  # a flag on an instance still running is no verdict
+        return detail.get("status")
     if flag_set(detail.get("forceSuccess")):
         return JobStatus.FORCE_SUCCESS
-    if flag_set(detail.get("ignoreSuccess")):
-        return JobStatus.IGNORE_SUCCESS
-    return detail.get("status")
+    return JobStatus.IGNORE_SUCCESS
 
 
 def job_status_finished(status: str | None) -> bool:

@@ -112,6 +112,11 @@ def test_an_unknown_rule_type_is_named(rule_type: object) -> None:
         ({"status": "running"}, Verdict.WAIT),
         ({"status": "some-new-status"}, Verdict.WAIT),
         ({"status": "fail", "forceSuccess": False}, Verdict.FAIL),
+        # Issue 22 (9): the flag on an instance still running (a rerun of a forced one) is no verdict.
+        ({"status": "running", "forceSuccess": True}, Verdict.WAIT),
+        ({"status": "waiting", "ignoreSuccess": "true"}, Verdict.WAIT),
+        ({"status": "pause", "forceSuccess": True}, Verdict.WAIT),
+        ({"status": "manual-stop", "forceSuccess": True}, Verdict.SUCCESS),
         ({}, Verdict.WAIT),
         (None, Verdict.WAIT),
     ],
@@ -120,6 +125,14 @@ def test_job_verdict(instance: dict[str, object] | None, verdict: Verdict) -> No
     from airflow_provider_dataarts.statuses import job_verdict
 
     assert job_verdict(instance) is verdict
+
+
+def test_a_forced_flag_on_a_running_job_instance_keeps_the_wait_going() -> None:
+    """Issue 22 (9): what the worker's and the triggerer's waits compare is the real status until it ends."""
+    from airflow_provider_dataarts.waiting import job_status_finished, job_status_of
+
+    assert not job_status_finished(job_status_of({"status": "running", "forceSuccess": True}))
+    assert job_status_of({"status": "fail", "forceSuccess": True}) == "forceSuccess"
 
 
 def test_person_waiting_and_unknown_job_statuses_are_explained() -> None:

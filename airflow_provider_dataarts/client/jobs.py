@@ -23,8 +23,9 @@ from airflow_provider_dataarts.exceptions import DataArtsAPIError, DataArtsConfi
 #    ``paramType`` (DOC-START), with the value ``"variable"``.
 PARAM_TYPE_FIELD, PARAM_TYPE = "type", "variable"
 # 3. The list's ``offset`` is a page number (DOC-LIST "start page", SDK-DGC "页数"), 0 first. Since
-#    nothing confirms it, the second page is checked: if it repeats an instance of the first, offset
-#    counts rows, and the rest of the list is read that way.
+#    nothing confirms it, the second page is checked: if it repeats most of the first, offset counts
+#    rows, and the rest of the list is read that way (a few repeats are runs that arrived between the
+#    two pages of a newest-first list).
 LIST_PAGE_SIZE = 1000  # the most the list accepts (DOC-LIST, SDK-DGC)
 MAX_LIST_PAGES = 1000
 # 4. A plan-time window of the list may span at most 7 days (SDK-DGC); we always send both ends,
@@ -42,7 +43,8 @@ RETRY_LOCATIONS = ("error_node", "first_node")
 JOB_NOT_FOUND, NOT_BATCH, INSTANCE_NOT_FOUND = "100", "136", "137"
 # 8. Several instances of one job at one plan time (a manual rerun, a patch run): the sensor takes
 #    the newest (highest instance id).
-# 9. ``forceSuccess``/``ignoreSuccess`` true passes whatever the status says (statuses.job_verdict).
+# 9. ``forceSuccess``/``ignoreSuccess`` true passes an instance that has ended, whatever its status;
+#    on one still waiting or running it is no verdict (statuses.job_verdict).
 
 
 def error_code_is(error: BaseException, code: str) -> bool:
@@ -174,8 +176,10 @@ def read_instance_pages(
             )
         page = [normalize_job_instance(item) for item in raw if isinstance(item, dict)]
         ids = [str(item.get("instanceId")) for item in page]
-        if page_number == 1 and any(i in seen for i in ids):
-            rows_mode = True  # assumption 3: offset counts rows after all
+        if page_number == 1 and sum(i in seen for i in ids) > len(ids) // 2:
+            # Assumption 3: offset counts rows after all (page two is page one moved by a row). A few
+            # repeats only say that runs arrived between the two pages (a newest-first list moved).
+            rows_mode = True
         fresh = [item for item, i in zip(page, ids, strict=True) if i not in seen]
         seen.update(ids)
         total = answer.get("total")

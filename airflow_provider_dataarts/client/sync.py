@@ -32,6 +32,9 @@ class SyncTransport:
         self.config = config
         self.log = log
         self.session: requests.Session = requests.Session()
+        # What the service's ``Date`` headers prove of its clock: (low, high) bounds, in ms, of the
+        # service's clock minus ours (``lifecycle.in_window`` narrows a lost answer's window by it).
+        self.skew_ms: tuple[int, int] | None = None
 
     def run(self, operation: Generator[core.ApiRequest, Any, T], *, deadline: float | None = None) -> T:
         """Drive an operation: send each request it yields, hand it the answer, return its result."""
@@ -61,6 +64,7 @@ class SyncTransport:
         import requests
 
         prepared, request = step.prepared, step.request
+        sent = time.time()
         try:
             response = self.session.request(
                 prepared.method,
@@ -84,10 +88,33 @@ class SyncTransport:
                 method=request.method,
                 path=request.path,
             )
+        self.skew_ms = observed_skew(self.skew_ms, response.headers.get("Date"), sent, time.time())
         return response.status_code, response.headers, response.content
 
     def close(self) -> None:
         self.session.close()
+
+
+def observed_skew(
+    known: tuple[int, int] | None, date: str | None, sent: float, received: float
+) -> tuple[int, int] | None:
+    """
+    The bounds of (service clock - our clock) in ms that an answer's ``Date`` header proves: the
+    service stamped it between ``sent`` and ``received`` (our clock), in whole seconds rounded down.
+    Narrowed by the bounds known so far when they agree; replaced when they do not (a clock step).
+    """
+    from email.utils import parsedate_to_datetime
+
+    if not date:
+        return known
+    try:
+        stamped = parsedate_to_datetime(date).timestamp() * 1000
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return known
+    low, high = int(stamped - received * 1000), int(stamped + 1000 - sent * 1000)
+    if known is not None and max(low, known[0]) <= min(high, known[1]):
+        return max(low, known[0]), min(high, known[1])
+    return low, high
 
 
 def _may_have_arrived(error: Exception) -> bool:

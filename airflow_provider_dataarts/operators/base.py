@@ -39,6 +39,10 @@ ADOPTION_MARGIN = 30.0
 # HTTP answers to a POST that starts a run which do not prove that nothing started: the gateway
 # timed out or failed while the backend may have acted on it.
 MAY_HAVE_STARTED_STATUS = frozenset({500, 502, 504})
+# Error codes the API gateway answers with itself, before it forwards anything to DataArts (unknown
+# API, authentication, throttling, IAM): whatever the HTTP status, the backend was not reached.
+# APIG.0201 (502/504, "backend unavailable / timed out") is not one: the backend may have acted.
+NOT_FORWARDED_CODES = frozenset({"APIG.0101", "APIG.0301", "APIG.0307", "APIG.0308", "APIG.0613"})
 
 
 def may_have_started(error: DataArtsAPIError) -> bool:
@@ -47,6 +51,8 @@ def may_have_started(error: DataArtsAPIError) -> bool:
 
     if isinstance(error, DataArtsConnectionError):
         return error.may_have_arrived
+    if error.error_code in NOT_FORWARDED_CODES:
+        return False  # the gateway answered itself: nothing reached DataArts
     # A broken 2xx answer arrived from the service: the run started, only its id was lost.
     return error.malformed or error.status_code in MAY_HAVE_STARTED_STATUS
 
@@ -95,6 +101,7 @@ class DataArtsRunOperator(BaseOperator):
         self._instance_id: str | None = None
         self._ledger: RunLedger | None = None
         self._record: RunRecord | None = None
+        self._earlier_runs: list[str] = []
         self._context: Context | None = None
         self._state: TaskState | None = None
 
@@ -168,6 +175,8 @@ class DataArtsRunOperator(BaseOperator):
         self._state = TaskState(context, f"{self.state_key}.waiting", self.log)
         ledger = self._ledger = RunLedger(context, self.state_key)
         record = ledger.load()
+        # A run this task instance recorded before (any lease) is never a lost answer's candidate.
+        self._earlier_runs = [record.instance_id] if record is not None and record.instance_id else []
         if record is not None and record.outcome == LEGACY_KEY:
             record = self._from_legacy(record)
         decision = decide(record, ledger.facts(repair_on_retry=self.repair_on_retry))
@@ -282,8 +291,11 @@ class DataArtsRunOperator(BaseOperator):
         ledger = self._ledger
         while True:
             marker = self.submission(context)
+            if self._earlier_runs:
+                marker["known"] = [*(marker.get("known") or []), *self._earlier_runs]
             marker.setdefault("submitted_at", int(time.time() * 1000))
             marker.setdefault("post_timeout_ms", int(self.hook.config.timeout * 1000))
+            self._measured_skew(marker)
             # Saved before the POST: a try that dies before the answer adopts the run it started.
             self._record = record = ledger.save(RunRecord.submitting(ledger.lease, marker))
             try:
@@ -293,9 +305,8 @@ class DataArtsRunOperator(BaseOperator):
                     ledger.save(record.stopped("the submission was refused"))
                     raise
                 self.log.warning("DataArts may have started the %s without saying so: %s", self.what, error)
-                self._record = ledger.save(
-                    RunRecord.submitting(ledger.lease, {**marker, "answer_lost_at": int(time.time() * 1000)})
-                )
+                lost = self._measured_skew({**marker, "answer_lost_at": int(time.time() * 1000)})
+                self._record = ledger.save(RunRecord.submitting(ledger.lease, lost))
                 recovered = self._adopt(context)
                 if recovered:
                     return recovered
@@ -303,6 +314,13 @@ class DataArtsRunOperator(BaseOperator):
                 continue
             self._record = ledger.save(record.submitted(instance_id))
             return instance_id
+
+    def _measured_skew(self, marker: dict[str, Any]) -> dict[str, Any]:
+        """Put in ``marker`` what the service's ``Date`` headers proved of its clock (``in_window``)."""
+        skew = getattr(self.hook.transport, "skew_ms", None)
+        if skew is not None:
+            marker["skew_ms"] = list(skew)
+        return marker
 
     def _adopt(self, context: Context) -> str | None:
         assert self._ledger is not None
@@ -374,10 +392,20 @@ class DataArtsRunOperator(BaseOperator):
         (its id is known), and recorded stopped once DataArts accepted that or said it has no such
         instance; otherwise the retry waits for it again rather than start a second run.
         """
+        from airflow.providers.common.compat.sdk import AirflowFailException
+
         if self._instance_id is None or self._record is None or self._record.phase is not Phase.SUBMITTED:
             return
         if self._stop(self._instance_id, "never listed", time.time() + STOP_TIMEOUT, unknown_is_stopped=True):
             self._forget_run("never listed")
+            # It may have run to its end before it was ever listed (the stop then changed nothing):
+            # a retry would run it a second time. Found by tests/model/ (a lag beyond the grace).
+            raise AirflowFailException(
+                f"DataArts never listed {self.what} {self._instance_id} within extra.not_listed_grace "
+                f"({self.hook.config.not_listed_grace:g} s); it was asked to stop, but it may have run "
+                "already. This try fails without retry rather than run it a second time: check it in "
+                "DataArts, raise not_listed_grace if the list lags that much, and clear the task."
+            )
 
     def resume(self, context: Context, event: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
         """Back from the trigger: the validated event and the run record, ready for ``deliver``."""

@@ -95,15 +95,16 @@ class DataArtsRunJobOperator(DataArtsRunOperator):
             job_params_body(self.job_params)
         self.hook.config  # noqa: B018 - reads and validates the connection before any request
 
-    def _window(self, around_ms: int, until_ms: int) -> dict[str, int]:
+    def _instances_near(self, since_ms: int, until_ms: int | None = None) -> list[dict[str, Any]]:
+        """This job's instances planned from ``since_ms`` to ``until_ms`` (now), widened by the clock skew."""
         from airflow_provider_dataarts.client.jobs import CLOCK_SKEW_MS
 
-        return {"min_plan_time": around_ms - CLOCK_SKEW_MS, "max_plan_time": until_ms + CLOCK_SKEW_MS}
-
-    def _instances_near(self, since_ms: int) -> list[dict[str, Any]]:
-        """This job's instances planned from ``since_ms`` to now (both widened by the clock skew)."""
-        window = self._window(since_ms, int(time.time() * 1000))
-        return list(self.hook.list_job_instances(self.job_name, **window))
+        until = int(time.time() * 1000) if until_ms is None else until_ms
+        return list(
+            self.hook.list_job_instances(
+                self.job_name, min_plan_time=since_ms - CLOCK_SKEW_MS, max_plan_time=until + CLOCK_SKEW_MS
+            )
+        )
 
     def submission(self, context: Context) -> dict[str, Any]:
         from airflow_provider_dataarts.exceptions import DataArtsAPIError
@@ -112,7 +113,14 @@ class DataArtsRunJobOperator(DataArtsRunOperator):
         marker: dict[str, Any] = {"job_name": self.job_name, "submitted_at": now_ms}
         # The instances that exist before the run: they are never taken for ours.
         try:
-            marker["known"] = [str(item["instanceId"]) for item in self._instances_near(now_ms)]
+            listed = self._instances_near(now_ms)
+            marker["known"] = [str(item["instanceId"]) for item in listed]
+            # Run by hand and not finished before this run: someone else runs this job now.
+            marker["others"] = [
+                str(item["instanceId"])
+                for item in listed
+                if is_run_by_hand(item) and not is_job_terminal(item)
+            ]
         except DataArtsAPIError as error:
             self.log.warning(
                 "Could not list job %s's instances before the run (%s); running it anyway. Should its "
@@ -145,17 +153,24 @@ class DataArtsRunJobOperator(DataArtsRunOperator):
 
     def recover(self, context: Context, marker: dict[str, Any]) -> str | None:
         """
-        The run's answer was lost: wait out the list's lag (``not_listed_grace`` after the POST),
-        then adopt the one instance of this job planned around the POST that did not exist before
-        it. None: run again. Several: fail without retry, naming them.
+        The run's answer was lost: wait out the list's lag (``not_listed_grace`` after the POST's
+        window), then adopt the one instance of this job that is provably ours: run once (manual or
+        one-off), submitted inside the POST's own window on DataArts' clock (``lifecycle.in_window``),
+        not listed before the POST. None: run again. Several, or one while others run this job by
+        hand: fail without retry, naming them. A window older than the lists reach: fail without retry.
         """
-        from airflow_provider_dataarts.client.jobs import CLOCK_SKEW_MS
-        from airflow_provider_dataarts.lifecycle import the_one_candidate
+        from airflow_provider_dataarts.lifecycle import (
+            in_window,
+            lost_too_long_ago,
+            stamp_window,
+            the_one_candidate,
+            too_old,
+            window_of,
+        )
 
-        if not marker.get("submitted_at"):
-            return None
-        submitted_at = int(marker["submitted_at"])
-        ready_at = submitted_at / 1000 + self.hook.config.not_listed_grace
+        if too_old(marker, int(time.time() * 1000)):
+            raise lost_too_long_ago(f"job {self.job_name}")
+        ready_at = window_of(marker)[1] / 1000 + self.hook.config.not_listed_grace
         if self.hook.deadline is not None:
             ready_at = min(ready_at, self.hook.deadline)
         wait = ready_at - time.time()
@@ -166,19 +181,20 @@ class DataArtsRunJobOperator(DataArtsRunOperator):
                 wait,
             )
             time.sleep(wait)
-        known = marker.get("known")
+        known = set(marker.get("known") or [])
+        opened, closed = stamp_window(marker)
+        listed = self._instances_near(opened, closed)
+        if "skew_ms" not in marker:  # a record from before the measurement: measured now
+            marker = self._measured_skew(dict(marker))
         candidates = [
             str(item["instanceId"])
-            for item in self._instances_near(submitted_at)
-            if str(item["instanceId"]) not in set(known or [])
-            # Without the pre-run list, whatever was submitted since just before the POST (less the
-            # clock skew) is a candidate: rather several, and a failure, than a wrong adoption.
-            and (
-                known is not None
-                or int(item.get("submitTime") or item.get("planTime") or 0) >= submitted_at - CLOCK_SKEW_MS
-            )
+            for item in listed
+            if str(item["instanceId"]) not in known
+            and is_run_by_hand(item)
+            # Submit time on DataArts' clock (the plan time of a run-once instance is the same moment).
+            and in_window(item.get("submitTime") or item.get("planTime"), marker)
         ]
-        return the_one_candidate(sorted(candidates), f"job {self.job_name} instance")
+        return the_one_candidate(sorted(candidates), f"job {self.job_name} instance", marker.get("others"))
 
     def announce(self, context: Context, instance_id: str) -> None:
         """Push the id and console link at once, so both survive a later failure."""
@@ -291,6 +307,19 @@ class DataArtsRunJobOperator(DataArtsRunOperator):
         if not is_job_terminal(detail):
             raise AirflowException(f"DataArts trigger resumed on a running job instance: {event!r}")
         return self.deliver(context, instance_id, detail)
+
+
+# instanceType of an instance run once (DOC-LIST): 2 manual (run-immediate, the console's "run"), 7
+# one-off. A scheduled (0), PatchData (5) or sub-job (6) instance is never a run-immediate's.
+RUN_BY_HAND_TYPES = frozenset({2, 7})
+
+
+def is_run_by_hand(instance: dict[str, Any]) -> bool:
+    """Whether an instance is of a kind ``run-immediate`` makes (manual or one-off)."""
+    try:
+        return int(instance.get("instanceType")) in RUN_BY_HAND_TYPES  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
 
 
 def _same_attempt(before: dict[str, Any], after: dict[str, Any]) -> bool:

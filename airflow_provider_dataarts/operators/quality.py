@@ -156,7 +156,12 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
         # The instances that exist before the rerun are never candidates for a lost answer. This
         # read only improves that recovery: if it fails, the rerun goes on without it.
         try:
-            marker["known"] = [str(item["id"]) for item in self._job_instances(now_ms)]
+            listed = self._job_instances(now_ms)
+            marker["known"] = [str(item["id"]) for item in listed]
+            # Still running before this rerun: someone else runs this job now (lifecycle.the_one_candidate).
+            marker["others"] = [
+                str(item["id"]) for item in listed if not is_quality_terminal(item.get("run_status"))
+            ]
         except DataArtsAPIError as error:
             self.log.warning(
                 "Could not list the job's instances before the rerun (%s); rerunning all the same. "
@@ -176,10 +181,15 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
         """
         from airflow.providers.common.compat.sdk import AirflowSensorTimeout
 
-        from airflow_provider_dataarts.lifecycle import in_window, the_one_candidate
+        from airflow_provider_dataarts.lifecycle import (
+            in_window,
+            lost_too_long_ago,
+            the_one_candidate,
+            too_old,
+        )
 
-        if not marker.get("submitted_at"):
-            return None
+        if too_old(marker, int(time.time() * 1000)):
+            raise lost_too_long_ago("rerun")
         submitted_at = int(marker["submitted_at"])
         known = set(marker.get("known") or [])
         window_closed = (
@@ -194,14 +204,17 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
             max(0.0, settled_at - time.time()),
         )
         while True:
+            listed = self._job_instances(submitted_at)
+            if "skew_ms" not in marker:  # a record from before the measurement: measured now
+                marker = self._measured_skew(dict(marker))
             candidates = [
                 str(item["id"])
-                for item in self._job_instances(submitted_at)
+                for item in listed
                 if str(item["id"]) not in known and in_window(item.get("start_time"), marker)
             ]
             now = time.time()
             if len(candidates) > 1 or now >= settled_at:
-                return the_one_candidate(sorted(candidates), "quality instance")
+                return the_one_candidate(sorted(candidates), "quality instance", marker.get("others"))
             if deadline is not None and now + 1 > deadline:
                 raise AirflowSensorTimeout(
                     "DataArts: the task's timeout passed while looking for the instance the unanswered "

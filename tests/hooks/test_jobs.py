@@ -153,3 +153,35 @@ def test_the_list_reads_every_page_whether_offset_counts_pages_or_rows(
     assert len(ids) == len(set(ids)) == 2100
     offsets = [r["query"]["offset"][0] for r in emulator.requests if r["path"].endswith("/detail")]
     assert offsets == ["0", "1", "1001", "2001"]
+
+
+def test_new_runs_between_pages_do_not_make_the_list_end_early(
+    dataarts_conn: str, emulator: DataArtsEmulator
+) -> None:
+    """
+    Issue 22 (9): five runs arrive between page 0 and page 1 of a newest-first list of 2,500: page 1
+    repeats five of page 0's instances. That is a shifted list, not offsets counting rows: every
+    instance is still read (it once flipped to row offsets and stopped at 1,995).
+    """
+    emulator.add_factory_job("many", nodes=FAST_NODES)
+    jobs = emulator.state.factory
+    jobs.add_running_instances("many", 2500, 30, 60)
+    hook = DataArtsHook(dataarts_conn)
+    now = int(time.time() * 1000)
+    window = {"min_plan_time": now - 60_000, "max_plan_time": now + 60_000}
+    pages = jobs.list_page
+    arrived: list[str] = []
+
+    def runs_arrive_after_page_zero(params: dict[str, str]) -> dict[str, Any]:
+        page = pages(params)
+        if params.get("offset") == "0" and not arrived:
+            arrived.extend(str(jobs.run_immediate("many", {}).id) for _ in range(5))
+        return page
+
+    jobs.list_page = runs_arrive_after_page_zero  # type: ignore[method-assign]
+    try:
+        ids = [item["instanceId"] for item in hook.list_job_instances("many", **window)]
+    finally:
+        del jobs.list_page
+    assert len(ids) == len(set(ids))
+    assert len(set(ids) - set(arrived)) == 2500, "every instance of the window, none lost"

@@ -411,15 +411,18 @@ def test_the_deferred_wait_gets_the_submissions_start_hint(
 def test_an_instance_never_listed_is_stopped_before_it_is_recorded_stopped(
     emulator: DataArtsEmulator, connect: Callable[..., str]
 ) -> None:
-    """Its id is known: the retry's new run never runs beside it."""
+    """Its id is known: stopped, and the try fails without retry (it may have run to its end)."""
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
     from airflow_provider_dataarts.hooks.dataarts import DataArtsInstanceNotFound
 
     connect("aksk", not_listed_grace=1)
     emulator.add_quality_job("long_quality", run_seconds=600, list_lag=600)
     store = Store()
     op, context = quality_try(store, task_instance())
-    with pytest.raises(DataArtsInstanceNotFound):
+    with pytest.raises(AirflowFailException, match="never listed") as failed:
         op.execute(context)
+    assert isinstance(failed.value.__context__, DataArtsInstanceNotFound)
     assert emulator.instance(str(op._instance_id))["stopped"] is True
     record = RunRecord.from_json(store.values[op.state_key])
     assert record is not None and (record.phase, record.outcome) == ("stopped", "never listed")
