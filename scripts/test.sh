@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-venv.sh
 mkdir -p .compat
-rm -f .compat/main.log .compat/main2.log .compat/system.log .compat/packaging.log
+rm -f .compat/main.log .compat/main2.log .compat/system.log .compat/system2.log .compat/packaging.log
 compat=${COMPAT:-$([ $# -eq 0 ] && echo 1 || echo 0)}
 if [ "$compat" = 1 ]; then
   bash scripts/compat.sh >.compat/results 2>&1 &
@@ -26,9 +26,14 @@ main_suite() {
     .venv/bin/python -m pytest "$@" 2>&1 | tee .compat/main.log
     return
   fi
-  # The system tests (a real Airflow deployment, mostly waiting for it) run beside the rest.
-  .venv/bin/python -m pytest tests/system >.compat/system.log 2>&1 &
-  local system_pid=$! unit=0 system=0 packaging=0
+  # The system tests (a real Airflow deployment, mostly waiting for it) run beside the rest, in two
+  # deployments side by side: the edge tests pause, add and restart triggerers and shorten the
+  # heartbeat timeout, so they get a deployment of their own, with the PatchData and migration rows.
+  local own_deployment=(tests/system/test_edges.py tests/system/test_patchdata.py tests/system/test_migration.py)
+  .venv/bin/python -m pytest tests/system "${own_deployment[@]/#/--ignore=}" >.compat/system.log 2>&1 &
+  local system_pid=$! unit=0 system=0 system2=0 packaging=0
+  .venv/bin/python -m pytest "${own_deployment[@]}" >.compat/system2.log 2>&1 &
+  local system2_pid=$!
   # The release checks (mostly waiting on installs and Airflow's start-up) run beside them too.
   .venv/bin/python -m pytest tests/packaging >.compat/packaging.log 2>&1 &
   local packaging_pid=$!
@@ -43,12 +48,15 @@ main_suite() {
   echo "--- ${dag_runs[*]} ---"
   cat .compat/main2.log
   wait "$system_pid" || system=$?
+  wait "$system2_pid" || system2=$?
   wait "$packaging_pid" || packaging=$?
   echo "--- tests/system (a real Airflow deployment) ---"
   cat .compat/system.log
+  echo "--- ${own_deployment[*]} (a deployment of their own) ---"
+  cat .compat/system2.log
   echo "--- tests/packaging (sdist and wheel, twine check, the wheel in a clean virtualenv) ---"
   cat .compat/packaging.log
-  [ "$unit" -eq 0 ] && [ "$second" -eq 0 ] && [ "$system" -eq 0 ] && [ "$packaging" -eq 0 ]
+  [ "$unit" -eq 0 ] && [ "$second" -eq 0 ] && [ "$system" -eq 0 ] && [ "$system2" -eq 0 ] && [ "$packaging" -eq 0 ]
 }
 status=0
 main_suite "$@" || status=$?
@@ -58,7 +66,7 @@ echo "Airflow versions run:"
 last_line() { grep -E '^(=+ )?[0-9]+ (passed|failed|errors?|skipped).* in [0-9.]+s' "$1" 2>/dev/null | tail -1 | tr -d '=' | xargs; }
 printf 'Airflow %-6s %s  %s%s  (.venv: lint, types, the whole suite)\n' "$main" \
   "$([ $status -eq 0 ] && echo PASS || echo FAIL)" "$(last_line .compat/main.log)" \
-  "$([ -f .compat/main2.log ] && echo "; DAG runs: $(last_line .compat/main2.log)")$([ -f .compat/system.log ] && echo "; system tests: $(last_line .compat/system.log)")$([ -f .compat/packaging.log ] && echo "; packaging: $(last_line .compat/packaging.log)")"
+  "$([ -f .compat/main2.log ] && echo "; DAG runs: $(last_line .compat/main2.log)")$([ -f .compat/system.log ] && echo "; system tests: $(last_line .compat/system.log)")$([ -f .compat/system2.log ] && echo "; system tests (edges, PatchData, migration): $(last_line .compat/system2.log)")$([ -f .compat/packaging.log ] && echo "; packaging: $(last_line .compat/packaging.log)")"
 if [ "$compat" = 1 ]; then
   wait "$compat_pid" || status=1
   cat .compat/results
@@ -67,6 +75,7 @@ fi
 logs=(.compat/main.log)
 [ -f .compat/main2.log ] && logs+=(.compat/main2.log)
 [ -f .compat/system.log ] && logs+=(.compat/system.log)
+[ -f .compat/system2.log ] && logs+=(.compat/system2.log)
 [ -f .compat/packaging.log ] && logs+=(.compat/packaging.log)
 [ "$compat" = 1 ] && logs+=(.compat/[0-9]*.log)
 finals=$(for log in "${logs[@]}"; do
