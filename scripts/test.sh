@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: set up .venv, then lint (ruff), type-check (mypy) and run the tests (pytest) on
-# the Airflow in .venv (3.3), the system tests (tests/system: a real Airflow deployment) in a second
+# the Airflow in .venv (3.3), the system tests (tests/system: real Airflow deployments) in two more
 # pytest beside the rest; beside them too, scripts/compat.sh runs the example DAGs, the
 # provider-registration test and the DataArts tab on older Airflow 3 releases and on the next one
 # (3.4: 3.4.0 once released, else 3.4.0b2; with a few system tests on a 3.4 deployment), and the
