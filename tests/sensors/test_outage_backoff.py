@@ -81,6 +81,8 @@ def test_a_poke_sensor_through_a_minute_of_outage_spreads_its_polls_and_resets_o
 ) -> None:
     emulator.set_limits(enabled=False)
     conn_id = connect("aksk", max_retries=2)
+    # A run that outlasts the test however slow the machine: the sensor only ever sees it RUNNING.
+    emulator.add_quality_job("orders_freshness", run_seconds=3600)
     instance_id = DataArtsHook(conn_id).rerun_quality_job(emulator.job_id("orders_freshness"))
     emulator.inject("status", status=500, method="GET", path=LIST, count=10**6)
     before = emulator.count("GET", LIST)
