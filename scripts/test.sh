@@ -32,7 +32,11 @@ main_suite() {
   local own_deployment=(tests/system/test_edges.py tests/system/test_patchdata.py tests/system/test_migration.py)
   .venv/bin/python -m pytest tests/system "${own_deployment[@]/#/--ignore=}" >.compat/system.log 2>&1 &
   local system_pid=$! unit=0 system=0 system2=0 packaging=0
-  .venv/bin/python -m pytest "${own_deployment[@]}" >.compat/system2.log 2>&1 &
+  # With them, the shortest of these sessions, the tab's quality-gate pages: after the example DAG
+  # runs of tests/integration in one session they answered 404 (the task instance not found); the
+  # cause is not found yet (it passes alone and beside every other file tried).
+  local gate_tab=tests/plugins/test_tab_quality_gate.py
+  .venv/bin/python -m pytest "${own_deployment[@]}" "$gate_tab" >.compat/system2.log 2>&1 &
   local system2_pid=$!
   # The release checks (mostly waiting on installs and Airflow's start-up) run beside them too.
   .venv/bin/python -m pytest tests/packaging >.compat/packaging.log 2>&1 &
@@ -40,7 +44,7 @@ main_suite() {
   # The rest in two halves side by side (each pytest has its own AIRFLOW_HOME and emulator): the
   # DAG runs (dag.test(), airflow commands) in one, everything else in the other.
   local dag_runs=(tests/integration tests/operators tests/dags tests/plugins) second=0
-  .venv/bin/python -m pytest "${dag_runs[@]}" >.compat/main2.log 2>&1 &
+  .venv/bin/python -m pytest "${dag_runs[@]}" --ignore="$gate_tab" >.compat/main2.log 2>&1 &
   local second_pid=$!
   .venv/bin/python -m pytest --ignore=tests/system --ignore=tests/packaging "${dag_runs[@]/#/--ignore=}" 2>&1 \
     | tee .compat/main.log || unit=$?
@@ -52,7 +56,7 @@ main_suite() {
   wait "$packaging_pid" || packaging=$?
   echo "--- tests/system (a real Airflow deployment) ---"
   cat .compat/system.log
-  echo "--- ${own_deployment[*]} (a deployment of their own) ---"
+  echo "--- ${own_deployment[*]} (a deployment of their own), $gate_tab ---"
   cat .compat/system2.log
   echo "--- tests/packaging (sdist and wheel, twine check, the wheel in a clean virtualenv) ---"
   cat .compat/packaging.log
