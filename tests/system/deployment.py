@@ -402,6 +402,17 @@ class Deployment:
         ]
         return "\n".join(parts)
 
+    def failed_by_stale_executor_event(self, ti_id: str) -> bool:
+        """
+        Whether the scheduler failed this task instance on a late executor event of its previous
+        reschedule poke (Airflow's own race, apache/airflow#71172, fix proposed in #71194): the poke
+        ended ``up_for_reschedule``, the next one was already running, and the first one's "success"
+        was read as a task that died without saying so.
+        """
+        text = self.services["scheduler"].log_path.read_text(errors="replace")
+        stale = "finished with state success, but the task instance's state attribute is"
+        return any(ti_id in line and stale in line for line in text.splitlines())
+
     def descendants(self) -> list[psutil.Process]:
         """Every live process under the scheduler (LocalExecutor workers, task supervisors, tasks)."""
         try:
