@@ -418,6 +418,7 @@ class DataArtsRunOperator(BaseOperator):
         self._state = TaskState(context, f"{self.state_key}.waiting", self.log)
         self._ledger = RunLedger(context, self.state_key)
         self._record = self._ledger.load()
+        self._refuse_foreign_event(event)
         if isinstance(event, dict) and event.get("instance_id"):
             self._instance_id = str(event["instance_id"])
         if isinstance(event, dict) and event.get("status") == "execution_timeout":
@@ -431,6 +432,29 @@ class DataArtsRunOperator(BaseOperator):
         event = validate_event(event)
         self._instance_id = str(event["instance_id"])
         return self._instance_id, event
+
+    def _refuse_foreign_event(self, event: Any) -> None:
+        """
+        An event about another run than the one this try's record waits for is never taken (its
+        verdict, its stop). Airflow hands a task another task's trigger when the metadata database
+        reuses the id of a deleted trigger (SQLite does; tests/system/test_lifecycle.py saw it under
+        load): the old trigger goes on running and its event reaches the new task. The try fails
+        with a retryable error, so the retry waits for its own run, which is left running.
+        """
+        from airflow.providers.common.compat.sdk import AirflowException
+
+        from airflow_provider_dataarts.results import other_run
+
+        ours = self._record.instance_id if self._record is not None else None
+        theirs = other_run(event, ours)
+        if theirs is None:
+            return
+        raise AirflowException(
+            f"The triggerer delivered an event about DataArts {self.what} {theirs}, but this task waits "
+            f"for {ours}: another run's verdict is not taken. Airflow gave this task another task's "
+            "trigger (a metadata database that reuses deleted trigger ids, such as SQLite). "
+            f"{self.what.capitalize()} {ours} is left running; the retry waits for it."
+        )
 
     def _stop_run(self, why: str) -> None:
         """

@@ -17,6 +17,14 @@ EVENT_STATUSES = ("success", "error", "timeout")
 SUMMARY_ROWS = 20
 
 
+def other_run(event: Any, instance_id: str | None) -> str | None:
+    """The instance an event names when it is not ``instance_id`` (the run this task waits for)."""
+    theirs = event.get("instance_id") if isinstance(event, dict) else None
+    if instance_id is None or not theirs or str(theirs) == str(instance_id):
+        return None
+    return str(theirs)
+
+
 def validate_event(event: Any, instance_id: str | None = None) -> dict[str, Any]:
     """Check a trigger event before trusting it; raise on "error" and "timeout"."""
     from airflow.providers.common.compat.sdk import AirflowSensorTimeout
@@ -27,9 +35,10 @@ def validate_event(event: Any, instance_id: str | None = None) -> dict[str, Any]
         or not event.get("instance_id")
     ):
         raise AirflowException(f"Unexpected event from the DataArts trigger: {event!r}")
-    if instance_id is not None and str(event["instance_id"]) != str(instance_id):
+    if other_run(event, instance_id) is not None:
         raise AirflowException(
-            f"The trigger reported instance {event['instance_id']}, expected {instance_id}"
+            f"The trigger reported instance {event['instance_id']}, expected {instance_id}: another "
+            "run's verdict is not taken"
         )
     if event["status"] == "timeout":
         raise AirflowSensorTimeout(f"DataArts: {event.get('message')}")

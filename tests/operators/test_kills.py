@@ -474,3 +474,45 @@ def test_a_reconnected_repair_never_delivers_the_old_attempts_failure(
         repairing_operator().execute({"ti": ti, "task_state_store": store})  # type: ignore[arg-type]
     assert "job_result" not in ti.xcoms
     emulator.finish_job_instance(failed["instanceId"])
+
+
+def test_an_event_for_another_run_is_never_taken_as_this_tasks_verdict(
+    emulator: DataArtsEmulator, dataarts_conn: str
+) -> None:
+    """
+    On a SQLite metadata database Airflow reuses the id of a deleted trigger: a task that defers
+    right after another task's trigger was cleaned up can be handed the old trigger, still running
+    in the triggerer, and its event (seen in tests/system/test_lifecycle.py under load). The
+    resumed task must not report that run's verdict as its own; its retry waits for its own run.
+    """
+    import asyncio
+
+    from airflow.providers.common.compat.sdk import TaskDeferred
+
+    from airflow_provider_dataarts.lifecycle import Phase
+    from tests.triggers.test_quality import events_of
+
+    emulator.add_factory_job("failing_job", nodes=QUICK_NODES, outcome="fail_at:1")
+    emulator.add_factory_job("own_job", nodes=SLOW_NODES)
+    failing_store, own_store = Store(), Store()
+    failing = DataArtsRunJobOperator(
+        task_id="run", job_name="failing_job", poll_interval=0.1, deferrable=True
+    )
+    with pytest.raises(TaskDeferred) as failing_deferred:
+        failing.execute({"ti": task_instance(), "task_state_store": failing_store})  # type: ignore[arg-type]
+    own = DataArtsRunJobOperator(task_id="run", job_name="own_job", poll_interval=0.1, deferrable=True)
+    with pytest.raises(TaskDeferred):
+        own.execute({"ti": task_instance(), "task_state_store": own_store})  # type: ignore[arg-type]
+    own_record = own_store.record()
+    assert own_record is not None and own_record.phase is Phase.SUBMITTED
+
+    (foreign_event,) = asyncio.run(events_of(failing_deferred.value.trigger))
+    assert foreign_event["job_status"] == "fail"
+    ti = task_instance()
+    resumed = DataArtsRunJobOperator(task_id="run", job_name="own_job", poll_interval=0.1, deferrable=True)
+    with pytest.raises(Exception, match=own_record.instance_id or "-") as raised:
+        resumed.execute_complete({"ti": ti, "task_state_store": own_store}, foreign_event)  # type: ignore[arg-type]
+    assert "fail" not in [ti.xcoms.get("job_result", {}).get("status")]
+    assert type(raised.value).__name__ != "AirflowFailException", "the retry must wait for its own run"
+    assert own_store.record() == own_record, "its own run is still the one to wait for"
+    assert emulator.job_instance(own_record.instance_id)["stopped"] is False

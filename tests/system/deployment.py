@@ -199,6 +199,7 @@ class Deployment:
                 f"airflow db migrate failed ({migrate.returncode}):\n"
                 + (self.home / "db-migrate.log").read_text(errors="replace")[-6000:]
             )
+        never_reuse_trigger_ids(self.home / "airflow.db")
         commands = {
             "api-server": [
                 "api-server",
@@ -508,6 +509,48 @@ def _wait_unreaped(pid: int, timeout: float) -> None:
         except psutil.NoSuchProcess:
             return
         time.sleep(0.1)
+
+
+def never_reuse_trigger_ids(database: Path) -> None:
+    """
+    Make the SQLite ``trigger`` table's ids never come back, as the production databases' sequences
+    (PostgreSQL, MySQL 8) never do. SQLite gives a new row the largest id + 1, so the id of a
+    trigger just deleted (``Trigger.clean_unused``) goes to the next task that defers; the
+    triggerer, which knows its triggers by id alone, then keeps the old trigger running for the new
+    task and never cancels it: the marked task's run is not stopped (seen in
+    tests/system/test_lifecycle.py under load) and the new task gets the old trigger's event. The
+    operators refuse such an event (``BaseDataArtsRunOperator._refuse_foreign_event``); the stop is
+    Airflow's to give. ``AUTOINCREMENT`` makes SQLite skip every id ever used.
+    """
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        (schema,) = db.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'trigger'"
+        ).fetchone()
+        if "AUTOINCREMENT" in schema.upper():
+            return
+        column, key = "id INTEGER NOT NULL,", "CONSTRAINT trigger_pkey PRIMARY KEY (id),"
+        if column not in schema or key not in schema:
+            raise DeploymentError(
+                f"the trigger table is not what this deployment knows how to change:\n{schema}"
+            )
+        rebuilt = schema.replace('"trigger"', '"trigger_autoincrement"', 1)
+        rebuilt = rebuilt.replace(column, "id INTEGER PRIMARY KEY AUTOINCREMENT,").replace(key, "")
+        indexes = [
+            row[0]
+            for row in db.execute(
+                "SELECT sql FROM sqlite_master "
+                "WHERE type = 'index' AND tbl_name = 'trigger' AND sql IS NOT NULL"
+            )
+        ]
+        db.execute("PRAGMA foreign_keys = OFF")
+        db.executescript(
+            f'BEGIN; {rebuilt}; INSERT INTO trigger_autoincrement SELECT * FROM "trigger"; '
+            'DROP TABLE "trigger"; ALTER TABLE trigger_autoincrement RENAME TO "trigger"; '
+            + "".join(f"{index};" for index in indexes)
+            + " COMMIT;"
+        )
 
 
 def _fernet_key() -> str:

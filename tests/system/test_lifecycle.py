@@ -183,15 +183,6 @@ def test_a_lost_answer_is_adopted_or_fails_without_retry(
     assert "The script may be running" in airflow_api.log(SCRIPT.format("sync"), script_run, "run")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "Open (issue 22): in the whole system session, under the full test command's load, the deferred "
-        "rerun marked failed is not seen stopped within 60 s, though its trigger logs that DataArts "
-        "accepted the stop; it passes alone, after the edge tests, after test_client and after the first "
-        "half of the session. Not explained yet."
-    ),
-)
 def test_a_user_who_kills_a_waiting_task_stops_what_it_started_never_what_it_watches(
     airflow_api: AirflowClient, dataarts_emulator: EmulatorClient, start_outside_airflow: Callable[..., str]
 ) -> None:
