@@ -599,7 +599,32 @@ class DataArtsPatchDataOperator(DataArtsRunOperator):
         posted = max(int(marker.get("submitted_at") or 0), int(marker.get("answer_lost_at") or 0))
         self.log.info("Looking for PatchData %s, whose creation was not answered", name)
         ready_at = posted / 1000 + self.hook.config.not_listed_grace
-        return str(name) if self._listed_by(str(name), ready_at) else None
+        if not self._listed_by(str(name), ready_at):
+            return None
+        if not marker.get("resubmission"):
+            self._created_by_this_submission(str(name), marker)
+        return str(name)
+
+    def _created_by_this_submission(self, name: str, marker: dict[str, Any]) -> None:
+        """
+        A run of that name submitted before this submission's window is another run's (a given
+        ``patch_data_name`` used again): never adopted, its verdict is not this task's.
+        """
+        from airflow_provider_dataarts.lifecycle import stamp_window
+
+        row = self.hook.find_patch_data(name) or {}
+        try:
+            submitted = int(row["submitted_date"])
+        except (KeyError, TypeError, ValueError):
+            return  # not stamped: the exact name is all there is to go by
+        if submitted >= stamp_window(marker)[0]:
+            return
+        raise AirflowFailException(
+            f"patch_data_name {name!r}: the answer to this task's creation was lost, and DataArts lists a "
+            f"PatchData run of that name submitted before it (submitted_date {submitted}): another run's, "
+            "not this task's. A given patch_data_name must be new for every run (template it on the run "
+            "and try, or leave it unset). This try fails without retry; check DataArts and clear the task."
+        )
 
     def announce(self, context: Context, instance_id: str) -> None:
         from airflow_provider_dataarts.links.dataarts import patch_data_url
