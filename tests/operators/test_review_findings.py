@@ -59,3 +59,49 @@ def test_a_lost_patch_data_answer_never_adopts_an_older_run_of_the_same_given_na
     assert "Adopting DataArts PatchData run nightly_patch" not in out, "adopted a run it did not start"
     assert outcome.states == {"patch": "failed"}
     assert "PatchData run of that name submitted before it" in out
+
+
+def test_a_clear_while_a_patch_data_creation_was_unanswered_stops_it_before_the_new_run(
+    emulator: DataArtsEmulator, dataarts_conn: str
+) -> None:
+    """
+    The first lease's create reached DataArts but its answer was lost (the record says SUBMITTING,
+    with the name it chose); the user clears the task (a user's kill: its on_kill had no id to stop).
+    The cleared try starts a new run under a new name, and must stop the earlier lease's run by its
+    name first, as it does for a recorded run: never two backfills of the same interval.
+    """
+    import time
+
+    from airflow_provider_dataarts.lifecycle import RunRecord
+    from airflow_provider_dataarts.operators.job import DataArtsPatchDataOperator
+    from tests.operators.test_kills import Store, task_instance
+
+    emulated.of(emulator.state.factory).list_lag = 0.0
+    emulator.add_factory_job(
+        "slow_hourly", schedule_seconds=3600, nodes=[{"name": "load", "type": "DWSSQL", "seconds": 60}]
+    )
+    body = {
+        "name": "af_first_lease_run",
+        "job_name": "slow_hourly",
+        "start_date": "2026-12-01T00:00:00 +00",
+        "end_date": "2026-12-01T02:59:59 +00",
+        "parallel": 1,
+    }
+    emulated.of(emulator.state.factory).create(body)
+    store = Store()
+    key = DataArtsPatchDataOperator.state_key
+    marker = {"name": body["name"], "job_name": "slow_hourly", "submitted_at": int(time.time() * 1000)}
+    store.values[key] = RunRecord.submitting(1, marker).to_json()
+    op = DataArtsPatchDataOperator(
+        task_id="run",
+        job_name="slow_hourly",
+        from_date="2026-12-01T00:00:00+00:00",
+        to_date="2026-12-01T03:00:00+00:00",
+        wait_for_completion=False,
+    )
+    name = op.execute({"ti": task_instance("running", max_tries=3), "task_state_store": store})  # type: ignore[arg-type]
+    runs = emulated.of(emulator.state.factory).runs
+    assert name != body["name"] and name in runs
+    assert runs[body["name"]].stopped_at is not None, (
+        "the earlier lease's PatchData still runs beside the new one"
+    )
