@@ -105,3 +105,31 @@ def test_a_clear_while_a_patch_data_creation_was_unanswered_stops_it_before_the_
     assert runs[body["name"]].stopped_at is not None, (
         "the earlier lease's PatchData still runs beside the new one"
     )
+
+
+@pytest.mark.parametrize("mode", ["sync", "deferrable"])
+def test_a_migration_stop_that_cdm_answers_with_an_error_is_not_recorded_as_done(
+    mode: str, emulator: DataArtsEmulator, dataarts_conn: str
+) -> None:
+    """
+    CDM answers its stop with ``validation-result`` items (SDK ``JobValidationResult``: ``status``
+    ERROR or WARNING, ``message`` the error): an ERROR is a stop not done. After an
+    ``execution_timeout`` the submission then still runs, so the retry must wait for it, not start
+    the job again (CDM would refuse, and a later retry would run it twice).
+    """
+    from tests.operators.test_migration import migrate
+
+    emulator.add_migration_job("long_job", boot_seconds=0.1, run_seconds=3600)
+    refused = {"validation-result": [{"status": "ERROR", "message": "Job[long_job] cannot be stopped now."}]}
+    emulator.inject("answer", status=200, body=refused, method="PUT", path="/stop", count=10)
+    outcome = migrate(
+        "long_job",
+        execution_timeout=timedelta(seconds=3),
+        retries=1,
+        retry_delay=timedelta(0),
+        deferrable=mode == "deferrable",
+    )
+    assert outcome.states == {"migrate": "failed"}
+    assert emulator.count("PUT", "/start") == 1, "the retry started the job again beside the running one"
+    (submission,) = emulator.migration_submissions("long_job")
+    assert not submission["stopped"]
