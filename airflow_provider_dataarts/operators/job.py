@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from datetime import timedelta
@@ -574,6 +575,9 @@ class DataArtsPatchDataOperator(DataArtsRunOperator):
                 ) from error
             if marker.get("resubmission") and error.status_code == 400:
                 return self._made_before(name, error)
+            if self.patch_data_name and error.status_code == 400:
+                with contextlib.suppress(DataArtsAPIError):  # the lookup only explains the refusal
+                    self._created_by_this_submission(name, marker, refused=error)
             raise
         return name
 
@@ -625,10 +629,13 @@ class DataArtsPatchDataOperator(DataArtsRunOperator):
             self._created_by_this_submission(str(name), marker)
         return str(name)
 
-    def _created_by_this_submission(self, name: str, marker: dict[str, Any]) -> None:
+    def _created_by_this_submission(
+        self, name: str, marker: dict[str, Any], refused: Exception | None = None
+    ) -> None:
         """
         A run of that name submitted before this submission's window is another run's (a given
-        ``patch_data_name`` used again): never adopted, its verdict is not this task's.
+        ``patch_data_name`` used again): never adopted, its verdict is not this task's; and a
+        creation DataArts ``refused`` for it fails without retry (every retry would be refused).
         """
         from airflow_provider_dataarts.lifecycle import stamp_window
 
@@ -639,8 +646,11 @@ class DataArtsPatchDataOperator(DataArtsRunOperator):
             return  # not stamped: the exact name is all there is to go by
         if submitted >= stamp_window(marker)[0]:
             return
+        what = (
+            f"DataArts refused to create it ({refused})" if refused else "the answer to its creation was lost"
+        )
         raise AirflowFailException(
-            f"patch_data_name {name!r}: the answer to this task's creation was lost, and DataArts lists a "
+            f"patch_data_name {name!r}: {what}, and DataArts lists a "
             f"PatchData run of that name submitted before it (submitted_date {submitted}): another run's, "
             "not this task's. A given patch_data_name must be new for every run (template it on the run "
             "and try, or leave it unset). This try fails without retry; check DataArts and clear the task."

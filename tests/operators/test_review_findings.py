@@ -133,3 +133,37 @@ def test_a_migration_stop_that_cdm_answers_with_an_error_is_not_recorded_as_done
     assert emulator.count("PUT", "/start") == 1, "the retry started the job again beside the running one"
     (submission,) = emulator.migration_submissions("long_job")
     assert not submission["stopped"]
+
+
+def test_a_given_patch_data_name_that_exists_fails_at_once_naming_the_parameter(
+    emulator: DataArtsEmulator, dataarts_conn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """
+    ``patch_data_name`` templated on the run (``backfill_{{ ds_nodash }}``) is used again by a retry
+    after a verdict, or an earlier run: DataArts refuses the duplicate (400). Every retry would get
+    the same refusal; the task fails at once, saying which parameter to change.
+    """
+    _quick_job(emulator)
+    old = emulated.of(emulator.state.factory).create(
+        {
+            "name": "nightly_patch",
+            "job_name": "quick_hourly",
+            "start_date": "2026-11-01T00:00:00 +00",
+            "end_date": "2026-11-01T00:59:59 +00",
+            "parallel": 1,
+        }
+    )
+    old.submitted -= 24 * 3600
+    outcome = run_dag(
+        load_dag("test_patchdata"),
+        {},
+        patch={
+            "patch_data_name": "nightly_patch",
+            "retries": 2,
+            "retry_delay": timedelta(0),
+            "deferrable": False,
+        },
+    )
+    out = capsys.readouterr().out
+    assert (outcome.states, outcome.tries) == ({"patch": "failed"}, {"patch": 1})
+    assert "patch_data_name 'nightly_patch'" in out
