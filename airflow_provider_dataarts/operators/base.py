@@ -53,6 +53,10 @@ def may_have_started(error: DataArtsAPIError) -> bool:
         return error.may_have_arrived
     if error.error_code in NOT_FORWARDED_CODES:
         return False  # the gateway answered itself: nothing reached DataArts
+    if error.status_code == 503 and not (error.error_code or "").startswith("APIG."):
+        # Not the gateway's own 503: DataArts may have acted first (``client.core.should_retry``
+        # never resends such a POST for the same reason).
+        return True
     # A broken 2xx answer arrived from the service: the run started, only its id was lost.
     return error.malformed or error.status_code in MAY_HAVE_STARTED_STATUS
 

@@ -167,3 +167,24 @@ def test_a_given_patch_data_name_that_exists_fails_at_once_naming_the_parameter(
     out = capsys.readouterr().out
     assert (outcome.states, outcome.tries) == ({"patch": "failed"}, {"patch": 1})
     assert "patch_data_name 'nightly_patch'" in out
+
+
+def test_a_503_from_dataarts_itself_after_a_run_immediate_never_runs_the_job_twice(
+    emulator: DataArtsEmulator, connect: Any
+) -> None:
+    """
+    A 503 that is not the gateway's own (no ``APIG.`` code) may come after DataArts acted on the
+    POST: ``client.core.should_retry`` says so (it never resends it), but ``operators.base.
+    may_have_started`` took it for a refusal, so the task's retry ran the job a second time.
+    """
+    connect("aksk", not_listed_grace=2)
+    emulator.add_factory_job("busy_job", nodes=[{"name": "extract", "type": "CDMJob", "seconds": 0.3}])
+    busy = {"error_code": "DLF.0503", "error_msg": "Service busy, please try again later."}
+    emulator.inject("answer", status=503, body=busy, method="POST", path="/run-immediate", when="after")
+    outcome = run_dag(
+        load_dag("test_job"),
+        {"job_name": "busy_job", "job_params": {}},
+        run={"retries": 1, "retry_delay": timedelta(0), "deferrable": False, "poll_interval": 0.2},
+    )
+    assert len(emulator.job_instances("busy_job")) == 1, "the job ran twice"
+    assert outcome.states == {"run": "success"}
