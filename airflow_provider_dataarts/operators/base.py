@@ -293,6 +293,7 @@ class DataArtsRunOperator(BaseOperator):
 
         assert self._ledger is not None
         ledger = self._ledger
+        unanswered = 0  # submissions whose answer was lost and that provably started nothing
         while True:
             marker = self.submission(context)
             if self._earlier_runs:
@@ -314,6 +315,11 @@ class DataArtsRunOperator(BaseOperator):
                 recovered = self._adopt(context)
                 if recovered:
                     return recovered
+                unanswered += 1
+                if unanswered > self.hook.config.max_retries:
+                    # Bounded like any retried call (extra.max_retries); the record still says
+                    # "submitting", so Airflow's retry looks for it once more before it submits.
+                    raise error
                 self.log.warning("No %s was started by the lost submission; submitting again", self.what)
                 continue
             self._record = ledger.save(record.submitted(instance_id))

@@ -188,3 +188,24 @@ def test_a_503_from_dataarts_itself_after_a_run_immediate_never_runs_the_job_twi
     )
     assert len(emulator.job_instances("busy_job")) == 1, "the job ran twice"
     assert outcome.states == {"run": "success"}
+
+
+def test_a_start_whose_answer_is_lost_every_time_is_not_resent_without_end(
+    emulator: DataArtsEmulator, connect: Any
+) -> None:
+    """
+    Every run-immediate answered 502 by the gateway (nothing started): each lost answer is looked
+    for, none found, and the POST sent again, with no bound but the task's ``timeout`` (None by
+    default): the try never ends while the gateway is down. It should give up like any retried call
+    (``extra.max_retries``, 5 by default) and let Airflow's retries take over.
+    """
+    connect("aksk", not_listed_grace=0.1, max_retries=2)
+    emulator.add_factory_job("down_job", nodes=[{"name": "extract", "type": "CDMJob", "seconds": 0.2}])
+    emulator.inject("status", status=502, method="POST", path="/run-immediate", count=40)
+    outcome = run_dag(
+        load_dag("test_job"),
+        {"job_name": "down_job", "job_params": {}},
+        run={"retries": 0, "deferrable": False, "poll_interval": 0.2},
+    )
+    assert emulator.count("POST", "/run-immediate") <= 3, "the POST was sent again and again"
+    assert outcome.states == {"run": "failed"}
