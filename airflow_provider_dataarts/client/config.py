@@ -166,7 +166,8 @@ class DataArtsConfig:
             security_token=_header_text(
                 extra.get("security_token"), "extra.security_token", fail, secret=True
             ),
-            verify=_verify(extra.get("verify", True), fail),
+            # A field left empty in Airflow's connection form is stored as null: the default.
+            verify=_verify(True if extra.get("verify") is None else extra["verify"], fail),
             timeout=_number(extra, "timeout", DEFAULT_TIMEOUT, fail, minimum=0.001, maximum=MAX_TIMEOUT),
             max_retries=_whole(
                 _number(extra, "max_retries", DEFAULT_MAX_RETRIES, fail, minimum=0, maximum=MAX_RETRIES), fail

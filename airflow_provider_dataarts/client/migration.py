@@ -140,11 +140,26 @@ def list_submissions(project_id: str, cluster_id: str, job_name: str) -> Operati
 
 
 def stop_job(project_id: str, cluster_id: str, job_name: str) -> Operation[list[dict[str, Any]]]:
-    """Stop the job's running submission; CDM's ``validation-result`` (harmless when none runs)."""
+    """
+    Stop the job's running submission; CDM's ``validation-result`` (harmless when none runs). An
+    item of status ``ERROR`` (SDK ``JobValidationResult``: ERROR or WARNING, ``message`` the error)
+    is a stop CDM did not do: raised, so that no caller records the submission stopped.
+    """
     request = ApiRequest("PUT", "migration", _job_path(project_id, cluster_id, job_name, "stop"), body={})
     answer = yield request
     results = answer.get("validation-result") if isinstance(answer, dict) else None
-    return [item for item in results or [] if isinstance(item, dict)]
+    items = [item for item in results or [] if isinstance(item, dict)]
+    errors = [item for item in items if str(item.get("status") or "").upper() == "ERROR"]
+    if errors:
+        raise DataArtsAPIError(
+            "CDM did not stop the job: "
+            + "; ".join(str(item.get("message") or "no message") for item in errors),
+            status_code=200,
+            error_code="ERROR",
+            method=request.method,
+            path=request.path,
+        )
+    return items
 
 
 def show_job(project_id: str, cluster_id: str, job_name: str) -> Operation[dict[str, Any]]:

@@ -53,6 +53,10 @@ def may_have_started(error: DataArtsAPIError) -> bool:
         return error.may_have_arrived
     if error.error_code in NOT_FORWARDED_CODES:
         return False  # the gateway answered itself: nothing reached DataArts
+    if error.status_code == 503 and not (error.error_code or "").startswith("APIG."):
+        # Not the gateway's own 503: DataArts may have acted first (``client.core.should_retry``
+        # never resends such a POST for the same reason).
+        return True
     # A broken 2xx answer arrived from the service: the run started, only its id was lost.
     return error.malformed or error.status_code in MAY_HAVE_STARTED_STATUS
 
@@ -289,6 +293,7 @@ class DataArtsRunOperator(BaseOperator):
 
         assert self._ledger is not None
         ledger = self._ledger
+        unanswered = 0  # submissions whose answer was lost and that provably started nothing
         while True:
             marker = self.submission(context)
             if self._earlier_runs:
@@ -310,6 +315,11 @@ class DataArtsRunOperator(BaseOperator):
                 recovered = self._adopt(context)
                 if recovered:
                     return recovered
+                unanswered += 1
+                if unanswered > self.hook.config.max_retries:
+                    # Bounded like any retried call (extra.max_retries); the record still says
+                    # "submitting", so Airflow's retry looks for it once more before it submits.
+                    raise error
                 self.log.warning("No %s was started by the lost submission; submitting again", self.what)
                 continue
             self._record = ledger.save(record.submitted(instance_id))

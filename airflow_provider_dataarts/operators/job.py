@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from datetime import timedelta
@@ -501,8 +502,28 @@ class DataArtsPatchDataOperator(DataArtsRunOperator):
             return str(earlier.marker["name"])
         return None
 
+    def _stop_earlier_lease_creation(self) -> None:
+        """
+        This task was cleared while an earlier lease's creation was unanswered (its answer lost, or
+        being looked for): that run has a name though no id, so it is stopped by its name, as a
+        recorded run is (``decide``'s ``stop_first``), before a run under a new name starts.
+        """
+        from airflow_provider_dataarts.lifecycle import Phase
+
+        assert self._ledger is not None
+        earlier = self._ledger.load()
+        if (
+            earlier is not None
+            and earlier.lease != self._ledger.lease
+            and earlier.phase is Phase.SUBMITTING
+            and earlier.marker.get("name")
+        ):
+            self._stop_earlier_lease(str(earlier.marker["name"]))
+
     def submission(self, context: Context) -> dict[str, Any]:
         again = self._unfinished_name()
+        if self._record is None and not again:
+            self._stop_earlier_lease_creation()
         name = again or self._new_name(context)
         if again:
             self.log.info(
@@ -554,6 +575,9 @@ class DataArtsPatchDataOperator(DataArtsRunOperator):
                 ) from error
             if marker.get("resubmission") and error.status_code == 400:
                 return self._made_before(name, error)
+            if self.patch_data_name and error.status_code == 400:
+                with contextlib.suppress(DataArtsAPIError):  # the lookup only explains the refusal
+                    self._created_by_this_submission(name, marker, refused=error)
             raise
         return name
 
@@ -599,7 +623,38 @@ class DataArtsPatchDataOperator(DataArtsRunOperator):
         posted = max(int(marker.get("submitted_at") or 0), int(marker.get("answer_lost_at") or 0))
         self.log.info("Looking for PatchData %s, whose creation was not answered", name)
         ready_at = posted / 1000 + self.hook.config.not_listed_grace
-        return str(name) if self._listed_by(str(name), ready_at) else None
+        if not self._listed_by(str(name), ready_at):
+            return None
+        if not marker.get("resubmission"):
+            self._created_by_this_submission(str(name), marker)
+        return str(name)
+
+    def _created_by_this_submission(
+        self, name: str, marker: dict[str, Any], refused: Exception | None = None
+    ) -> None:
+        """
+        A run of that name submitted before this submission's window is another run's (a given
+        ``patch_data_name`` used again): never adopted, its verdict is not this task's; and a
+        creation DataArts ``refused`` for it fails without retry (every retry would be refused).
+        """
+        from airflow_provider_dataarts.lifecycle import stamp_window
+
+        row = self.hook.find_patch_data(name) or {}
+        try:
+            submitted = int(row["submitted_date"])
+        except (KeyError, TypeError, ValueError):
+            return  # not stamped: the exact name is all there is to go by
+        if submitted >= stamp_window(marker)[0]:
+            return
+        what = (
+            f"DataArts refused to create it ({refused})" if refused else "the answer to its creation was lost"
+        )
+        raise AirflowFailException(
+            f"patch_data_name {name!r}: {what}, and DataArts lists a "
+            f"PatchData run of that name submitted before it (submitted_date {submitted}): another run's, "
+            "not this task's. A given patch_data_name must be new for every run (template it on the run "
+            "and try, or leave it unset). This try fails without retry; check DataArts and clear the task."
+        )
 
     def announce(self, context: Context, instance_id: str) -> None:
         from airflow_provider_dataarts.links.dataarts import patch_data_url

@@ -26,7 +26,7 @@ from urllib.parse import quote
 from airflow_provider_dataarts.plugins import URL_PREFIX, base_path
 from airflow_provider_dataarts.results.quality import JOB_KINDS, QUALITY_RESULT_KEY
 from airflow_provider_dataarts.results.script import DEFAULT_MAX_ROWS, column_names
-from airflow_provider_dataarts.statuses import is_alarming
+from airflow_provider_dataarts.statuses import Verdict, is_alarming, migration_verdict
 
 if TYPE_CHECKING:
     from airflow_provider_dataarts.plugins.data import HistoryMark, TaskView
@@ -635,7 +635,8 @@ def render_migration(view: TaskView) -> str:
     """The migration submission: status, rows (written, updated, deleted, read), duration, error."""
     result: dict[str, Any] = view.xcoms["migration_result"]
     status = str(result.get("status") or "")
-    banner = {"SUCCEEDED": "SUCCESS", "FAILED": "FAILED", "FAILURE_ON_SUBMIT": "FAILED"}.get(status, "OTHER")
+    # The task's own verdict (statuses.migration_verdict): NEVER_EXECUTED fails the task too.
+    banner = {Verdict.SUCCESS: "SUCCESS", Verdict.FAIL: "FAILED"}.get(migration_verdict(status), "OTHER")
     counters: dict[str, Any] = result["counters"] if isinstance(result.get("counters"), dict) else {}
     parts = [
         f"<div class='banner {banner}' id='verdict'><b>{esc(status or 'UNKNOWN')}</b>"

@@ -58,11 +58,13 @@ class DataArtsMigrationJobSensor(MigrationLineageMixin, DataArtsSensor):
 
     def validate(self) -> None:
         from airflow_provider_dataarts.client.core import segment
+        from airflow_provider_dataarts.exceptions import refused_without_retry
 
-        segment(self.cluster_id, "cluster_id")
-        segment(self.job_name, "job_name")
-        if self.submission_id not in (None, ""):
-            segment(self.submission_id, "submission_id")
+        with refused_without_retry(self.task_id):  # a retry renders the same values
+            segment(self.cluster_id, "cluster_id")
+            segment(self.job_name, "job_name")
+            if self.submission_id not in (None, ""):
+                segment(self.submission_id, "submission_id")
         super().validate()
 
     def _given(self) -> str:
