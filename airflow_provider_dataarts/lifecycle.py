@@ -130,6 +130,9 @@ class Decision:
     # a user's action: the run is stopped (``cancel_on_kill``) before the new one starts, should the
     # kill itself not have stopped it (no time left before SIGKILL, a triggerer that missed it).
     stop_first: str | None = None
+    # SUBMIT after a clear while the earlier lease's submission was unanswered: the run it may have
+    # started is looked for (as a lost answer is) and stopped before the new one starts.
+    find_first: bool = False
 
 
 def decide(record: RunRecord | None, facts: Facts) -> Decision:
@@ -141,6 +144,7 @@ def decide(record: RunRecord | None, facts: Facts) -> Decision:
             Action.SUBMIT,
             f"this task was cleared since an earlier try recorded {record.describe()}",
             stop_first=record.instance_id if record.phase is Phase.SUBMITTED else None,
+            find_first=record.phase is Phase.SUBMITTING,
         )
     if record.phase is Phase.SUBMITTING:
         return Decision(Action.ADOPT, "the answer to an earlier try's submission was lost")

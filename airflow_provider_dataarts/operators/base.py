@@ -210,6 +210,9 @@ class DataArtsRunOperator(BaseOperator):
                     self.log.info("Starting a new run: %s", decision.why)
                 if decision.stop_first:
                     self._stop_earlier_lease(decision.stop_first)
+                elif decision.find_first:
+                    assert record is not None
+                    self._stop_earlier_unanswered(context, record)
             if not instance_id:
                 instance_id = self._submit(context)
             self._instance_id = instance_id = str(instance_id)
@@ -279,6 +282,26 @@ class DataArtsRunOperator(BaseOperator):
             )
             return
         self._stop(instance_id, "this task was cleared while it ran", time.time() + STOP_TIMEOUT)
+
+    def _stop_earlier_unanswered(self, context: Context, record: RunRecord) -> None:
+        """
+        This task was cleared while an earlier try's submission had no answer (its kill had no id
+        to stop): the run it provably started is found as a lost answer is, and stopped before the
+        new run starts. A search that cannot tell fails the try, naming the candidate.
+        """
+        if not self.cancel_on_kill:
+            self.log.info(
+                "An unanswered submission of before the clear is not looked for (cancel_on_kill=False)"
+            )
+            return
+        self.log.info(
+            "This task was cleared while an earlier try's submission was unanswered: looking for its run"
+        )
+        self._record = record
+        found = self._adopt(context)
+        if found:
+            self._earlier_runs.append(found)
+            self._stop_earlier_lease(found)
 
     def _trigger(self, instance_id: str, started: float) -> DataArtsPollingTrigger:
         """The trigger, with this try's ``execution_timeout`` (Airflow 3.3 does not bound deferrals by it)."""

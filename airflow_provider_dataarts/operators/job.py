@@ -17,6 +17,7 @@ from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID, is_job_terminal
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_provider_dataarts.lifecycle import RunRecord
     from airflow_provider_dataarts.triggers.job import DataArtsJobInstanceTrigger, DataArtsPatchDataTrigger
 
 
@@ -502,28 +503,17 @@ class DataArtsPatchDataOperator(DataArtsRunOperator):
             return str(earlier.marker["name"])
         return None
 
-    def _stop_earlier_lease_creation(self) -> None:
+    def _stop_earlier_unanswered(self, context: Context, record: RunRecord) -> None:
         """
         This task was cleared while an earlier lease's creation was unanswered (its answer lost, or
         being looked for): that run has a name though no id, so it is stopped by its name, as a
         recorded run is (``decide``'s ``stop_first``), before a run under a new name starts.
         """
-        from airflow_provider_dataarts.lifecycle import Phase
-
-        assert self._ledger is not None
-        earlier = self._ledger.load()
-        if (
-            earlier is not None
-            and earlier.lease != self._ledger.lease
-            and earlier.phase is Phase.SUBMITTING
-            and earlier.marker.get("name")
-        ):
-            self._stop_earlier_lease(str(earlier.marker["name"]))
+        if record.marker.get("name"):
+            self._stop_earlier_lease(str(record.marker["name"]))
 
     def submission(self, context: Context) -> dict[str, Any]:
         again = self._unfinished_name()
-        if self._record is None and not again:
-            self._stop_earlier_lease_creation()
         name = again or self._new_name(context)
         if again:
             self.log.info(

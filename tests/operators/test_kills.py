@@ -516,3 +516,31 @@ def test_an_event_for_another_run_is_never_taken_as_this_tasks_verdict(
     assert type(raised.value).__name__ != "AirflowFailException", "the retry must wait for its own run"
     assert own_store.record() == own_record, "its own run is still the one to wait for"
     assert emulator.job_instance(own_record.instance_id)["stopped"] is False
+
+
+def test_a_clear_while_a_run_immediate_was_unanswered_stops_that_run_first(
+    emulator: DataArtsEmulator, connect: Callable[..., str]
+) -> None:
+    """
+    A run-immediate reached DataArts but its answer was lost (the record says "submitting"); the
+    user clears the task, whose kill had no id to stop. The cleared try finds that run (the earlier
+    lease's window) and stops it before it starts its own: never two runs of the job.
+    """
+    connect("aksk", not_listed_grace=1)
+    emulator.add_factory_job("slow_job", nodes=[{"name": "extract", "type": "CDMJob", "seconds": 60}])
+    submitted_at = int(time.time() * 1000)
+    first = str(emulator.state.factory.run_immediate("slow_job", {}).id)  # the POST never answered
+    marker = {
+        "job_name": "slow_job",
+        "submitted_at": submitted_at - 100,
+        "known": [],
+        "others": [],
+        "answer_lost_at": int(time.time() * 1000) + 100,
+    }
+    store = Store()
+    store.values[KEY] = RunRecord.submitting(1, marker).to_json()
+    op = DataArtsRunJobOperator(task_id="run", job_name="slow_job", wait_for_completion=False)
+    second = op.execute({"ti": task_instance("running", max_tries=3), "task_state_store": store})  # type: ignore[arg-type]
+    assert second != first
+    assert emulator.job_instance(first)["stopped"], "the first run still runs beside the new one"
+    assert not emulator.job_instance(second)["stopped"]
