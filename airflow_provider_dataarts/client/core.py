@@ -491,7 +491,7 @@ def rate_limit(config: DataArtsConfig, family: str) -> float | None:
 
 class BudgetRegistry:
     """
-    Every request budget of this process: one per user (credentials and project) and API family,
+    Every request budget of this process: one per user (its credentials, whatever the project) and API family,
     shared by all threads and event loops (a triggerer's triggers, a worker's hooks).
     """
 
@@ -500,16 +500,29 @@ class BudgetRegistry:
         self._guard = threading.Lock()
 
     def get(self, config: DataArtsConfig, family: str) -> RequestBudget | None:
+        """
+        The budget of the connection's user (DataArts' limits are per user: connections with the
+        same credentials in other projects or workspaces share it) for ``family``, at the lowest
+        ceiling any of those connections set.
+        """
         ceiling = rate_limit(config, family)
         if ceiling is None:
             return None
-        key = (TokenCache.key(config), config.endpoint, config.factory_endpoint, family, ceiling)
+        key = (
+            config.iam_endpoint,
+            config.domain_name,
+            config.login,
+            config.endpoint,
+            config.factory_endpoint,
+            family,
+        )
         budget = self._budgets.get(key)
-        if budget is None:
+        if budget is None or budget.ceiling > ceiling:
             with self._guard:
-                budget = self._budgets.setdefault(
-                    key, RequestBudget(ceiling, family=family, window=FAMILY_WINDOWS.get(family, 1.0))
-                )
+                budget = self._budgets.get(key)
+                if budget is None or budget.ceiling > ceiling:
+                    budget = RequestBudget(ceiling, family=family, window=FAMILY_WINDOWS.get(family, 1.0))
+                    self._budgets[key] = budget
         return budget
 
     def for_request(self, config: DataArtsConfig, request: ApiRequest) -> RequestBudget | None:

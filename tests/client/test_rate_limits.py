@@ -83,3 +83,25 @@ def test_a_429_in_one_family_slows_only_that_family() -> None:
     quality.refused(100.0, retry_after=5.0)
     assert quality.rate < quality.top and quality.reserve(101.0) > 0, "cut and paused"
     assert factory.rate == factory_rate and factory.reserve(101.0) == 0.0, "the other family goes on"
+
+
+def test_connections_of_one_user_share_its_budget_at_the_lowest_ceiling() -> None:
+    """
+    DataArts' limits are per user: two connections with the same credentials (another project,
+    another workspace) send through one budget per family, never one each; a lower ceiling one of
+    them sets is the one they share. Another user has a budget of its own.
+    """
+    import dataclasses
+
+    registry = core.BudgetRegistry()
+    first = config()
+    other_project = dataclasses.replace(first, project_id="0" * 32, workspace="w2")
+    assert registry.get(first, "quality") is registry.get(other_project, "quality")
+    lower = config(rate_limits={"quality": 2})
+    lower = dataclasses.replace(lower, project_id="1" * 32)
+    shared = registry.get(lower, "quality")
+    assert shared is not None and shared.ceiling == 2.0
+    again = registry.get(first, "quality")
+    assert again is not None and again.ceiling == 2.0, "the lowest ceiling of the user's connections"
+    another_user = dataclasses.replace(first, login="ANOTHERAK")
+    assert registry.get(another_user, "quality") is not shared
