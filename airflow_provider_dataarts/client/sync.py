@@ -32,9 +32,16 @@ class SyncTransport:
         self.config = config
         self.log = log
         self.session: requests.Session = requests.Session()
-        # What the service's ``Date`` headers prove of its clock: (low, high) bounds, in ms, of the
-        # service's clock minus ours (``lifecycle.in_window`` narrows a lost answer's window by it).
-        self.skew_ms: tuple[int, int] | None = None
+        # What each host's ``Date`` headers prove of its clock: (low, high) bounds, in ms, of the
+        # host's clock minus ours (``lifecycle.in_window`` narrows a lost answer's window by it).
+        # Per host: IAM, the DataArts host, the Factory host and a CDM cluster keep clocks of their own.
+        self._skews: dict[str, tuple[int, int]] = {}
+
+    def skew_for(self, service: str) -> tuple[int, int] | None:
+        """The bounds of ``service``'s clock minus ours that its answers proved so far (None: none seen)."""
+        from urllib.parse import urlsplit
+
+        return self._skews.get(urlsplit(core.base_url(self.config, service)).netloc)
 
     def run(self, operation: Generator[core.ApiRequest, Any, T], *, deadline: float | None = None) -> T:
         """Drive an operation: send each request it yields, hand it the answer, return its result."""
@@ -61,6 +68,8 @@ class SyncTransport:
         return None
 
     def _exchange(self, step: core.Send) -> tuple[int, Any, bytes] | DataArtsAPIError:
+        from urllib.parse import urlsplit
+
         import requests
 
         prepared, request = step.prepared, step.request
@@ -88,7 +97,10 @@ class SyncTransport:
                 method=request.method,
                 path=request.path,
             )
-        self.skew_ms = observed_skew(self.skew_ms, response.headers.get("Date"), sent, time.time())
+        host = urlsplit(prepared.url).netloc
+        skew = observed_skew(self._skews.get(host), response.headers.get("Date"), sent, time.time())
+        if skew is not None:
+            self._skews[host] = skew
         return response.status_code, response.headers, response.content
 
     def close(self) -> None:

@@ -80,6 +80,8 @@ class DataArtsRunOperator(BaseOperator):
     # task_state_store key of the run record; renaming it breaks in-flight retries.
     state_key: str
     what: str  # "quality instance", "script instance": for messages
+    # The service the submission goes to (``client.core.base_url``): its clock bounds a lost answer.
+    submit_service: str = "factory"
 
     def __init__(
         self,
@@ -350,7 +352,8 @@ class DataArtsRunOperator(BaseOperator):
 
     def _measured_skew(self, marker: dict[str, Any]) -> dict[str, Any]:
         """Put in ``marker`` what the service's ``Date`` headers proved of its clock (``in_window``)."""
-        skew = getattr(self.hook.transport, "skew_ms", None)
+        skew_for = getattr(self.hook.transport, "skew_for", None)
+        skew = skew_for(self.submit_service) if skew_for is not None else None
         if skew is not None:
             marker["skew_ms"] = list(skew)
         return marker

@@ -396,6 +396,7 @@ class DataArtsPatchDataOperator(DataArtsRunOperator):
     ui_color = "#d9ecd0"
     state_key = "dataarts_patch_data"
     what = "PatchData run"
+    submit_service = "factory_v2"
 
     def __init__(
         self,

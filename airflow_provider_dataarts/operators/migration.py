@@ -57,6 +57,7 @@ class DataArtsRunMigrationJobOperator(MigrationLineageMixin, DataArtsRunOperator
     ui_color = "#d0e4f5"
     state_key = "dataarts_migration_run"
     what = "migration submission"
+    submit_service = "migration"
 
     def __init__(
         self,

@@ -68,6 +68,7 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
     ui_color = "#c7e6f9"
     state_key = "dataarts_quality_run"
     what = "quality instance"
+    submit_service = "quality"
 
     def __init__(
         self,

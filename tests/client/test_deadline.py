@@ -103,3 +103,44 @@ def test_retries_within_the_deadline_still_happen(make_call: Call, emulator: Dat
 
 def test_the_deadline_error_is_an_api_error() -> None:
     assert issubclass(DataArtsDeadlineExceeded, DataArtsAPIError)
+
+
+def test_each_services_clock_is_measured_on_its_own() -> None:
+    """
+    A lost answer's window is narrowed by the clock of the service that got the POST, measured
+    from its own ``Date`` headers: answers of other hosts (IAM, the Factory host, a CDM cluster)
+    whose clocks differ neither replace nor narrow it.
+    """
+    import re
+    from email.utils import formatdate
+
+    import responses
+
+    from airflow_provider_dataarts.client.core import ApiRequest
+
+    cfg = DataArtsConfig.from_connection(
+        conn_id="t",
+        host="https://dayu.cn-north-4.myhuaweicloud.com",
+        login=AK,
+        password=SK,
+        extra={"project_id": PROJECT, "workspace": WORKSPACE},
+    )
+    ahead = time.time() + 100
+    with responses.RequestsMock() as mocked:
+        mocked.get(
+            re.compile(re.escape(cfg.endpoint) + "/.*"),
+            json={"total": 0, "data": []},
+            headers={"Date": formatdate(ahead, usegmt=True)},
+        )
+        mocked.get(
+            re.compile(re.escape(cfg.factory_endpoint) + "/.*"),
+            json={"total": 0, "jobs": []},
+            headers={"Date": formatdate(time.time(), usegmt=True)},
+        )
+        transport = SyncTransport(cfg, LOG)
+        transport.call(LISTING)
+        transport.call(ApiRequest("GET", "factory", f"/v1/{PROJECT}/jobs"))
+        transport.call(LISTING)
+    quality, factory = transport.skew_for("quality"), transport.skew_for("factory")
+    assert quality is not None and 97_000 <= quality[0] <= quality[1] <= 102_000
+    assert factory is not None and -2_000 <= factory[0] <= factory[1] <= 2_000
