@@ -39,6 +39,7 @@ class MigrationJob:
     error_summary: str = ""
     outcomes: list[str] = field(default_factory=list)
     list_lag: float = 0.0  # a new submission appears in the history this long after its start
+    stop_seconds: float = 0.0  # a stopped submission runs on this long (CDM stops asynchronously)
 
     def next_outcome(self) -> str:
         return self.outcomes.pop(0) if self.outcomes else self.outcome
@@ -78,7 +79,8 @@ class Submission:
     @property
     def ends(self) -> float:
         natural = self.created + self.job.boot_seconds + self.job.run_seconds
-        return min(t for t in (natural, self.stopped_at, self.finished_at) if t is not None)
+        stopped = None if self.stopped_at is None else self.stopped_at + self.job.stop_seconds
+        return min(t for t in (natural, stopped, self.finished_at) if t is not None)
 
     def status(self, now: float) -> str:
         if now >= self.ends:
@@ -220,7 +222,7 @@ class Migration:
         now = time.time()
         with self.lock:
             for submission in self._of(job):
-                if submission.status(now) in ("BOOTING", "RUNNING"):
+                if submission.status(now) in ("BOOTING", "RUNNING") and submission.stopped_at is None:
                     submission.stopped_at = now
         return {"validation-result": []}
 

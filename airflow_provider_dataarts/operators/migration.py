@@ -14,6 +14,11 @@ from airflow_provider_dataarts.openlineage_migration import MigrationLineageMixi
 from airflow_provider_dataarts.operators.base import DataArtsRunOperator
 from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID, is_migration_terminal
 
+# CDM carries out a stop asynchronously: a start refused because this task's own stopped
+# submission still runs waits this long (at most) for it to end, looking every few seconds.
+OWN_STOP_WAIT = 120.0
+OWN_STOP_POLL = 2.0
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
@@ -140,10 +145,55 @@ class DataArtsRunMigrationJobOperator(MigrationLineageMixin, DataArtsRunOperator
                     f"job_name {self.job_name!r}: DataArts Migration cluster {self.cluster_id} has no job "
                     f"of that name ({error})"
                 ) from error
-            if error.status_code == 400:
+            if error.status_code != 400:
+                raise
+            if not self._own_stopped_run_ended(error):
                 self._refused_while_running(error)
-            raise
+                raise
+            submission = self.hook.start_migration_job(self.cluster_id, self.job_name, self.variables)
         return str(submission["submission-id"])
+
+    def _own_stopped_run_ended(self, error: Exception) -> bool:
+        """
+        CDM refused the start because a submission runs: if it is this task's own earlier one (the
+        run a timeout or a clear stopped), CDM is still carrying out the stop, which it does
+        asynchronously. Wait for that submission to end (bounded by ``OWN_STOP_WAIT`` and the
+        task's ``timeout``): True once it ended, so the start is sent again; False if the running
+        submission is someone else's. Still running at the bound: the try fails, its retry starts
+        the job once the stop is done.
+        """
+        from airflow_provider_dataarts.exceptions import DataArtsAPIError
+
+        try:
+            latest = self.hook.get_migration_job_status(self.cluster_id, self.job_name)
+        except DataArtsAPIError:
+            return False
+        if latest is None or str(latest.get("submission-id")) not in self._earlier_runs:
+            return False
+        own = str(latest.get("submission-id"))
+        self.log.info(
+            "DataArts Migration job %s still runs this task's stopped submission %s (CDM stops "
+            "asynchronously): waiting up to %.0f s for it to end before starting the job",
+            self.job_name,
+            own,
+            OWN_STOP_WAIT,
+        )
+        give_up = time.time() + OWN_STOP_WAIT
+        if self.hook.deadline is not None:
+            give_up = min(give_up, self.hook.deadline)
+        while not is_migration_terminal(latest.get("status")):
+            if time.time() >= give_up:
+                raise AirflowException(
+                    f"DataArts Migration job {self.job_name}: this task's earlier submission {own} was "
+                    f"asked to stop but still runs after {OWN_STOP_WAIT:.0f} s, so CDM refused to start "
+                    f"the job again ({error}). The retry starts it once that submission has ended."
+                ) from error
+            time.sleep(min(self.poll_interval, OWN_STOP_POLL))
+            latest = self.hook.get_migration_job_status(self.cluster_id, self.job_name) or {}
+            if str(latest.get("submission-id")) != own:
+                break
+        self.log.info("This task's stopped submission %s has ended; starting the job", own)
+        return True
 
     def _refused_while_running(self, error: Exception) -> None:
         """

@@ -167,3 +167,22 @@ def test_execution_timeout_stops_the_submission_and_the_retry_starts_a_new_one(
     assert len(started) == 2, "the retry started a new submission"
     assert [s["stopped"] for s in started] == [True, True]
     assert emulator.count("PUT", "/stop") == 2
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_a_stop_cdm_carries_out_slowly_is_waited_for_before_the_retry_starts_the_job(
+    mode: str, emulator: DataArtsEmulator, dataarts_conn: str
+) -> None:
+    """
+    CDM ends a stopped submission some seconds after it accepted the stop, and refuses to start the
+    job meanwhile: the retry (or a cleared try) that stopped its own earlier submission waits for it
+    to end, then starts the job; it never fails as if someone else's run were in the way.
+    """
+    emulator.add_migration_job("long_job", boot_seconds=0.1, run_seconds=3600, stop_seconds=2)
+    outcome = migrate(
+        "long_job", execution_timeout=timedelta(seconds=3), retries=1, retry_delay=timedelta(0), **MODES[mode]
+    )
+    started = emulator.migration_submissions("long_job")
+    assert len(started) == 2, "the retry started the job once its stopped submission had ended"
+    assert started[0]["stopped"] and started[0]["status"] == "FAILED"
+    assert outcome.tries["migrate"] == 2
