@@ -89,6 +89,17 @@ CONN_FIELDS = {
         "Link to a DataArts Factory PatchData run in the console; placeholders {region}, {project_id}, "
         "{workspace}, {name}, {job_name}.",
     ),
+    "migration_console_url": _field(
+        "Migration console URL template",
+        "Link to a DataArts Migration (CDM) submission in the console; placeholders {region}, "
+        "{project_id}, {workspace}, {cluster_id}, {job_name}, {submission_id}.",
+    ),
+    "rate_limits": _field(
+        "Request ceilings (JSON)",
+        'Requests/s per API family, e.g. {"quality": 4, "factory": 30}; unset families keep DataArts\' '
+        "documented per-user limits (quality 4, factory 30, factory_detail 10, factory_v2 10, "
+        "migration 2, migration_control 20).",
+    ),
     "migration_endpoint": _field(
         "DataArts Migration (CDM) endpoint",
         "e.g. https://cdm.cn-north-4.myhuaweicloud.com; default derived from the region, else the host.",

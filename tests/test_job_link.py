@@ -45,3 +45,23 @@ def test_a_custom_template_and_its_placeholders_are_checked_at_once() -> None:
         DataArtsConfigError, match=r"extra.console_url has an unknown placeholder \{job_name\}"
     ):
         config(console_url="https://x/{job_name}")
+
+
+def test_the_migration_link_takes_a_template_of_its_own() -> None:
+    """An EU or private console: extra.migration_console_url, checked at once like the others."""
+    from airflow_provider_dataarts.links.migration import migration_url
+
+    default = migration_url(config(), "cluster-1", "orders to dws", "7")
+    assert default.startswith("https://console.huaweicloud.com/cdm/?region=cn-north-4#/cdm/")
+    assert "clusterId=cluster-1&jobName=orders%20to%20dws&submissionId=7" in default
+    eu = config(
+        host="https://dayu.eu-west-101.myhuaweicloud.eu",
+        migration_console_url="https://console.eu.huaweicloud.com/cdm/?region={region}#/cdm/"
+        "clusterList/jobManagement?clusterId={cluster_id}&jobName={job_name}&submissionId={submission_id}",
+    )
+    url = migration_url(eu, "cluster-1", "orders_to_dws", "7")
+    assert url.startswith("https://console.eu.huaweicloud.com/cdm/?region=eu-west-101#")
+    with pytest.raises(
+        DataArtsConfigError, match=r"extra.migration_console_url has an unknown placeholder \{instance_id\}"
+    ):
+        config(migration_console_url="https://x/{instance_id}")

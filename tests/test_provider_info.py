@@ -29,7 +29,8 @@ def test_every_extra_of_the_contract_has_a_ui_field() -> None:
     assert set(fields) >= {
         "project_id", "workspace", "auth_type", "domain_name", "region", "factory_endpoint",
         "iam_endpoint", "security_token", "verify", "timeout", "max_retries", "console_url",
-        "job_console_url", "patch_data_console_url",
+        "job_console_url", "patch_data_console_url", "migration_console_url", "migration_endpoint",
+        "rate_limits", "not_listed_grace", "outage_tolerance",
     }  # fmt: skip
     assert fields["auth_type"]["schema"]["enum"] == ["aksk", "password", "token"]
     assert fields["security_token"]["schema"].get("format") == "password"

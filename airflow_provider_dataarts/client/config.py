@@ -38,6 +38,12 @@ DEFAULT_PATCH_DATA_CONSOLE_URL = (
     "https://console.huaweicloud.com/dataartsstudio/?region={region}#/dlf/monitor/patchData"
     "?projectId={project_id}&workspace={workspace}&jobName={job_name}&name={name}"
 )
+# Assumption (no page documents console deep links): the CDM console opens a cluster's job
+# management by the cluster id in its hash route; the job name and submission id ride along.
+DEFAULT_MIGRATION_CONSOLE_URL = (
+    "https://console.huaweicloud.com/cdm/?region={region}#/cdm/clusterList/jobManagement"
+    "?clusterId={cluster_id}&jobName={job_name}&submissionId={submission_id}"
+)
 # dayu.cn-north-4.myhuaweicloud.com -> region cn-north-4, domain myhuaweicloud.com
 _DAYU_HOST = re.compile(r"^dayu(?:-dlf)?\.(?P<region>[a-z0-9-]+)\.(?P<domain>.+)$")
 # Huawei Cloud region ids: cn-north-4, ap-southeast-1, eu-west-101, la-south-2, ae-ad-1,
@@ -83,6 +89,7 @@ class DataArtsConfig:
     not_listed_grace: float = DEFAULT_NOT_LISTED_GRACE
     job_console_url: str = DEFAULT_JOB_CONSOLE_URL
     patch_data_console_url: str = DEFAULT_PATCH_DATA_CONSOLE_URL
+    migration_console_url: str = DEFAULT_MIGRATION_CONSOLE_URL
     # DataArts Migration (CDM): https://cdm.{region}.{domain} when the region is known, else the host.
     migration_endpoint: str = ""
 
@@ -209,6 +216,13 @@ class DataArtsConfig:
                 key="patch_data_console_url",
                 default=DEFAULT_PATCH_DATA_CONSOLE_URL,
                 placeholders=PATCH_DATA_CONSOLE_URL_PLACEHOLDERS,
+            ),
+            migration_console_url=_console_url(
+                extra.get("migration_console_url"),
+                fail,
+                key="migration_console_url",
+                default=DEFAULT_MIGRATION_CONSOLE_URL,
+                placeholders=MIGRATION_CONSOLE_URL_PLACEHOLDERS,
             ),
         )
 
@@ -437,6 +451,14 @@ def _trusted_endpoint(value: str, field_name: str, host_url: str, family: str | 
 CONSOLE_URL_PLACEHOLDERS = ("region", "project_id", "workspace", "instance_id")
 JOB_CONSOLE_URL_PLACEHOLDERS = (*CONSOLE_URL_PLACEHOLDERS, "job_name")
 PATCH_DATA_CONSOLE_URL_PLACEHOLDERS = ("region", "project_id", "workspace", "name", "job_name")
+MIGRATION_CONSOLE_URL_PLACEHOLDERS = (
+    "region",
+    "project_id",
+    "workspace",
+    "cluster_id",
+    "job_name",
+    "submission_id",
+)
 
 
 def _console_url(

@@ -11,20 +11,19 @@ from airflow_provider_dataarts.links.dataarts import INSTANCE_URL_KEY, _without_
 if TYPE_CHECKING:
     from airflow_provider_dataarts.client.config import DataArtsConfig
 
-# Assumption (no page documents console deep links): the CDM console opens a cluster's job
-# management by the cluster id in its hash route; the job name and submission id ride along.
-DEFAULT_MIGRATION_CONSOLE_URL = (
-    "https://console.huaweicloud.com/cdm/?region={region}#/cdm/clusterList/jobManagement"
-    "?clusterId={cluster_id}&jobName={job_name}&submissionId={submission_id}"
-)
-
 
 def migration_url(config: DataArtsConfig, cluster_id: str, job_name: str, submission_id: str) -> str:
-    """The console link of a migration job's submission (region as for the quality links)."""
+    """
+    The console link of a migration job's submission, from ``extra.migration_console_url``
+    (placeholders those of ``console_url`` plus ``{cluster_id}``, ``{job_name}`` and
+    ``{submission_id}``, URL-quoted) or the default; the region as for the quality links.
+    """
     from urllib.parse import quote
 
-    return _without_unknown_region(config, DEFAULT_MIGRATION_CONSOLE_URL).format(
+    return _without_unknown_region(config, config.migration_console_url).format(
         region=config.region or "",
+        project_id=quote(config.project_id, safe=""),
+        workspace=quote(config.workspace or "", safe=""),
         cluster_id=quote(cluster_id, safe=""),
         job_name=quote(job_name, safe=""),
         submission_id=quote(submission_id, safe=""),
