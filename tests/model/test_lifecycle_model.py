@@ -841,6 +841,7 @@ class LifecycleModel(RuleBasedStateMachine):
                 "triggerer_restart",
                 "restart_across_deadline",
                 "execution_timeout",
+                "foreign_trigger",
                 *(f"lost:{s}" for s in LOST_TRIGGER_STATES),
                 *(f"cancel:{s}" for s in USER_STATES),
             ]
@@ -863,6 +864,16 @@ class LifecycleModel(RuleBasedStateMachine):
             if then in ("passes", "fails"):
                 self.kind.finish(run, then == "passes")  # type: ignore[arg-type]
                 event = self.run_trigger(self.rebuilt_trigger(), 10)
+                assert event is not None, "no event from a finished run"
+                self.emulator.clear_faults()
+                self.resume(event, stops_before, allowed=False)
+            elif then == "foreign_trigger":
+                # A metadata database that reuses a deleted trigger's id (SQLite) hands the task
+                # another task's trigger: its event is about a run this task did not start.
+                foreign = self.kind.console_run()
+                self.foreign.add(foreign)
+                self.kind.finish(foreign, finished_first)
+                event = self.run_trigger(self.rebuilt_trigger(instance_id=foreign), 10)
                 assert event is not None, "no event from a finished run"
                 self.emulator.clear_faults()
                 self.resume(event, stops_before, allowed=False)
