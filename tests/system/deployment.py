@@ -281,7 +281,10 @@ class Deployment:
                 "dags_folder": str(self.dags_folder),
                 "load_examples": "False",
                 "executor": "LocalExecutor",
-                "parallelism": "4",
+                # Task slots: a user's-kill test starts seven tasks at once, and what a failed test leaves
+                # running (sync waits on 300 s timeouts) held all of 4 slots for minutes, so the next
+                # tests' tasks stayed queued and timed out (seen in the whole test command).
+                "parallelism": "8",
                 "dags_are_paused_at_creation": "False",
                 "unit_test_mode": "False",
                 "execution_api_server_url": f"{api_url}/execution/",
