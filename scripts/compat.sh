@@ -90,6 +90,8 @@ run_release() {
   rm -f ".compat/$version-system.log"
   install_release "$version" "$venv" "$day" >"$log" 2>&1
   if [ $? -eq 0 ]; then
+    # Bytecode once, not in every process (PYTHONDONTWRITEBYTECODE: see scripts/setup-venv.sh).
+    "$venv/bin/python" -m compileall -q "$venv"/lib/python*/site-packages >/dev/null 2>&1
     installed=$("$venv/bin/python" -c 'import airflow; print(airflow.__version__)' 2>>"$log")
     "$venv/bin/python" -m pytest -q -p no:randomly "${TESTS[@]}" -k "$SELECT" >>"$log" 2>&1
     result=$?

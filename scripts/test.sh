@@ -20,18 +20,23 @@ if [ "$compat" = 1 ]; then
   compat_pid=$!
 fi
 
+lint() { .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy; }
+
 main_suite() {
-  .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy || return 1
   if [ $# -gt 0 ]; then
+    lint || return 1
     .venv/bin/python -m pytest "$@" 2>&1 | tee .compat/main.log
     return
   fi
   # The system tests (a real Airflow deployment, mostly waiting for it) run beside the rest, in two
   # deployments side by side: the edge tests pause, add and restart triggerers and shorten the
-  # heartbeat timeout, so they get a deployment of their own, with the PatchData and migration rows.
-  local own_deployment=(tests/system/test_edges.py tests/system/test_patchdata.py tests/system/test_migration.py)
+  # heartbeat timeout, so they get a deployment of their own, with the PatchData and migration rows;
+  # the examples' five runs each go first on that deployment (before the edge tests), which
+  # evens out the two sessions' lengths (the first was the longest pytest of the command).
+  local own_deployment=(tests/system/test_examples.py tests/system/test_edges.py tests/system/test_patchdata.py
+    tests/system/test_migration.py)
   .venv/bin/python -m pytest tests/system "${own_deployment[@]/#/--ignore=}" >.compat/system.log 2>&1 &
-  local system_pid=$! unit=0 system=0 system2=0 packaging=0
+  local system_pid=$! unit=0 system=0 system2=0 packaging=0 linted=0
   # With them, the shortest of these sessions, the tab's quality-gate pages: after the example DAG
   # runs of tests/integration in one session they answered 404 (the task instance not found); the
   # cause is not found yet (it passes alone and beside every other file tried).
@@ -46,6 +51,8 @@ main_suite() {
   local dag_runs=(tests/integration tests/operators tests/dags tests/plugins) second=0
   .venv/bin/python -m pytest "${dag_runs[@]}" --ignore="$gate_tab" >.compat/main2.log 2>&1 &
   local second_pid=$!
+  # Lint and types once every session has started (the sessions need not wait for them).
+  lint || linted=$?
   .venv/bin/python -m pytest --ignore=tests/system --ignore=tests/packaging "${dag_runs[@]/#/--ignore=}" 2>&1 \
     | tee .compat/main.log || unit=$?
   wait "$second_pid" || second=$?
@@ -60,7 +67,7 @@ main_suite() {
   cat .compat/system2.log
   echo "--- tests/packaging (sdist and wheel, twine check, the wheel in a clean virtualenv) ---"
   cat .compat/packaging.log
-  [ "$unit" -eq 0 ] && [ "$second" -eq 0 ] && [ "$system" -eq 0 ] && [ "$system2" -eq 0 ] && [ "$packaging" -eq 0 ]
+  [ "$linted" -eq 0 ] && [ "$unit" -eq 0 ] && [ "$second" -eq 0 ] && [ "$system" -eq 0 ] && [ "$system2" -eq 0 ] && [ "$packaging" -eq 0 ]
 }
 status=0
 main_suite "$@" || status=$?
@@ -70,7 +77,7 @@ echo "Airflow versions run:"
 last_line() { grep -E '^(=+ )?[0-9]+ (passed|failed|errors?|skipped).* in [0-9.]+s' "$1" 2>/dev/null | tail -1 | tr -d '=' | xargs; }
 printf 'Airflow %-6s %s  %s%s  (.venv: lint, types, the whole suite)\n' "$main" \
   "$([ $status -eq 0 ] && echo PASS || echo FAIL)" "$(last_line .compat/main.log)" \
-  "$([ -f .compat/main2.log ] && echo "; DAG runs: $(last_line .compat/main2.log)")$([ -f .compat/system.log ] && echo "; system tests: $(last_line .compat/system.log)")$([ -f .compat/system2.log ] && echo "; system tests (edges, PatchData, migration): $(last_line .compat/system2.log)")$([ -f .compat/packaging.log ] && echo "; packaging: $(last_line .compat/packaging.log)")"
+  "$([ -f .compat/main2.log ] && echo "; DAG runs: $(last_line .compat/main2.log)")$([ -f .compat/system.log ] && echo "; system tests: $(last_line .compat/system.log)")$([ -f .compat/system2.log ] && echo "; system tests (examples, edges, PatchData, migration): $(last_line .compat/system2.log)")$([ -f .compat/packaging.log ] && echo "; packaging: $(last_line .compat/packaging.log)")"
 if [ "$compat" = 1 ]; then
   wait "$compat_pid" || status=1
   cat .compat/results

@@ -19,6 +19,9 @@ pytestmark = [pytest.mark.usefixtures("airflow_db"), pytest.mark.filterwarnings(
 
 FAST = 0.2
 MODES = {"sync": {"deferrable": False}, "deferrable": {"deferrable": True}}
+# The emulator lists an instance at once: the search for a lost answer's instance waits out this
+# grace (extra ``not_listed_grace``) rather than the default 2 minutes, as in test_lost_answers.py.
+LIST_GRACE = 1
 
 
 def job_instances(emulator: DataArtsEmulator, job_name: str) -> list[str]:
@@ -28,9 +31,10 @@ def job_instances(emulator: DataArtsEmulator, job_name: str) -> list[str]:
 
 @pytest.mark.parametrize("mode", list(MODES))
 def test_a_rerun_whose_answer_was_lost_is_adopted_not_sent_again(
-    mode: str, emulator: DataArtsEmulator, dataarts_conn: str, capsys: pytest.CaptureFixture[str]
+    mode: str, emulator: DataArtsEmulator, connect: Callable[..., str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The rerun reached DataArts, then the connection broke: the instance it started is adopted."""
+    connect("aksk", not_listed_grace=LIST_GRACE)
     emulator.add_quality_job("lost_answer_job", run_seconds=0.5)
     emulator.inject("reset", method="POST", path="/instances/restart", when="after")
     outcome = run_dag(
@@ -47,8 +51,11 @@ def test_a_rerun_whose_answer_was_lost_is_adopted_not_sent_again(
     assert f"Adopting DataArts quality instance {instance_id}" in out.out + out.err
 
 
-def test_a_lost_rerun_answer_adopts_nothing_older(emulator: DataArtsEmulator, dataarts_conn: str) -> None:
+def test_a_lost_rerun_answer_adopts_nothing_older(
+    emulator: DataArtsEmulator, connect: Callable[..., str]
+) -> None:
     """An instance of the same job that ran just before is not mistaken for the one just started."""
+    connect("aksk", not_listed_grace=LIST_GRACE)
     emulator.add_quality_job("busy_job", run_seconds=0.3)
     earlier = run_dag(
         load_dag("example_dataarts_quality_gate"),

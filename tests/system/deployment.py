@@ -282,7 +282,10 @@ class Deployment:
                 "dags_folder": str(self.dags_folder),
                 "load_examples": "False",
                 "executor": "LocalExecutor",
-                "parallelism": "4",
+                # Task slots: a user's-kill test starts seven tasks at once, and what a failed test leaves
+                # running (sync waits on 300 s timeouts) held all of 4 slots for minutes, so the next
+                # tests' tasks stayed queued and timed out (seen in the whole test command).
+                "parallelism": "8",
                 "dags_are_paused_at_creation": "False",
                 "unit_test_mode": "False",
                 "execution_api_server_url": f"{api_url}/execution/",
@@ -325,7 +328,10 @@ class Deployment:
             "workers": {"min_heartbeat_interval": "2"},
             "dag_processor": {
                 "refresh_interval": "5",
-                "min_file_process_interval": "30",
+                # Each file is parsed once at start (no test changes a DAG file): re-parsing all of
+                # them every 30 s was one of the deployment's largest uses of CPU, on 2 cores shared with
+                # the rest of the test command.
+                "min_file_process_interval": "3600",
                 "parsing_processes": "1",
                 "print_stats_interval": "300",
                 "bundle_refresh_check_interval": "5",
