@@ -23,6 +23,8 @@ from airflow_provider_dataarts.exceptions import DataArtsAPIError, DataArtsConfi
 # 2. The history (``/cdm/submissions?jname=``) lists the job's recent submissions in one answer (the
 #    SDK's request has no page parameters); a submission not in it is "not listed (yet)", waited for
 #    ``not_listed_grace`` like any instance. The answer's order is not trusted: newest = highest id.
+#    An answer whose ``total`` exceeds what it shows may leave the newest on another page: the job's
+#    status (its newest submission) is read too.
 # 3. ``creation-date`` is when CDM took the start request (epoch ms, CDM's clock): a lost start
 #    answer's submission is the one of that job created inside the PUT's window (``lifecycle.in_window``).
 # 4. A stopped submission ends FAILED (the status list has no "stopped"), with CDM's error summary.
@@ -132,10 +134,25 @@ def history_request(project_id: str, cluster_id: str, job_name: str) -> ApiReque
 
 
 def list_submissions(project_id: str, cluster_id: str, job_name: str) -> Operation[list[dict[str, Any]]]:
-    """The job's submission history (assumption 2), newest (highest id) first."""
+    """
+    The job's submission history (assumption 2), newest (highest id) first. When the answer says it
+    holds more than it showed (``total`` beyond its one page, whose order is not documented), the
+    job's newest submission is read from its status too, so the run just started is never missing.
+    """
     request = history_request(project_id, cluster_id, job_name)
-    submissions = _submissions((yield request), request)
+    answer = yield request
+    submissions = _submissions(answer, request)
     mine = [s for s in submissions if s.get("job-name") in (None, job_name)]
+    total = answer.get("total") if isinstance(answer, dict) else None
+    if isinstance(total, int) and not isinstance(total, bool) and total > len(submissions):
+        latest = yield from job_status(project_id, cluster_id, job_name)
+        shown = {str(s.get("submission-id")) for s in mine}
+        if (
+            latest is not None
+            and latest.get("submission-id") not in (None, "")
+            and (str(latest.get("submission-id")) not in shown)
+        ):
+            mine.append(latest)
     return sorted(mine, key=_id_order, reverse=True)
 
 

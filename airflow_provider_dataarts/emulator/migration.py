@@ -27,6 +27,9 @@ class MigrationError(EmulatorError):
     """A refusal, answered in CDM's shape ``{"errCode", "externalMessage"}``."""
 
 
+HISTORY_PAGE = 100  # the history answers one page of this many submissions
+
+
 @dataclass
 class MigrationJob:
     name: str
@@ -40,6 +43,7 @@ class MigrationJob:
     outcomes: list[str] = field(default_factory=list)
     list_lag: float = 0.0  # a new submission appears in the history this long after its start
     stop_seconds: float = 0.0  # a stopped submission runs on this long (CDM stops asynchronously)
+    history_oldest_first: bool = False  # the history's one page shows the oldest 100, not the newest
 
     def next_outcome(self) -> str:
         return self.outcomes.pop(0) if self.outcomes else self.outcome
@@ -214,8 +218,9 @@ class Migration:
         now = time.time()
         with self.lock:
             mine = [s for s in self._of(job) if now >= s.created + job.list_lag]
-        shown = [s.view(now) for s in reversed(mine)][:100]
-        return {"submissions": shown, "total": len(mine), "page_no": 1, "page_size": 100}
+        ordered = mine if job.history_oldest_first else list(reversed(mine))
+        shown = [s.view(now) for s in ordered][:HISTORY_PAGE]
+        return {"submissions": shown, "total": len(mine), "page_no": 1, "page_size": HISTORY_PAGE}
 
     def stop(self, cluster_id: str, name: str) -> dict[str, Any]:
         job = self.job(cluster_id, name)

@@ -100,3 +100,21 @@ def test_the_documented_400_shape_reads_errcode_as_the_code_on_the_cdm_endpoint(
     with pytest.raises(DataArtsAPIError) as refused:
         DataArtsHook("dataarts_cdm").start_migration_job(CLUSTER_ID, "orders_to_dws")
     assert refused.value.error_code == "Cdm.0100" and refused.value.status_code == 400
+
+
+def test_a_history_that_leaves_the_newest_submission_on_a_later_page_still_shows_it(
+    emulator: DataArtsEmulator, dataarts_conn: str
+) -> None:
+    """
+    The history answers one page (its request has no page parameters; the answer has ``total``,
+    ``page_no`` and ``page_size``). Should CDM page a long history oldest first, the job's newest
+    submission is read from its status, so a wait never takes its own run for "never listed".
+    """
+    from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
+
+    emulator.add_migration_job("busy_job", boot_seconds=0.0, run_seconds=0.0, history_oldest_first=True)
+    for _ in range(101):
+        newest = emulator.state.migration.start(CLUSTER_ID, "busy_job", None)
+    history = DataArtsHook(dataarts_conn).list_migration_submissions(CLUSTER_ID, "busy_job")
+    assert str(history[0]["submission-id"]) == str(newest.id), "the newest first, from the job's status"
+    assert len(history) == 101
