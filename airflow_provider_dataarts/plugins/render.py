@@ -89,7 +89,7 @@ dl.facts dt{color:#4b5563}dl.facts dd{margin:0}
 table{border-collapse:collapse;font-size:13px}
 th,td{border:1px solid #d1d5db;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f3f4f6}
-td.status,td.sev,td.time{white-space:nowrap}
+td.status,td.sev,.time{white-space:nowrap}
 tbody.alarming td{background:#fff7ed}
 tbody.alarming td.status{color:#b45309;font-weight:600}
 tbody.alarming.fail td{background:#fef2f2}
@@ -586,7 +586,7 @@ def render_job(view: TaskView) -> str:
                 esc(node.get("type")),
                 status_text(node_status),
                 bar,
-                esc(fmt_time(node.get("start_time"))),
+                f"<span class='time'>{esc(fmt_time(node.get('start_time')))}</span>",
                 esc(fmt_duration(node.get("start_time"), node.get("end_time"))),
                 esc(node.get("input_row_count")),
                 esc(node.get("retry_times")),
@@ -864,7 +864,7 @@ def render_patch_data(view: TaskView) -> str:
             mark = f"<div class='bar'><span style='{style}'></span></div>"
         rows.append(
             [
-                esc(fmt_time(slot.get("plan_time"))),
+                f"<span class='time'>{esc(fmt_time(slot.get('plan_time')))}</span>",
                 esc(slot.get("job_name")),
                 f"<code>{esc(slot.get('instance_id'))}</code>",
                 status_text(slot_status),

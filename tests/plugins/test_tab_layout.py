@@ -201,7 +201,9 @@ MEASURE = """
     const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
     if (ratio < 4.5) low.push(`${node.textContent.trim().slice(0, 40)} (${ratio.toFixed(2)})`);
   }
-  const wrapped = [...document.querySelectorAll('td.status, td.sev')].filter((td) => {
+  // The gate and status words, and the times of nodes and slots (their Started / Plan time columns).
+  const oneLine = 'td.status, td.sev, table.nodes td:nth-child(5), table.slots td:nth-child(1)';
+  const wrapped = [...document.querySelectorAll(oneLine)].filter((td) => {
     const range = document.createRange(); range.selectNodeContents(td);
     return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size > 1;
   }).map((td) => td.textContent);
