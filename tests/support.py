@@ -29,3 +29,42 @@ def connection_json(url: str, auth_type: str = "aksk", **extra: Any) -> str:
     return json.dumps(
         {"conn_type": "dataarts", "host": url, "login": login, "password": password, "extra": fields}
     )
+
+
+def files_holding(folder: Any, needles: Any) -> list[str]:
+    """
+    The files under ``folder`` (recursively) whose bytes hold any of ``needles`` (strings), as
+    "path: first 4 characters of the needle".
+
+    Read in a child process, never in this one: a plain ``open()`` and ``close()`` of a SQLite file
+    this process has connections to drops every POSIX lock it holds on it; in WAL mode (Airflow's
+    for SQLite) the next other process to close the database then deletes its ``-wal`` and
+    ``-shm``, and this process's later commits are seen by no other process
+    (``tests/integration/test_home_scan.py``).
+    """
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _SCAN, str(folder), json.dumps(list(needles))],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    found: list[str] = json.loads(done.stdout)
+    return found
+
+
+_SCAN = """
+import json, sys
+from pathlib import Path
+needles = json.loads(sys.argv[2])
+found = []
+for path in sorted(Path(sys.argv[1]).rglob("*")):
+    if path.is_file():
+        content = path.read_bytes()
+        found += [f"{path}: {needle[:4]}..." for needle in needles if needle.encode() in content]
+print(json.dumps(found))
+"""

@@ -56,25 +56,40 @@ UNFINISHED = {
 # Keys of a sub-rule (or of its result rows) that name the checked table, when DataArts gives one.
 TABLE_KEYS = ("table", "tables", "table_name", "tablename", "checked table")
 
-CSS = """
+# Text colours of a Factory job or slot status (class ``st-<status>``), light and dark (readable at
+# 4.5:1 on either background); the timeline bars use ``JOB_STATUS_COLOURS``.
+STATUS_TEXT = {
+    "success": ("#1b7f3b", "#4ade80"),
+    "fail": ("#b91c1c", "#f87171"),
+    "running-exception": ("#b91c1c", "#f87171"),
+    "manual-stop": ("#4b5563", "#9ca3af"),
+    "running": ("#1d4ed8", "#93c5fd"),
+    "skip": ("#4b5563", "#9ca3af"),
+}
+OTHER_STATUS_TEXT = ("#374151", "#d1d5db")
+
+_CSS_TEMPLATE = """
+:root{color-scheme:light dark}
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:16px;color:#111827;
 background:#fff}
 h2{font-size:15px;margin:20px 0 8px}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
+a{color:#1d4ed8}a:visited{color:#6d28d9}
+dd,a,.malformed p{overflow-wrap:anywhere}
 .banner{border-radius:6px;padding:12px 16px;color:#fff;display:flex;gap:16px;align-items:baseline;
 flex-wrap:wrap}
 .banner b{font-size:22px;letter-spacing:.04em}
-.banner.SUCCESS{background:#1b7f3b}.banner.ALARMING{background:#b45309}.banner.FAILED{background:#b91c1c}
-.banner.OTHER{background:#4b5563}
+%(banners)s
+.banner .verdict{font-weight:600}
 .malformed{border:1px solid #b91c1c;border-radius:6px;padding:8px 16px;background:#fef2f2}
 .omitted{background:#fffbeb;border-left:3px solid #b45309;padding:4px 8px}
-.banner.OTHER{background:#4b5563}.banner.WARNED{background:#facc15;color:#422006}
-.banner .verdict{font-weight:600}
-dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:12px 0}
+dl.facts{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:4px 16px;margin:12px 0}
 dl.facts dt{color:#4b5563}dl.facts dd{margin:0}
-table{border-collapse:collapse;margin:4px 0 12px;font-size:13px}
+.scroll{overflow-x:auto;max-width:100%%;margin:4px 0 12px}
+table{border-collapse:collapse;font-size:13px}
 th,td{border:1px solid #d1d5db;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f3f4f6}
+td.status,td.sev,.time{white-space:nowrap}
 tbody.alarming td{background:#fff7ed}
 tbody.alarming td.status{color:#b45309;font-weight:600}
 tbody.alarming.fail td{background:#fef2f2}
@@ -82,15 +97,54 @@ tbody.alarming.fail td.status,td.sev.fail{color:#b91c1c;font-weight:600}
 tbody.alarming.warn td{background:#fefce8}
 tbody.alarming.warn td.status,td.sev.warn{color:#a16207;font-weight:600}
 tbody.passed td.status{color:#1b7f3b}
-tbody.noresult td.status{color:#6b7280}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
+tbody.noresult td.status{color:#4b5563}
+td.num,table.counts td{text-align:right;font-variant-numeric:tabular-nums}
+pre{white-space:pre-wrap;overflow-wrap:anywhere}
 .note{color:#374151}
 .toggle{margin-right:6px}
-#only-alarming:checked ~ table tbody.passed,#only-alarming:checked ~ table tbody.noresult{display:none}
+#only-alarming:checked ~ .scroll tbody.passed,#only-alarming:checked ~ .scroll tbody.noresult{display:none}
 .bar{position:relative;height:14px;background:#f3f4f6;min-width:220px}
 .bar span{position:absolute;top:0;bottom:0;border-radius:2px}
 svg a:hover rect{opacity:.75}
+svg .baseline{stroke:#d1d5db}svg .current{stroke:#111827}
+%(status_light)s
+@media (prefers-color-scheme:dark){
+body{color:#e5e7eb;background:#111827}
+a{color:#93c5fd}a:visited{color:#c4b5fd}
+dl.facts dt{color:#9ca3af}
+.note{color:#d1d5db}
+th{background:#1f2937}
+th,td{border-color:#374151}
+.malformed{background:#450a0a;border-color:#f87171}
+.omitted{background:#422006;border-left-color:#eab308}
+tbody.alarming td{background:#431407}
+tbody.alarming td.status{color:#fdba74}
+tbody.alarming.fail td{background:#450a0a}
+tbody.alarming.fail td.status,td.sev.fail{color:#fca5a5}
+tbody.alarming.warn td{background:#422006}
+tbody.alarming.warn td.status,td.sev.warn{color:#fde047}
+tbody.passed td.status{color:#4ade80}
+tbody.noresult td.status{color:#9ca3af}
+.bar{background:#1f2937}
+svg .baseline{stroke:#4b5563}svg .current{stroke:#f9fafb}
+%(status_dark)s
+}
 """
+
+
+def _status_rules(dark: bool) -> str:
+    """The text colour of each Factory status class, in one of the two colour schemes."""
+    rules = [f".st-{name}{{color:{colours[dark]}}}" for name, colours in STATUS_TEXT.items()]
+    return "".join([f".st{{color:{OTHER_STATUS_TEXT[dark]}}}", *rules])
+
+
+# The banners take the verdict colours the history marks use: one colour per verdict, in one place.
+CSS = _CSS_TEMPLATE % {
+    "banners": "".join(f".banner.{name}{{background:{colour}}}" for name, colour in VERDICT_COLOURS.items())
+    + f".banner.OTHER{{background:#4b5563}}.banner.WARNED{{background:{WARNED_COLOUR};color:#422006}}",
+    "status_light": _status_rules(dark=False),
+    "status_dark": _status_rules(dark=True),
+}
 
 
 class Malformed(ValueError):
@@ -177,7 +231,11 @@ def table(headers: Iterable[str], rows: Iterable[Iterable[str]], css: str = "") 
     """A table of already-escaped cells (callers bound the rows: ``bounded``)."""
     head = "".join(f"<th>{h}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table class='{css}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    # In a box of its own that scrolls sideways: a wide table never widens the page (the UI's frame).
+    return (
+        f"<div class='scroll'><table class='{css}'><thead><tr>{head}</tr></thead>"
+        f"<tbody>{body}</tbody></table></div>"
+    )
 
 
 def left_out(what: list[str], key: str) -> str:
@@ -296,9 +354,8 @@ def render_sub_rules(ranked: list[tuple[str, dict[str, Any]]]) -> str:
         *(["Column", "Threshold"] if defined else []),
     ]
     headers += [*columns, "Abnormal table", *(id_headers if defined else [])]
-    parts = [
-        f"<table class='subrules'><thead><tr>{''.join(f'<th>{esc(h)}</th>' for h in headers)}</tr></thead>"
-    ]
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    parts = [f"<div class='scroll'><table class='subrules'><thead><tr>{head}</tr></thead>"]
     size, count = len(parts[0]), 0
     for state, sub_rule, rows in shown:
         rows = rows or [{}]
@@ -343,7 +400,7 @@ def render_sub_rules(ranked: list[tuple[str, dict[str, Any]]]) -> str:
         parts.append(html_part)
         size += len(html_part)
         count += 1
-    parts.append("</table>")
+    parts.append("</table></div>")
     what = []
     if count < len(ranked):
         what.append(f"{len(ranked) - count:,} of {len(ranked):,} sub-rules (the first {count:,} are shown)")
@@ -385,7 +442,7 @@ def render_history(view: TaskView) -> str:
         x = gap + index * (width + gap)
         y = top + chart_height - height
         current = mark.run_id == view.run_id
-        outline = " stroke='#111827' stroke-width='2'" if current else ""
+        outline = " class='current' stroke='#111827' stroke-width='2'" if current else ""
         # In the frame itself: the UI's iframe sandbox does not let a page navigate the UI around it.
         href = page_url(view.dag_id, mark.run_id, view.task_id, view.map_index)
         verdict = f" data-verdict='{esc(mark.verdict)}'" if mark.verdict else ""
@@ -396,7 +453,7 @@ def render_history(view: TaskView) -> str:
         )
     baseline = top + chart_height
     legend = " ".join(
-        f"<span style='color:{c}'>&#9632;</span> {v}"
+        f"<span class='swatch' aria-hidden='true' style='color:{c}'>&#9632;</span> {v}"
         for v, c in [
             *VERDICT_COLOURS.items(),
             ("ALARMING, passed with warnings", WARNED_COLOUR),
@@ -407,7 +464,7 @@ def render_history(view: TaskView) -> str:
         f"<h2>History: this task in the last {len(marks)} DAG runs</h2>"
         f"<svg xmlns='http://www.w3.org/2000/svg' width='{svg_width}' height='{baseline + 4}' role='img' "
         f"aria-label='quality verdicts per DAG run' class='history'>"
-        f"<line x1='0' y1='{baseline}' x2='{svg_width}' y2='{baseline}' stroke='#d1d5db'/>"
+        f"<line class='baseline' x1='0' y1='{baseline}' x2='{svg_width}' y2='{baseline}' stroke='#d1d5db'/>"
         f"{''.join(bars)}</svg>"
         f"<p class='note'>{legend}. Taller: more alarming sub-rules. Outlined: this run. "
         "Each mark opens that run's result here.</p>"
@@ -484,6 +541,12 @@ def colour_of(job_status: str) -> str:
     return JOB_STATUS_COLOURS.get(job_status, "#374151")
 
 
+def status_text(job_status: str) -> str:
+    """A Factory job, node or slot status as coloured text (its class: ``STATUS_TEXT``, light and dark)."""
+    known = f" st-{job_status}" if job_status in STATUS_TEXT else ""
+    return f"<span class='st{known}'>{esc(job_status)}</span>"
+
+
 def console_link(url: Any) -> str:
     """The DataArts console link (opens outside the UI's frame), or nothing for a non-http(s) value."""
     console = safe_url(url)
@@ -521,9 +584,9 @@ def render_job(view: TaskView) -> str:
             [
                 esc(node.get("node_name")),
                 esc(node.get("type")),
-                f"<span style='color:{colour_of(node_status)}'>{esc(node_status)}</span>",
+                status_text(node_status),
                 bar,
-                esc(fmt_time(node.get("start_time"))),
+                f"<span class='time'>{esc(fmt_time(node.get('start_time')))}</span>",
                 esc(fmt_duration(node.get("start_time"), node.get("end_time"))),
                 esc(node.get("input_row_count")),
                 esc(node.get("retry_times")),
@@ -631,6 +694,13 @@ def render_script(view: TaskView) -> str:
 # --- DataArts Migration (CDM) ---------------------------------------------------------------------------
 
 
+def percent(value: Any) -> Any:
+    """CDM's ``progress`` (0 to 100; -1 when the submission failed) as a percentage, else as given."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 100:
+        return f"{value:g}%"
+    return value
+
+
 def render_migration(view: TaskView) -> str:
     """The migration submission: status, rows (written, updated, deleted, read), duration, error."""
     result: dict[str, Any] = view.xcoms["migration_result"]
@@ -650,7 +720,7 @@ def render_migration(view: TaskView) -> str:
                 ("Started", esc(fmt_time(result.get("creation_date")))),
                 ("Last update", esc(fmt_time(result.get("last_update_date")))),
                 ("Took", esc(fmt_duration(result.get("creation_date"), result.get("last_update_date")))),
-                ("Progress", esc(result.get("progress"))),
+                ("Progress", esc(percent(result.get("progress")))),
                 ("DataArts console", console_link(view.xcoms.get("instance_url"))),
             ]
         ),
@@ -666,7 +736,7 @@ def render_migration(view: TaskView) -> str:
                     esc(counters.get("rows_written_skipped")),
                 ]
             ],
-            "rows",
+            "rows counts",
         ),
     ]
     if result.get("error_summary") or result.get("error_details"):
@@ -722,7 +792,7 @@ def render_other(view: TaskView) -> str:
     return (
         f"<p class='note' id='verdict'>This task ({esc(view.operator or 'unknown operator')}, state "
         f"{esc(view.state)}) stored no DataArts result: this tab shows the results of DataArts quality, "
-        "script and job tasks.</p>"
+        "script, job, PatchData and migration tasks.</p>"
     )
 
 
@@ -757,6 +827,14 @@ def render_task(view: TaskView) -> str:
                         f"of this task cannot be shown: {esc(type(error).__name__)}: {esc(error)}.</p></div>"
                     )
             return body
+    for renderer in RENDERERS:
+        # A result the task stored, but not as an object: say so, never "no DataArts result".
+        # (``return_value`` is every task's: only a script's is this tab's.)
+        if renderer.key != "return_value" and renderer.key in view.xcoms:
+            value = view.xcoms[renderer.key]
+            return render_malformed(
+                view, renderer, Malformed(f"{renderer.key} is {type(value).__name__}, not an object")
+            )
     return render_other(view)
 
 
@@ -787,10 +865,10 @@ def render_patch_data(view: TaskView) -> str:
             mark = f"<div class='bar'><span style='{style}'></span></div>"
         rows.append(
             [
-                esc(fmt_time(slot.get("plan_time"))),
+                f"<span class='time'>{esc(fmt_time(slot.get('plan_time')))}</span>",
                 esc(slot.get("job_name")),
                 f"<code>{esc(slot.get('instance_id'))}</code>",
-                f"<span style='color:{colour_of(slot_status)}'>{esc(slot_status)}</span>",
+                status_text(slot_status),
                 mark,
             ]
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+
 from airflow_provider_dataarts.plugins.app import parse_map_index
 from airflow_provider_dataarts.plugins.data import HistoryMark, TaskView
 from airflow_provider_dataarts.plugins.render import render_page, render_task
@@ -88,7 +90,7 @@ def test_the_filter_needs_no_script() -> None:
     page = render_page("t", render_task(quality([sub_rule(1, "true"), sub_rule(2, "false")])))
     assert "<script" not in page
     assert "<input type='checkbox' id='only-alarming'" in page
-    assert "#only-alarming:checked ~ table tbody.passed" in page  # CSS hides the passed ones
+    assert "#only-alarming:checked ~ .scroll tbody.passed" in page  # CSS hides the passed ones
     assert page.count("<tbody class='passed'>") == 1 and page.count("<tbody class='alarming'>") == 1
 
 
@@ -225,3 +227,29 @@ def test_a_run_that_passed_with_warnings_is_marked_apart() -> None:
     ]
     assert bars[1][1] == "r2: ALARMING, 2 of 4 sub-rules alarming: passed with warnings"
     assert "ALARMING, passed with warnings" in page  # in the legend
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "kind"),
+    [
+        ("quality_result", "just a string", "quality"),
+        ("job_result", [1, 2], "job"),
+        ("patch_data_result", 7, "PatchData"),
+        ("migration_result", None, "migration"),
+    ],
+)
+def test_a_result_stored_as_another_type_than_an_object_is_said_to_be_malformed(
+    key: str, value: Any, kind: str
+) -> None:
+    """A result XCom the task did store, of the wrong type, is not "no DataArts result": it is named."""
+    page = render_task(view({key: value}, state="success"))
+    assert "stored no DataArts result" not in page
+    assert "id='malformed'" in page and f"<code>{key}</code>" in page
+    assert f"This task's DataArts {kind} result cannot be shown" in page
+    assert f"{key} is {type(value).__name__}, not an object" in page
+
+
+def test_the_sentence_for_other_tasks_names_every_kind_of_result() -> None:
+    page = render_task(view({"return_value": 3}, state="success"))
+    for kind in ("quality", "script", "job", "PatchData", "migration"):
+        assert kind in page.split("this tab shows the results of")[1], page
