@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from tests.system.client import TERMINAL_TI_STATES, AirflowClient, EmulatorClient
+from tests.system.client import TERMINAL_TI_STATES, AirflowClient, APIError, EmulatorClient
 from tests.system.deployment import wait_until
 from tests.system.test_lifecycle import announced
 
@@ -90,6 +90,16 @@ def test_repair_on_retry_reruns_the_failed_node(
         assert (result["instance_id"], result["status"]) == (instance["instanceId"], "success")
 
 
+def log_or_nothing(api: AirflowClient, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
+    """A try's log; nothing for a try Airflow keeps no log of (404)."""
+    try:
+        return api.log(dag_id, run_id, task_id, try_number)
+    except APIError as error:
+        if error.status != 404:
+            raise
+        return ""
+
+
 def test_a_user_who_marks_a_waiting_job_failed_stops_it_and_a_sensor_only_watches(
     airflow_api: AirflowClient, dataarts_emulator: EmulatorClient
 ) -> None:
@@ -151,13 +161,15 @@ def test_a_user_who_marks_a_waiting_job_failed_stops_it_and_a_sensor_only_watche
         ti = airflow_api.wait_for_task(
             f"jobs_sensor_{way}", run_id, "wait", "success", 90, fail_states=("failed",)
         )
-        # On this loaded machine the scheduler's 12 s heartbeat timeout (tests/system/deployment.py)
-        # has failed a reschedule poke's try now and then; a sensor's retry waits again, as it should.
+        # On this loaded machine the scheduler has failed a reschedule poke's try now and then, on a
+        # late executor event of the poke before (Airflow's own race, apache/airflow#71172), and it
+        # may keep no log of that try (404); a sensor's retry waits again, as it should.
         assert ti["try_number"] in (1, 2)
         result = airflow_api.xcom(f"jobs_sensor_{way}", run_id, "wait", "job_result")
         assert (result["instance_id"], result["plan_time"]) == (scheduled["instanceId"], plan)
         logs = "".join(
-            airflow_api.log(f"jobs_sensor_{way}", run_id, "wait", n) for n in range(1, ti["try_number"] + 1)
+            log_or_nothing(airflow_api, f"jobs_sensor_{way}", run_id, "wait", n)
+            for n in range(1, ti["try_number"] + 1)
         )
         assert "no instance planned at" in logs, f"{way}: it looked before the instance was there"
     assert dataarts_emulator.job_instance(scheduled["instanceId"])["stopped"] is False
