@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowException, conf
+from airflow.providers.common.compat.sdk import AirflowException
 
 from airflow_provider_dataarts.links.dataarts import DataArtsQualityInstanceLink
 from airflow_provider_dataarts.openlineage import QualityLineageMixin
-from airflow_provider_dataarts.operators.base import DataArtsRunOperator
+from airflow_provider_dataarts.operators.base import DEFAULT_DEFERRABLE, DataArtsRunOperator
 from airflow_provider_dataarts.quality_policy import check_warn_only_at_parse, warn_only_patterns
 from airflow_provider_dataarts.statuses import (
     DEFAULT_CONN_ID,
@@ -63,7 +63,13 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
     :param cancel_on_kill: Stop the instance when a user kills the waiting task.
     """
 
-    template_fields: Sequence[str] = ("rule_id", "job_name", "rule_type", "warn_only", "dataarts_conn_id")
+    template_fields: Sequence[str] = (
+        "rule_id",
+        "job_name",
+        "rule_type",
+        "warn_only",
+        *DataArtsRunOperator.template_fields,
+    )
     operator_extra_links = (DataArtsQualityInstanceLink(),)
     ui_color = "#c7e6f9"
     state_key = "dataarts_quality_run"
@@ -77,7 +83,7 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
         rule_type: str | int = "quality",
         dataarts_conn_id: str = DEFAULT_CONN_ID,
         wait_for_completion: bool = False,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool = DEFAULT_DEFERRABLE,
         poll_interval: float = 30.0,
         timeout: float | timedelta | None = None,
         fail_on_alarm: bool = True,
@@ -227,8 +233,7 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
         from airflow_provider_dataarts.links.dataarts import instance_url
 
         url = instance_url(self.hook.config, instance_id)
-        context["ti"].xcom_push(key="return_value", value=instance_id)
-        context["ti"].xcom_push(key="instance_url", value=url)
+        self.push_link(context, instance_id, url)
         self.log.info("DataArts quality instance: %s", url)
 
     def is_running(self, instance_id: str) -> bool | None:
@@ -236,8 +241,7 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
 
     def _hints(self) -> dict[str, Any]:
         # The submission's marker is in the run record (the waiting state holds no marker).
-        marker = self._record.marker if self._record is not None else {}
-        submitted_at = marker.get("submitted_at")
+        submitted_at = self._submitted_at()
         return {
             "name": self.job_name or None,
             "task_type": self._instance_task_type(),
@@ -245,19 +249,16 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
         }
 
     def wait(self, context: Context, instance_id: str) -> dict[str, Any]:
-        from airflow_provider_dataarts.waiting import quality_instance_check, wait_in_worker
+        from airflow_provider_dataarts.waiting import quality_instance_check
 
         assert self._state is not None
-        return wait_in_worker(
+        return self.worker_wait(
             quality_instance_check(
                 self.hook, self._state, instance_id, self._hints(), self.log, poll_interval=self.poll_interval
             ),
             lambda instance: instance.get("run_status"),
             is_quality_terminal,
-            what=f"quality instance {instance_id}",
-            poll_interval=self.poll_interval,
-            deadline=self.hook.deadline,
-            log=self.log,
+            f"quality instance {instance_id}",
         )
 
     def make_trigger(self, instance_id: str, end_time: float | None) -> DataArtsQualityInstanceTrigger:
@@ -266,13 +267,10 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
         hints = self._hints()
         return DataArtsQualityInstanceTrigger(
             instance_id=instance_id,
-            dataarts_conn_id=self.dataarts_conn_id,
-            poll_interval=self.poll_interval,
-            end_time=end_time,
             job_name=hints["name"],
             task_type=hints["task_type"],
             started_after=hints["started_after"],
-            cancel_on_kill=self.cancel_on_kill,
+            **self.trigger_arguments(end_time),
         )
 
     def deliver(self, context: Context, instance_id: str, answer: dict[str, Any]) -> str:
