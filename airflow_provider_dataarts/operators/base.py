@@ -391,11 +391,7 @@ class DataArtsRunOperator(BaseOperator):
         # whatever the wait's ``timeout``: a shorter timeout would never let it be adopted.
         deadline = self.hook.deadline
         if deadline is not None and marker.get("submitted_at"):
-            closed_ms = marker.get("answer_lost_at") or int(marker["submitted_at"]) + int(
-                marker.get("post_timeout_ms") or 0
-            )
-            needed = int(closed_ms) / 1000 + self.hook.config.not_listed_grace + ADOPTION_MARGIN
-            self.hook.deadline = max(deadline, needed)
+            self.hook.deadline = max(deadline, self._settled_at(marker) + ADOPTION_MARGIN)
         try:
             instance_id = self.recover(context, marker)
         finally:
@@ -408,6 +404,39 @@ class DataArtsRunOperator(BaseOperator):
             )
             self._record = self._ledger.save(self._record.submitted(instance_id))
         return instance_id
+
+    def _settled_at(self, marker: dict[str, Any]) -> float:
+        """When the lists show what a lost answer's POST started: ``not_listed_grace`` after its window."""
+        closed_ms = marker.get("answer_lost_at") or int(marker["submitted_at"]) + int(
+            marker.get("post_timeout_ms") or 0
+        )
+        return int(closed_ms) / 1000 + self.hook.config.not_listed_grace
+
+    def candidates_once_settled(
+        self, marker: dict[str, Any], candidates: Callable[[], list[str]], looking: str, looked_for: str
+    ) -> list[str]:
+        """
+        ``recover``: ``candidates()`` (the runs of the job started inside the POST's window and not
+        known before it), read until the list has caught up (``_settled_at``), or sooner once there
+        are several; past the task's deadline, ``AirflowSensorTimeout``. ``looking``: the log line
+        (the seconds it may take are added), ``looked_for``: what the timeout says was looked for.
+        """
+        from airflow.providers.common.compat.sdk import AirflowSensorTimeout
+
+        settled_at = self._settled_at(marker)
+        self.log.info("%s (%.0f s)", looking, max(0.0, settled_at - time.time()))
+        while True:
+            found = candidates()
+            now = time.time()
+            if len(found) > 1 or now >= settled_at:
+                return found
+            deadline = self.hook.deadline
+            if deadline is not None and now + 1 > deadline:
+                raise AirflowSensorTimeout(
+                    f"DataArts: the task's timeout passed while looking for {looked_for} "
+                    f"(candidates so far: {', '.join(found) or 'none'})"
+                )
+            time.sleep(max(0.0, min(self.poll_interval, 5.0, settled_at - now)))
 
     def never_listed(self, error: Exception) -> bool:
         """Whether a wait ended because DataArts never listed the instance (the retry submits anew)."""

@@ -173,44 +173,29 @@ class DataArtsRunMigrationJobOperator(MigrationLineageMixin, DataArtsRunOperator
         history before it, looked for until the history's lag (``not_listed_grace``) has passed:
         none, then none started; several, then this try fails naming them.
         """
-        from airflow.providers.common.compat.sdk import AirflowSensorTimeout
-
         from airflow_provider_dataarts.lifecycle import in_window, the_one_candidate
 
         if not marker.get("submitted_at"):
             return None
-        submitted_at = int(marker["submitted_at"])
         known = set(marker.get("known") or [])
-        window_closed = (
-            marker.get("answer_lost_at") or submitted_at + marker.get("post_timeout_ms", 0)
-        ) / 1000
-        settled_at = window_closed + self.hook.config.not_listed_grace
-        self.log.info(
-            "Looking for the submission the unanswered start created: submissions of migration job %s "
-            "created inside its window, until the history has caught up (%.0f s)",
-            self.job_name,
-            max(0.0, settled_at - time.time()),
-        )
-        while True:
-            candidates = [
+
+        def candidates() -> list[str]:
+            return [
                 str(item.get("submission-id"))
                 for item in self.hook.list_migration_submissions(self.cluster_id, self.job_name)
                 if str(item.get("submission-id")) not in known
                 and in_window(item.get("creation-date"), marker)
             ]
-            now = time.time()
-            # CDM runs one submission of a job at a time: one that runs now cannot be joined by another.
-            if len(candidates) > 1 or now >= settled_at:
-                return the_one_candidate(
-                    sorted(candidates, key=int), f"migration job {self.job_name} submission"
-                )
-            deadline = self.hook.deadline
-            if deadline is not None and now + 1 > deadline:
-                raise AirflowSensorTimeout(
-                    "DataArts: the task's timeout passed while looking for the submission the unanswered "
-                    f"start may have created (candidates so far: {', '.join(candidates) or 'none'})"
-                )
-            time.sleep(max(0.0, min(self.poll_interval, 5.0, settled_at - now)))
+
+        # CDM runs one submission of a job at a time: one that runs now cannot be joined by another.
+        found = self.candidates_once_settled(
+            marker,
+            candidates,
+            "Looking for the submission the unanswered start created: submissions of migration job "
+            f"{self.job_name} created inside its window, until the history has caught up",
+            "the submission the unanswered start may have created",
+        )
+        return the_one_candidate(sorted(found, key=int), f"migration job {self.job_name} submission")
 
     def announce(self, context: Context, instance_id: str) -> None:
         """Push the id and console link at once, so both survive a later failure."""

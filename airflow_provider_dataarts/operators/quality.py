@@ -185,8 +185,6 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
         until the list lag (``not_listed_grace``) has passed: none, then none started; several, then
         this try fails naming them (``lifecycle.the_one_candidate``).
         """
-        from airflow.providers.common.compat.sdk import AirflowSensorTimeout
-
         from airflow_provider_dataarts.lifecycle import (
             in_window,
             lost_too_long_ago,
@@ -198,35 +196,26 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
             raise lost_too_long_ago("rerun")
         submitted_at = int(marker["submitted_at"])
         known = set(marker.get("known") or [])
-        window_closed = (
-            marker.get("answer_lost_at") or submitted_at + marker.get("post_timeout_ms", 0)
-        ) / 1000
-        settled_at = window_closed + self.hook.config.not_listed_grace
-        deadline = self.hook.deadline
-        self.log.info(
-            "Looking for the instance the unanswered rerun started: instances of job %s that started "
-            "inside its window, until the instance list has caught up (%.0f s)",
-            marker.get("rule_id"),
-            max(0.0, settled_at - time.time()),
-        )
-        while True:
+
+        def candidates() -> list[str]:
+            nonlocal marker
             listed = self._job_instances(submitted_at)
             if "skew_ms" not in marker:  # a record from before the measurement: measured now
                 marker = self._measured_skew(dict(marker))
-            candidates = [
+            return [
                 str(item["id"])
                 for item in listed
                 if str(item["id"]) not in known and in_window(item.get("start_time"), marker)
             ]
-            now = time.time()
-            if len(candidates) > 1 or now >= settled_at:
-                return the_one_candidate(sorted(candidates), "quality instance", marker.get("others"))
-            if deadline is not None and now + 1 > deadline:
-                raise AirflowSensorTimeout(
-                    "DataArts: the task's timeout passed while looking for the instance the unanswered "
-                    f"rerun may have started (candidates so far: {', '.join(candidates) or 'none'})"
-                )
-            time.sleep(max(0.0, min(self.poll_interval, 5.0, settled_at - now)))
+
+        found = self.candidates_once_settled(
+            marker,
+            candidates,
+            "Looking for the instance the unanswered rerun started: instances of job "
+            f"{marker.get('rule_id')} that started inside its window, until the instance list has caught up",
+            "the instance the unanswered rerun may have started",
+        )
+        return the_one_candidate(sorted(found), "quality instance", marker.get("others"))
 
     def announce(self, context: Context, instance_id: str) -> None:
         """Push the id and console link at once, so both survive a later failure."""
