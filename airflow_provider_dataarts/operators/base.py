@@ -177,8 +177,10 @@ class DataArtsRunOperator(BaseOperator):
 
     def push_link(self, context: Context, instance_id: str, url: str) -> None:
         """``announce``: push the id (``return_value``) and console link (``instance_url``) at once."""
+        from airflow_provider_dataarts.links.dataarts import INSTANCE_URL_KEY
+
         context["ti"].xcom_push(key="return_value", value=instance_id)
-        context["ti"].xcom_push(key="instance_url", value=url)
+        context["ti"].xcom_push(key=INSTANCE_URL_KEY, value=url)
 
     def _submitted_at(self) -> int | None:
         """When this run's submission was sent (epoch ms, our clock; a repair keeps it), if recorded."""
