@@ -17,6 +17,7 @@ reads either shape.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 EXTRA_KEYS = ("dataarts_instance_id", "job_name", "run_status", "sub_rules", "alarming_sub_rules", "verdict")
@@ -38,26 +39,37 @@ def quality_event_extra(quality_result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def set_outlet_events(context: Any, quality_result: dict[str, Any], *, passes: bool, log: Any) -> None:
-    """Put the verdict on the asset event of each declared ``Asset`` outlet, unless the task will fail."""
+def _put_on_outlets(context: Any, extra: Callable[[], dict[str, Any]]) -> tuple[str, dict[str, Any]] | None:
+    """
+    Put ``extra()`` on the asset event of each ``Asset`` among the task's ``outlets``; the names of
+    those assets and the extra, or None when the task declares none.
+    """
     from airflow.sdk import Asset
 
-    if not passes:
-        return
     outlets = [
         outlet for outlet in getattr(context.get("task"), "outlets", None) or [] if isinstance(outlet, Asset)
     ]
     if not outlets:
-        return
-    extra = quality_event_extra(quality_result)
+        return None
+    values = extra()
     for outlet in outlets:
-        context["outlet_events"][outlet].extra.update(extra)
-    log.info(
-        "Asset event(s) %s carry DataArts quality instance %s: %s",
-        ", ".join(outlet.name for outlet in outlets),
-        extra["dataarts_instance_id"],
-        extra["run_status"],
-    )
+        context["outlet_events"][outlet].extra.update(values)
+    return ", ".join(outlet.name for outlet in outlets), values
+
+
+def set_outlet_events(context: Any, quality_result: dict[str, Any], *, passes: bool, log: Any) -> None:
+    """Put the verdict on the asset event of each declared ``Asset`` outlet, unless the task will fail."""
+    if not passes:
+        return
+    put = _put_on_outlets(context, lambda: quality_event_extra(quality_result))
+    if put is not None:
+        names, extra = put
+        log.info(
+            "Asset event(s) %s carry DataArts quality instance %s: %s",
+            names,
+            extra["dataarts_instance_id"],
+            extra["run_status"],
+        )
 
 
 def quality_verdict_of(asset_event: Any) -> dict[str, Any] | None:
@@ -106,19 +118,12 @@ def migration_event_extra(migration_result: dict[str, Any]) -> dict[str, Any]:
 
 def set_migration_outlet_events(context: Any, migration_result: dict[str, Any], *, log: Any) -> None:
     """Put the submission and its row counts on the asset event of each declared ``Asset`` outlet."""
-    from airflow.sdk import Asset
-
-    outlets = [
-        outlet for outlet in getattr(context.get("task"), "outlets", None) or [] if isinstance(outlet, Asset)
-    ]
-    if not outlets:
-        return
-    extra = migration_event_extra(migration_result)
-    for outlet in outlets:
-        context["outlet_events"][outlet].extra.update(extra)
-    log.info(
-        "Asset event(s) %s carry DataArts Migration submission %s: %s rows written",
-        ", ".join(outlet.name for outlet in outlets),
-        extra["dataarts_submission_id"],
-        extra["rows_written"],
-    )
+    put = _put_on_outlets(context, lambda: migration_event_extra(migration_result))
+    if put is not None:
+        names, extra = put
+        log.info(
+            "Asset event(s) %s carry DataArts Migration submission %s: %s rows written",
+            names,
+            extra["dataarts_submission_id"],
+            extra["rows_written"],
+        )

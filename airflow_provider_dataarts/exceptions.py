@@ -137,14 +137,16 @@ class DataArtsConfigError(AirflowException, ValueError):
 
 
 @contextmanager
-def refused_without_retry(task_id: str) -> Iterator[None]:
+def refused_without_retry(task_id: str, *also: type[Exception]) -> Iterator[None]:
     """
     Around the argument checks of an operator's or sensor's ``validate()``: a refused argument fails
-    the task without retry (a retry renders the same values), naming the argument.
+    the task without retry (a retry renders the same values), naming the argument. ``also``: other
+    errors of those checks that refuse an argument (``ValueError`` of a date DataArts cannot take).
     """
+    refused: tuple[type[Exception], ...] = (DataArtsConfigError, *also)
     try:
         yield
-    except DataArtsConfigError as error:
+    except refused as error:
         from airflow.providers.common.compat.sdk import AirflowFailException
 
         raise AirflowFailException(f"{task_id}: {error}") from error

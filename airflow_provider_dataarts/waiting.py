@@ -176,6 +176,48 @@ def guarded(
     return check
 
 
+def within_not_listed_grace(
+    fetch: Check,
+    hook: DataArtsHook,
+    state: TaskState,
+    what: str,
+    log: Any,
+    *,
+    started_after: int | None = None,
+    not_listed: Callable[[DataArtsAPIError], bool] | None = None,
+    saying: str = "is not listed yet",
+) -> Check:
+    """
+    ``fetch`` of an instance DataArts may not list yet (its lists lag behind a start): None while
+    ``fetch`` raises an error that ``not_listed`` accepts (default ``DataArtsInstanceNotFound``),
+    until ``extra.not_listed_grace`` has passed since ``started_after`` (epoch ms) or the first miss
+    (``statuses.not_listed_too_long``); then that error is raised. The first miss is kept in
+    ``state``, so the grace survives reschedules and retries; an answer ends it.
+    """
+    from airflow_provider_dataarts.exceptions import DataArtsAPIError
+    from airflow_provider_dataarts.hooks.dataarts import DataArtsInstanceNotFound
+
+    def listed() -> dict[str, Any] | None:
+        try:
+            answer = fetch()
+        except DataArtsAPIError as error:
+            if not (not_listed(error) if not_listed else isinstance(error, DataArtsInstanceNotFound)):
+                raise
+            since = state.record.get("not_listed_since")
+            if since is None:
+                since = time.time()
+                state.save(not_listed_since=since)
+            if not_listed_too_long(since, started_after, time.time(), hook.config.not_listed_grace):
+                raise
+            log.info("DataArts %s %s", what, saying)
+            return None
+        if state.record.get("not_listed_since") is not None:
+            state.save(not_listed_since=None)
+        return answer
+
+    return listed
+
+
 def quality_instance_check(
     hook: DataArtsHook,
     state: TaskState,
@@ -190,27 +232,15 @@ def quality_instance_check(
     that survives reschedules and retries) or DataArts is unreachable (within the tolerance).
     When the grace runs out it raises ``DataArtsInstanceNotFound``.
     """
-    from airflow_provider_dataarts.hooks.dataarts import DataArtsInstanceNotFound
-
     what = f"quality instance {instance_id}"
-
-    def fetch() -> dict[str, Any] | None:
-        try:
-            instance = hook.get_quality_instance(instance_id, **hints)
-        except DataArtsInstanceNotFound:
-            since = state.record.get("not_listed_since")
-            if since is None:
-                since = time.time()
-                state.save(not_listed_since=since)
-            grace = hook.config.not_listed_grace
-            if not_listed_too_long(since, hints.get("started_after"), time.time(), grace):
-                raise
-            log.info("DataArts %s is not listed yet", what)
-            return None
-        if state.record.get("not_listed_since") is not None:
-            state.save(not_listed_since=None)
-        return instance
-
+    fetch = within_not_listed_grace(
+        lambda: hook.get_quality_instance(instance_id, **hints),
+        hook,
+        state,
+        what,
+        log,
+        started_after=hints.get("started_after"),
+    )
     return guarded(fetch, hook, state, what, log, poll_interval=poll_interval)
 
 
@@ -250,29 +280,27 @@ def job_instance_check(
     reschedules through ``state``. When the grace runs out, DataArts' not-found error is raised.
     """
     from airflow_provider_dataarts.client.jobs import INSTANCE_NOT_FOUND, error_code_is
-    from airflow_provider_dataarts.exceptions import DataArtsAPIError
     from airflow_provider_dataarts.results.job import NodeWatch
     from airflow_provider_dataarts.statuses import job_status_note
 
     what = f"job {job_name} instance {instance_id}"
+    listed = within_not_listed_grace(
+        lambda: hook.get_job_instance(job_name, instance_id),
+        hook,
+        state,
+        what,
+        log,
+        not_listed=lambda error: error_code_is(error, INSTANCE_NOT_FOUND),
+        saying="is not known yet",
+    )
 
     def fetch() -> dict[str, Any] | None:
-        try:
-            detail = hook.get_job_instance(job_name, instance_id)
-        except DataArtsAPIError as error:
-            if not error_code_is(error, INSTANCE_NOT_FOUND):
-                raise
-            since = state.record.get("not_listed_since")
-            if since is None:
-                since = time.time()
-                state.save(not_listed_since=since)
-            if not_listed_too_long(since, None, time.time(), hook.config.not_listed_grace):
-                raise
-            log.info("DataArts %s is not known yet", what)
+        detail = listed()
+        if detail is None:
             return None
         watch = NodeWatch(state.record.get("nodes"))
-        if watch.observe(detail, log) or state.record.get("not_listed_since") is not None:
-            state.save(nodes=watch.seen, not_listed_since=None)
+        if watch.observe(detail, log):
+            state.save(nodes=watch.seen)
         status = str(detail.get("status"))
         noted = list(state.record.get("noted") or [])
         note = job_status_note(status)
@@ -319,26 +347,18 @@ def patch_data_check(
 
     what = f"PatchData {name}"
 
-    def fetch() -> dict[str, Any] | None:
+    def fetch() -> dict[str, Any]:
         row = hook.find_patch_data(name)
         if row is None:
-            since = state.record.get("not_listed_since")
-            if since is None:
-                since = time.time()
-                state.save(not_listed_since=since)
-            grace = hook.config.not_listed_grace
-            if not_listed_too_long(since, submitted_at_ms, time.time(), grace):
-                raise DataArtsInstanceNotFound(
-                    f"DataArts does not list {what} {grace:g} s after its creation (extra.not_listed_grace)",
-                    status_code=404,
-                )
-            log.info("DataArts %s is not listed yet", what)
-            return None
-        if state.record.get("not_listed_since") is not None:
-            state.save(not_listed_since=None)
+            raise DataArtsInstanceNotFound(
+                f"DataArts does not list {what} {hook.config.not_listed_grace:g} s after its creation "
+                "(extra.not_listed_grace)",
+                status_code=404,
+            )
         return row
 
-    return guarded(fetch, hook, state, what, log, poll_interval=poll_interval)
+    listed = within_not_listed_grace(fetch, hook, state, what, log, started_after=submitted_at_ms)
+    return guarded(listed, hook, state, what, log, poll_interval=poll_interval)
 
 
 def migration_submission_check(
@@ -363,26 +383,18 @@ def migration_submission_check(
 
     what = f"migration job {job_name} submission {submission_id}"
 
-    def fetch() -> dict[str, Any] | None:
+    def fetch() -> dict[str, Any]:
         found = pick(hook.list_migration_submissions(cluster_id, job_name), submission_id)
         if found is None:
-            since = state.record.get("not_listed_since")
-            if since is None:
-                since = time.time()
-                state.save(not_listed_since=since)
-            if not_listed_too_long(since, started_after, time.time(), hook.config.not_listed_grace):
-                raise DataArtsInstanceNotFound(
-                    f"DataArts Migration job {job_name} has no submission {submission_id} in its history "
-                    f"{hook.config.not_listed_grace:g} s after it started (extra.not_listed_grace)",
-                    status_code=404,
-                )
-            log.info("DataArts %s is not listed yet", what)
-            return None
-        if state.record.get("not_listed_since") is not None:
-            state.save(not_listed_since=None)
+            raise DataArtsInstanceNotFound(
+                f"DataArts Migration job {job_name} has no submission {submission_id} in its history "
+                f"{hook.config.not_listed_grace:g} s after it started (extra.not_listed_grace)",
+                status_code=404,
+            )
         return found
 
-    return guarded(fetch, hook, state, what, log, poll_interval=poll_interval)
+    listed = within_not_listed_grace(fetch, hook, state, what, log, started_after=started_after)
+    return guarded(listed, hook, state, what, log, poll_interval=poll_interval)
 
 
 def route_to_triggerer_queue(task: Any, triggerer_queue: str | None, log: Any) -> str | None:

@@ -124,6 +124,17 @@ def default_name(dag_id: str, task_id: str, run_id: str, map_index: int, lease: 
     return (head[: NAME_MAX - len(tail)] + tail).replace("__", "_")
 
 
+def check_parallel(parallel: Any) -> int:
+    """How many slots DataArts runs at once: a whole number in ``PARALLEL_RANGE``, else refused."""
+    if (
+        isinstance(parallel, bool)
+        or not isinstance(parallel, int)
+        or not (PARALLEL_RANGE[0] <= parallel <= PARALLEL_RANGE[1])
+    ):
+        raise DataArtsConfigError(f"parallel must be a whole number from 1 to 5, not {parallel!r}.")
+    return parallel
+
+
 def create_body(
     name: str,
     job_name: str,
@@ -136,12 +147,7 @@ def create_body(
     workspace: str | None = None,
 ) -> dict[str, Any]:
     """The create body (SDK ``CreateFactorySupplementDataInstanceRequestBody``, snake_case)."""
-    if (
-        isinstance(parallel, bool)
-        or not isinstance(parallel, int)
-        or not (PARALLEL_RANGE[0] <= parallel <= PARALLEL_RANGE[1])
-    ):
-        raise DataArtsConfigError(f"parallel must be a whole number from 1 to 5, not {parallel!r}.")
+    check_parallel(parallel)
     body: dict[str, Any] = {
         "name": check_name(name),
         "job_name": segment(job_name, "job_name"),

@@ -54,22 +54,26 @@ def job_instance_url(config: DataArtsConfig, job_name: str, instance_id: str) ->
     )
 
 
-class DataArtsQualityInstanceLink(BaseOperatorLink):
+class _InstanceUrlLink(BaseOperatorLink):
+    """
+    A link to what the task started in the DataArts console: the URL it pushed to XCom
+    ``instance_url`` (``DataArtsRunOperator.push_link``), empty before that.
+    """
+
+    def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        return XCom.get_value(key=INSTANCE_URL_KEY, ti_key=ti_key) or ""
+
+
+class DataArtsQualityInstanceLink(_InstanceUrlLink):
     """Opens the quality instance that the task started, read from XCom ``instance_url``."""
 
     name = "DataArts Quality instance"
 
-    def get_link(self, operator: Any, *, ti_key: Any) -> str:
-        return XCom.get_value(key=INSTANCE_URL_KEY, ti_key=ti_key) or ""
 
-
-class DataArtsJobInstanceLink(BaseOperatorLink):
+class DataArtsJobInstanceLink(_InstanceUrlLink):
     """Opens the Factory job instance that the task started, read from XCom ``instance_url``."""
 
     name = "DataArts Factory job instance"
-
-    def get_link(self, operator: Any, *, ti_key: Any) -> str:
-        return XCom.get_value(key=INSTANCE_URL_KEY, ti_key=ti_key) or ""
 
 
 def patch_data_url(config: DataArtsConfig, name: str, job_name: str) -> str:
@@ -89,10 +93,7 @@ def patch_data_url(config: DataArtsConfig, name: str, job_name: str) -> str:
     )
 
 
-class DataArtsPatchDataLink(BaseOperatorLink):
+class DataArtsPatchDataLink(_InstanceUrlLink):
     """Opens the PatchData run that the task started, read from XCom ``instance_url``."""
 
     name = "DataArts PatchData"
-
-    def get_link(self, operator: Any, *, ti_key: Any) -> str:
-        return XCom.get_value(key=INSTANCE_URL_KEY, ti_key=ti_key) or ""

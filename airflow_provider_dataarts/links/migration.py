@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from airflow.providers.common.compat.sdk import BaseOperatorLink, XCom
-
-from airflow_provider_dataarts.links.dataarts import INSTANCE_URL_KEY, _without_unknown_region
+from airflow_provider_dataarts.links.dataarts import _InstanceUrlLink, _without_unknown_region
 
 if TYPE_CHECKING:
     from airflow_provider_dataarts.client.config import DataArtsConfig
@@ -30,10 +28,7 @@ def migration_url(config: DataArtsConfig, cluster_id: str, job_name: str, submis
     )
 
 
-class DataArtsMigrationLink(BaseOperatorLink):
+class DataArtsMigrationLink(_InstanceUrlLink):
     """Opens the migration job the task started, read from XCom ``instance_url``."""
 
     name = "DataArts Migration job"
-
-    def get_link(self, operator: Any, *, ti_key: Any) -> str:
-        return XCom.get_value(key=INSTANCE_URL_KEY, ti_key=ti_key) or ""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from abc import abstractmethod
+from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -22,13 +23,19 @@ from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID, positive_seconds
 from airflow_provider_dataarts.waiting import TaskState, task_deadline
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from airflow.sdk import Context
 
     from airflow_provider_dataarts.exceptions import DataArtsAPIError
     from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
     from airflow_provider_dataarts.lifecycle import RunLedger, RunRecord
     from airflow_provider_dataarts.triggers.base import DataArtsPollingTrigger
+    from airflow_provider_dataarts.waiting import Check
 
+# The default of every DataArts operator's and sensor's ``deferrable``: Airflow's
+# ``[operators] default_deferrable``, read when the module is imported (as Airflow's own operators do).
+DEFAULT_DEFERRABLE = conf.getboolean("operators", "default_deferrable", fallback=False)
 # The deferral's own timeout is a backstop only: the trigger itself sends a "timeout" event.
 BACKSTOP = timedelta(seconds=60)
 # How long a user's kill may spend asking DataArts to stop the run: the task runner's supervisor
@@ -61,11 +68,22 @@ def may_have_started(error: DataArtsAPIError) -> bool:
     return error.malformed or error.status_code in MAY_HAVE_STARTED_STATUS
 
 
+def dict_argument(value: Any, name: str, task_id: str) -> Any:
+    """
+    A parameter sent as a JSON object (a job's, script's or migration's parameters): a dict, None,
+    or a template that renders one (``validate`` checks what it rendered). Anything else is refused
+    when the DAG is parsed, naming the parameter.
+    """
+    if not isinstance(value, dict | str | type(None)):
+        raise ValueError(f"{task_id}: {name} must be a dict, not {type(value).__name__}.")
+    return value
+
+
 class DataArtsRunOperator(BaseOperator):
     """
     An operator that starts one remote DataArts run and (optionally) waits for its verdict.
 
-    :param dataarts_conn_id: The Airflow connection of type ``dataarts``.
+    :param dataarts_conn_id: The Airflow connection of type ``dataarts``. (templated)
     :param wait_for_completion: Wait for the run to finish.
     :param deferrable: Wait in the triggerer instead of a worker slot.
     :param triggerer_queue: The triggerer queue the deferred wait goes to (Airflow 3.2+ with
@@ -77,6 +95,8 @@ class DataArtsRunOperator(BaseOperator):
         mark failed, mark success), in the worker or deferred.
     """
 
+    # Every operator's own fields come first: ``(..., *DataArtsRunOperator.template_fields)``.
+    template_fields: Sequence[str] = ("dataarts_conn_id",)
     # task_state_store key of the run record; renaming it breaks in-flight retries.
     state_key: str
     what: str  # "quality instance", "script instance": for messages
@@ -88,7 +108,7 @@ class DataArtsRunOperator(BaseOperator):
         *,
         dataarts_conn_id: str = DEFAULT_CONN_ID,
         wait_for_completion: bool = True,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool = DEFAULT_DEFERRABLE,
         poll_interval: float = 30.0,
         timeout: float | timedelta | None = None,
         cancel_on_kill: bool = True,
@@ -153,11 +173,54 @@ class DataArtsRunOperator(BaseOperator):
 
     @abstractmethod
     def wait(self, context: Context, instance_id: str) -> dict[str, Any]:
-        """Wait in the worker until the instance is terminal; its last answer."""
+        """Wait in the worker until the instance is terminal (``wait_in_worker``); its last answer."""
 
     @abstractmethod
     def make_trigger(self, instance_id: str, end_time: float | None) -> DataArtsPollingTrigger:
-        """The trigger that waits for the instance in the triggerer."""
+        """The trigger that waits for the instance in the triggerer (with ``trigger_arguments``)."""
+
+    # --- what the operators' calls share ------------------------------------------------------
+
+    def push_link(self, context: Context, instance_id: str, url: str) -> None:
+        """``announce``: push the id (``return_value``) and console link (``instance_url``) at once."""
+        from airflow_provider_dataarts.links.dataarts import INSTANCE_URL_KEY
+
+        context["ti"].xcom_push(key="return_value", value=instance_id)
+        context["ti"].xcom_push(key=INSTANCE_URL_KEY, value=url)
+
+    def _submitted_at(self) -> int | None:
+        """When this run's submission was sent (epoch ms, our clock; a repair keeps it), if recorded."""
+        submitted_at = self._record.marker.get("submitted_at") if self._record is not None else None
+        return int(submitted_at) if submitted_at else None
+
+    def worker_wait(
+        self,
+        check: Check,
+        status_of: Callable[[dict[str, Any]], str | None],
+        finished: Callable[[str | None], bool],
+        what: str,
+    ) -> dict[str, Any]:
+        """``wait``: ``waiting.wait_in_worker`` at this task's poll interval, until the hook's deadline."""
+        from airflow_provider_dataarts.waiting import wait_in_worker
+
+        return wait_in_worker(
+            check,
+            status_of,
+            finished,
+            what=what,
+            poll_interval=self.poll_interval,
+            deadline=self.hook.deadline,
+            log=self.log,
+        )
+
+    def trigger_arguments(self, end_time: float | None) -> dict[str, Any]:
+        """``make_trigger``: what every trigger of an operator takes from the task."""
+        return {
+            "dataarts_conn_id": self.dataarts_conn_id,
+            "poll_interval": self.poll_interval,
+            "end_time": end_time,
+            "cancel_on_kill": self.cancel_on_kill,
+        }
 
     @abstractmethod
     def deliver(self, context: Context, instance_id: str, answer: dict[str, Any]) -> Any:
@@ -366,11 +429,7 @@ class DataArtsRunOperator(BaseOperator):
         # whatever the wait's ``timeout``: a shorter timeout would never let it be adopted.
         deadline = self.hook.deadline
         if deadline is not None and marker.get("submitted_at"):
-            closed_ms = marker.get("answer_lost_at") or int(marker["submitted_at"]) + int(
-                marker.get("post_timeout_ms") or 0
-            )
-            needed = int(closed_ms) / 1000 + self.hook.config.not_listed_grace + ADOPTION_MARGIN
-            self.hook.deadline = max(deadline, needed)
+            self.hook.deadline = max(deadline, self._settled_at(marker) + ADOPTION_MARGIN)
         try:
             instance_id = self.recover(context, marker)
         finally:
@@ -383,6 +442,39 @@ class DataArtsRunOperator(BaseOperator):
             )
             self._record = self._ledger.save(self._record.submitted(instance_id))
         return instance_id
+
+    def _settled_at(self, marker: dict[str, Any]) -> float:
+        """When the lists show what a lost answer's POST started: ``not_listed_grace`` after its window."""
+        closed_ms = marker.get("answer_lost_at") or int(marker["submitted_at"]) + int(
+            marker.get("post_timeout_ms") or 0
+        )
+        return int(closed_ms) / 1000 + self.hook.config.not_listed_grace
+
+    def candidates_once_settled(
+        self, marker: dict[str, Any], candidates: Callable[[], list[str]], looking: str, looked_for: str
+    ) -> list[str]:
+        """
+        ``recover``: ``candidates()`` (the runs of the job started inside the POST's window and not
+        known before it), read until the list has caught up (``_settled_at``), or sooner once there
+        are several; past the task's deadline, ``AirflowSensorTimeout``. ``looking``: the log line
+        (the seconds it may take are added), ``looked_for``: what the timeout says was looked for.
+        """
+        from airflow.providers.common.compat.sdk import AirflowSensorTimeout
+
+        settled_at = self._settled_at(marker)
+        self.log.info("%s (%.0f s)", looking, max(0.0, settled_at - time.time()))
+        while True:
+            found = candidates()
+            now = time.time()
+            if len(found) > 1 or now >= settled_at:
+                return found
+            deadline = self.hook.deadline
+            if deadline is not None and now + 1 > deadline:
+                raise AirflowSensorTimeout(
+                    f"DataArts: the task's timeout passed while looking for {looked_for} "
+                    f"(candidates so far: {', '.join(found) or 'none'})"
+                )
+            time.sleep(max(0.0, min(self.poll_interval, 5.0, settled_at - now)))
 
     def never_listed(self, error: Exception) -> bool:
         """Whether a wait ended because DataArts never listed the instance (the retry submits anew)."""

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 from airflow_provider_dataarts.links.dataarts import DataArtsJobInstanceLink, DataArtsPatchDataLink
-from airflow_provider_dataarts.operators.base import DataArtsRunOperator
+from airflow_provider_dataarts.operators.base import DEFAULT_DEFERRABLE, DataArtsRunOperator, dict_argument
 from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID, is_job_terminal
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ class DataArtsRunJobOperator(DataArtsRunOperator):
         (DataArts' "rerun from the failed node") instead of starting a new run.
     """
 
-    template_fields: Sequence[str] = ("job_name", "job_params", "dataarts_conn_id")
+    template_fields: Sequence[str] = ("job_name", "job_params", *DataArtsRunOperator.template_fields)
     template_fields_renderers = {"job_params": "json"}
     operator_extra_links = (DataArtsJobInstanceLink(),)
     ui_color = "#d9ecd0"
@@ -63,7 +63,7 @@ class DataArtsRunJobOperator(DataArtsRunOperator):
         job_params: dict[str, Any] | None = None,
         dataarts_conn_id: str = DEFAULT_CONN_ID,
         wait_for_completion: bool = True,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool = DEFAULT_DEFERRABLE,
         poll_interval: float = 30.0,
         timeout: float | timedelta | None = None,
         cancel_on_kill: bool = True,
@@ -79,10 +79,8 @@ class DataArtsRunJobOperator(DataArtsRunOperator):
             cancel_on_kill=cancel_on_kill,
             **kwargs,
         )
-        if not isinstance(job_params, dict | str | type(None)):
-            raise ValueError(f"{self.task_id}: job_params must be a dict, not {type(job_params).__name__}.")
         self.job_name = job_name
-        self.job_params = job_params
+        self.job_params = dict_argument(job_params, "job_params", self.task_id)
         self.repair_on_retry = repair_on_retry
 
     # --- the lifecycle's calls ----------------------------------------------------------------
@@ -203,8 +201,7 @@ class DataArtsRunJobOperator(DataArtsRunOperator):
         from airflow_provider_dataarts.links.dataarts import job_instance_url
 
         url = job_instance_url(self.hook.config, self.job_name, instance_id)
-        context["ti"].xcom_push(key="return_value", value=instance_id)
-        context["ti"].xcom_push(key="instance_url", value=url)
+        self.push_link(context, instance_id, url)
         self.log.info("DataArts job %s instance %s: %s", self.job_name, instance_id, url)
 
     def repair(self, context: Context, instance_id: str) -> str:
@@ -233,11 +230,6 @@ class DataArtsRunJobOperator(DataArtsRunOperator):
             time.sleep(min(self.poll_interval, 2.0))
         return instance_id
 
-    def _planned_after(self) -> int | None:
-        """The instance's plan time is no earlier than its submission (a repair keeps both)."""
-        submitted_at = self._record.marker.get("submitted_at") if self._record is not None else None
-        return int(submitted_at) if submitted_at else None
-
     def never_listed(self, error: Exception) -> bool:
         from airflow_provider_dataarts.client.jobs import INSTANCE_NOT_FOUND, error_code_is
         from airflow_provider_dataarts.exceptions import DataArtsAPIError
@@ -245,24 +237,16 @@ class DataArtsRunJobOperator(DataArtsRunOperator):
         return isinstance(error, DataArtsAPIError) and error_code_is(error, INSTANCE_NOT_FOUND)
 
     def wait(self, context: Context, instance_id: str) -> dict[str, Any]:
-        from airflow_provider_dataarts.waiting import (
-            job_instance_check,
-            job_status_finished,
-            job_status_of,
-            wait_in_worker,
-        )
+        from airflow_provider_dataarts.waiting import job_instance_check, job_status_finished, job_status_of
 
         assert self._state is not None
-        return wait_in_worker(
+        return self.worker_wait(
             job_instance_check(
                 self.hook, self._state, self.job_name, instance_id, self.log, poll_interval=self.poll_interval
             ),
             job_status_of,
             job_status_finished,
-            what=f"job {self.job_name} instance {instance_id}",
-            poll_interval=self.poll_interval,
-            deadline=self.hook.deadline,
-            log=self.log,
+            f"job {self.job_name} instance {instance_id}",
         )
 
     def make_trigger(self, instance_id: str, end_time: float | None) -> DataArtsJobInstanceTrigger:
@@ -271,12 +255,10 @@ class DataArtsRunJobOperator(DataArtsRunOperator):
         return DataArtsJobInstanceTrigger(
             job_name=self.job_name,
             instance_id=instance_id,
-            planned_after=self._planned_after(),
+            # The instance's plan time is no earlier than its submission (a repair keeps both).
+            planned_after=self._submitted_at(),
             repaired_after=self._record.marker.get("repaired_after") if self._record is not None else None,
-            dataarts_conn_id=self.dataarts_conn_id,
-            poll_interval=self.poll_interval,
-            end_time=end_time,
-            cancel_on_kill=self.cancel_on_kill,
+            **self.trigger_arguments(end_time),
         )
 
     def deliver(self, context: Context, instance_id: str, answer: dict[str, Any]) -> str:
@@ -390,7 +372,7 @@ class DataArtsPatchDataOperator(DataArtsRunOperator):
         "to_date",
         "depend_jobs",
         "patch_data_name",
-        "dataarts_conn_id",
+        *DataArtsRunOperator.template_fields,
     )
     operator_extra_links = (DataArtsPatchDataLink(),)
     ui_color = "#d9ecd0"
@@ -410,7 +392,7 @@ class DataArtsPatchDataOperator(DataArtsRunOperator):
         patch_data_name: str | None = None,
         dataarts_conn_id: str = DEFAULT_CONN_ID,
         wait_for_completion: bool = True,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool = DEFAULT_DEFERRABLE,
         poll_interval: float = 30.0,
         timeout: float | timedelta | None = None,
         cancel_on_kill: bool = True,
@@ -425,16 +407,13 @@ class DataArtsPatchDataOperator(DataArtsRunOperator):
             cancel_on_kill=cancel_on_kill,
             **kwargs,
         )
-        from airflow_provider_dataarts.client.patchdata import PARALLEL_RANGE
+        from airflow_provider_dataarts.client.patchdata import check_parallel
+        from airflow_provider_dataarts.exceptions import DataArtsConfigError
 
-        if (
-            isinstance(parallel, bool)
-            or not isinstance(parallel, int)
-            or not (PARALLEL_RANGE[0] <= parallel <= PARALLEL_RANGE[1])
-        ):
-            raise ValueError(
-                f"{self.task_id}: parallel must be a whole number from 1 to 5, not {parallel!r}."
-            )
+        try:
+            check_parallel(parallel)
+        except DataArtsConfigError as error:
+            raise ValueError(f"{self.task_id}: {error}") from None
         self.job_name = job_name
         self.from_date = from_date
         self.to_date = to_date
@@ -458,16 +437,15 @@ class DataArtsPatchDataOperator(DataArtsRunOperator):
     def validate(self, context: Context) -> None:
         from airflow_provider_dataarts.client.core import segment
         from airflow_provider_dataarts.client.patchdata import check_name, wire_dates
-        from airflow_provider_dataarts.exceptions import DataArtsConfigError
+        from airflow_provider_dataarts.exceptions import refused_without_retry
 
-        try:
+        # Rendered now: refused before any record or request (a date out of range is a ValueError).
+        with refused_without_retry(self.task_id, ValueError):
             segment(self.job_name, "job_name")
             wire_dates(self.from_date, self.to_date)
             self._depend_jobs()
             if self.patch_data_name:
                 check_name(self.patch_data_name)
-        except (DataArtsConfigError, ValueError) as error:  # a retry renders the same values
-            raise AirflowFailException(f"{self.task_id}: {error}") from error
         self.hook.config.require_workspace()  # the v2 Factory calls need the workspace header
 
     def _new_name(self, context: Context) -> str:
@@ -651,20 +629,15 @@ class DataArtsPatchDataOperator(DataArtsRunOperator):
         from airflow_provider_dataarts.links.dataarts import patch_data_url
 
         url = patch_data_url(self.hook.config, instance_id, self.job_name)
-        context["ti"].xcom_push(key="return_value", value=instance_id)
-        context["ti"].xcom_push(key="instance_url", value=url)
+        self.push_link(context, instance_id, url)
         self.log.info("DataArts PatchData %s of job %s: %s", instance_id, self.job_name, url)
-
-    def _submitted_at(self) -> int | None:
-        submitted_at = self._record.marker.get("submitted_at") if self._record is not None else None
-        return int(submitted_at) if submitted_at else None
 
     def wait(self, context: Context, instance_id: str) -> dict[str, Any]:
         from airflow_provider_dataarts.client.patchdata import is_terminal
-        from airflow_provider_dataarts.waiting import patch_data_check, wait_in_worker
+        from airflow_provider_dataarts.waiting import patch_data_check
 
         assert self._state is not None
-        return wait_in_worker(
+        return self.worker_wait(
             patch_data_check(
                 self.hook,
                 self._state,
@@ -675,10 +648,7 @@ class DataArtsPatchDataOperator(DataArtsRunOperator):
             ),
             lambda row: row.get("status"),
             is_terminal,
-            what=f"PatchData {instance_id} of job {self.job_name}",
-            poll_interval=self.poll_interval,
-            deadline=self.hook.deadline,
-            log=self.log,
+            f"PatchData {instance_id} of job {self.job_name}",
         )
 
     def make_trigger(self, instance_id: str, end_time: float | None) -> DataArtsPatchDataTrigger:
@@ -688,10 +658,7 @@ class DataArtsPatchDataOperator(DataArtsRunOperator):
             instance_id=instance_id,
             job_name=self.job_name,
             submitted_at=self._submitted_at(),
-            dataarts_conn_id=self.dataarts_conn_id,
-            poll_interval=self.poll_interval,
-            end_time=end_time,
-            cancel_on_kill=self.cancel_on_kill,
+            **self.trigger_arguments(end_time),
         )
 
     def deliver(self, context: Context, instance_id: str, answer: dict[str, Any]) -> str:

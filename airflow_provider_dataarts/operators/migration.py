@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 from airflow_provider_dataarts.links.migration import DataArtsMigrationLink
 from airflow_provider_dataarts.openlineage_migration import MigrationLineageMixin
-from airflow_provider_dataarts.operators.base import DataArtsRunOperator
+from airflow_provider_dataarts.operators.base import DEFAULT_DEFERRABLE, DataArtsRunOperator, dict_argument
 from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID, is_migration_terminal
 
 # CDM carries out a stop asynchronously: a start refused because this task's own stopped
@@ -56,7 +56,12 @@ class DataArtsRunMigrationJobOperator(MigrationLineageMixin, DataArtsRunOperator
     :param cancel_on_kill: Stop the submission when a user kills the waiting task.
     """
 
-    template_fields: Sequence[str] = ("cluster_id", "job_name", "variables", "dataarts_conn_id")
+    template_fields: Sequence[str] = (
+        "cluster_id",
+        "job_name",
+        "variables",
+        *DataArtsRunOperator.template_fields,
+    )
     template_fields_renderers = {"variables": "json"}
     operator_extra_links = (DataArtsMigrationLink(),)
     ui_color = "#d0e4f5"
@@ -72,7 +77,7 @@ class DataArtsRunMigrationJobOperator(MigrationLineageMixin, DataArtsRunOperator
         variables: dict[str, Any] | None = None,
         dataarts_conn_id: str = DEFAULT_CONN_ID,
         wait_for_completion: bool = True,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool = DEFAULT_DEFERRABLE,
         poll_interval: float = 30.0,
         timeout: float | timedelta | None = None,
         cancel_on_kill: bool = True,
@@ -87,25 +92,21 @@ class DataArtsRunMigrationJobOperator(MigrationLineageMixin, DataArtsRunOperator
             cancel_on_kill=cancel_on_kill,
             **kwargs,
         )
-        if not isinstance(variables, dict | str | type(None)):
-            raise ValueError(f"{self.task_id}: variables must be a dict, not {type(variables).__name__}.")
         self.cluster_id = cluster_id
         self.job_name = job_name
-        self.variables = variables
+        self.variables = dict_argument(variables, "variables", self.task_id)
 
     # --- the lifecycle's calls ----------------------------------------------------------------
 
     def validate(self, context: Context) -> None:
         from airflow_provider_dataarts.client.core import segment
         from airflow_provider_dataarts.client.migration import variables_body
-        from airflow_provider_dataarts.exceptions import DataArtsConfigError
+        from airflow_provider_dataarts.exceptions import refused_without_retry
 
-        try:
+        with refused_without_retry(self.task_id):  # rendered now: refused before any record or request
             segment(self.cluster_id, "cluster_id")
             segment(self.job_name, "job_name")
-            variables_body(self.variables)  # rendered now: refused before any request, naming the key
-        except DataArtsConfigError as error:  # a retry renders the same values: fail without one
-            raise AirflowFailException(f"{self.task_id}: {error}") from error
+            variables_body(self.variables)
         self.hook.config  # noqa: B018 - reads and validates the connection before any request
 
     def _history_ids(self) -> list[str]:
@@ -223,63 +224,43 @@ class DataArtsRunMigrationJobOperator(MigrationLineageMixin, DataArtsRunOperator
         history before it, looked for until the history's lag (``not_listed_grace``) has passed:
         none, then none started; several, then this try fails naming them.
         """
-        from airflow.providers.common.compat.sdk import AirflowSensorTimeout
-
         from airflow_provider_dataarts.lifecycle import in_window, the_one_candidate
 
         if not marker.get("submitted_at"):
             return None
-        submitted_at = int(marker["submitted_at"])
         known = set(marker.get("known") or [])
-        window_closed = (
-            marker.get("answer_lost_at") or submitted_at + marker.get("post_timeout_ms", 0)
-        ) / 1000
-        settled_at = window_closed + self.hook.config.not_listed_grace
-        self.log.info(
-            "Looking for the submission the unanswered start created: submissions of migration job %s "
-            "created inside its window, until the history has caught up (%.0f s)",
-            self.job_name,
-            max(0.0, settled_at - time.time()),
-        )
-        while True:
-            candidates = [
+
+        def candidates() -> list[str]:
+            return [
                 str(item.get("submission-id"))
                 for item in self.hook.list_migration_submissions(self.cluster_id, self.job_name)
                 if str(item.get("submission-id")) not in known
                 and in_window(item.get("creation-date"), marker)
             ]
-            now = time.time()
-            # CDM runs one submission of a job at a time: one that runs now cannot be joined by another.
-            if len(candidates) > 1 or now >= settled_at:
-                return the_one_candidate(
-                    sorted(candidates, key=int), f"migration job {self.job_name} submission"
-                )
-            deadline = self.hook.deadline
-            if deadline is not None and now + 1 > deadline:
-                raise AirflowSensorTimeout(
-                    "DataArts: the task's timeout passed while looking for the submission the unanswered "
-                    f"start may have created (candidates so far: {', '.join(candidates) or 'none'})"
-                )
-            time.sleep(max(0.0, min(self.poll_interval, 5.0, settled_at - now)))
+
+        # CDM runs one submission of a job at a time: one that runs now cannot be joined by another.
+        found = self.candidates_once_settled(
+            marker,
+            candidates,
+            "Looking for the submission the unanswered start created: submissions of migration job "
+            f"{self.job_name} created inside its window, until the history has caught up",
+            "the submission the unanswered start may have created",
+        )
+        return the_one_candidate(sorted(found, key=int), f"migration job {self.job_name} submission")
 
     def announce(self, context: Context, instance_id: str) -> None:
         """Push the id and console link at once, so both survive a later failure."""
         from airflow_provider_dataarts.links.migration import migration_url
 
         url = migration_url(self.hook.config, self.cluster_id, self.job_name, instance_id)
-        context["ti"].xcom_push(key="return_value", value=instance_id)
-        context["ti"].xcom_push(key="instance_url", value=url)
+        self.push_link(context, instance_id, url)
         self.log.info("DataArts Migration job %s submission %s: %s", self.job_name, instance_id, url)
 
-    def _started_after(self) -> int | None:
-        submitted_at = self._record.marker.get("submitted_at") if self._record is not None else None
-        return int(submitted_at) if submitted_at else None
-
     def wait(self, context: Context, instance_id: str) -> dict[str, Any]:
-        from airflow_provider_dataarts.waiting import migration_submission_check, wait_in_worker
+        from airflow_provider_dataarts.waiting import migration_submission_check
 
         assert self._state is not None
-        return wait_in_worker(
+        return self.worker_wait(
             migration_submission_check(
                 self.hook,
                 self._state,
@@ -288,14 +269,11 @@ class DataArtsRunMigrationJobOperator(MigrationLineageMixin, DataArtsRunOperator
                 instance_id,
                 self.log,
                 poll_interval=self.poll_interval,
-                started_after=self._started_after(),
+                started_after=self._submitted_at(),
             ),
             lambda submission: submission.get("status"),
             is_migration_terminal,
-            what=f"migration job {self.job_name} submission {instance_id}",
-            poll_interval=self.poll_interval,
-            deadline=self.hook.deadline,
-            log=self.log,
+            f"migration job {self.job_name} submission {instance_id}",
         )
 
     def make_trigger(self, instance_id: str, end_time: float | None) -> DataArtsMigrationJobTrigger:
@@ -305,11 +283,8 @@ class DataArtsRunMigrationJobOperator(MigrationLineageMixin, DataArtsRunOperator
             cluster_id=self.cluster_id,
             job_name=self.job_name,
             submission_id=instance_id,
-            started_after=self._started_after(),
-            dataarts_conn_id=self.dataarts_conn_id,
-            poll_interval=self.poll_interval,
-            end_time=end_time,
-            cancel_on_kill=self.cancel_on_kill,
+            started_after=self._submitted_at(),
+            **self.trigger_arguments(end_time),
         )
 
     def deliver(self, context: Context, instance_id: str, answer: dict[str, Any]) -> str:

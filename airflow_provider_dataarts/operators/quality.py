@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowException, conf
+from airflow.providers.common.compat.sdk import AirflowException
 
 from airflow_provider_dataarts.links.dataarts import DataArtsQualityInstanceLink
 from airflow_provider_dataarts.openlineage import QualityLineageMixin
-from airflow_provider_dataarts.operators.base import DataArtsRunOperator
+from airflow_provider_dataarts.operators.base import DEFAULT_DEFERRABLE, DataArtsRunOperator
 from airflow_provider_dataarts.quality_policy import check_warn_only_at_parse, warn_only_patterns
 from airflow_provider_dataarts.statuses import (
     DEFAULT_CONN_ID,
@@ -63,7 +63,13 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
     :param cancel_on_kill: Stop the instance when a user kills the waiting task.
     """
 
-    template_fields: Sequence[str] = ("rule_id", "job_name", "rule_type", "warn_only", "dataarts_conn_id")
+    template_fields: Sequence[str] = (
+        "rule_id",
+        "job_name",
+        "rule_type",
+        "warn_only",
+        *DataArtsRunOperator.template_fields,
+    )
     operator_extra_links = (DataArtsQualityInstanceLink(),)
     ui_color = "#c7e6f9"
     state_key = "dataarts_quality_run"
@@ -78,7 +84,7 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
         rule_type: str | int = "quality",
         dataarts_conn_id: str = DEFAULT_CONN_ID,
         wait_for_completion: bool = False,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool = DEFAULT_DEFERRABLE,
         poll_interval: float = 30.0,
         timeout: float | timedelta | None = None,
         fail_on_alarm: bool = True,
@@ -180,8 +186,6 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
         until the list lag (``not_listed_grace``) has passed: none, then none started; several, then
         this try fails naming them (``lifecycle.the_one_candidate``).
         """
-        from airflow.providers.common.compat.sdk import AirflowSensorTimeout
-
         from airflow_provider_dataarts.lifecycle import (
             in_window,
             lost_too_long_ago,
@@ -193,43 +197,33 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
             raise lost_too_long_ago("rerun")
         submitted_at = int(marker["submitted_at"])
         known = set(marker.get("known") or [])
-        window_closed = (
-            marker.get("answer_lost_at") or submitted_at + marker.get("post_timeout_ms", 0)
-        ) / 1000
-        settled_at = window_closed + self.hook.config.not_listed_grace
-        deadline = self.hook.deadline
-        self.log.info(
-            "Looking for the instance the unanswered rerun started: instances of job %s that started "
-            "inside its window, until the instance list has caught up (%.0f s)",
-            marker.get("rule_id"),
-            max(0.0, settled_at - time.time()),
-        )
-        while True:
+
+        def candidates() -> list[str]:
+            nonlocal marker
             listed = self._job_instances(submitted_at)
             if "skew_ms" not in marker:  # a record from before the measurement: measured now
                 marker = self._measured_skew(dict(marker))
-            candidates = [
+            return [
                 str(item["id"])
                 for item in listed
                 if str(item["id"]) not in known and in_window(item.get("start_time"), marker)
             ]
-            now = time.time()
-            if len(candidates) > 1 or now >= settled_at:
-                return the_one_candidate(sorted(candidates), "quality instance", marker.get("others"))
-            if deadline is not None and now + 1 > deadline:
-                raise AirflowSensorTimeout(
-                    "DataArts: the task's timeout passed while looking for the instance the unanswered "
-                    f"rerun may have started (candidates so far: {', '.join(candidates) or 'none'})"
-                )
-            time.sleep(max(0.0, min(self.poll_interval, 5.0, settled_at - now)))
+
+        found = self.candidates_once_settled(
+            marker,
+            candidates,
+            "Looking for the instance the unanswered rerun started: instances of job "
+            f"{marker.get('rule_id')} that started inside its window, until the instance list has caught up",
+            "the instance the unanswered rerun may have started",
+        )
+        return the_one_candidate(sorted(found), "quality instance", marker.get("others"))
 
     def announce(self, context: Context, instance_id: str) -> None:
         """Push the id and console link at once, so both survive a later failure."""
         from airflow_provider_dataarts.links.dataarts import instance_url
 
         url = instance_url(self.hook.config, instance_id)
-        context["ti"].xcom_push(key="return_value", value=instance_id)
-        context["ti"].xcom_push(key="instance_url", value=url)
+        self.push_link(context, instance_id, url)
         self.log.info("DataArts quality instance: %s", url)
 
     def is_running(self, instance_id: str) -> bool | None:
@@ -237,8 +231,7 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
 
     def _hints(self) -> dict[str, Any]:
         # The submission's marker is in the run record (the waiting state holds no marker).
-        marker = self._record.marker if self._record is not None else {}
-        submitted_at = marker.get("submitted_at")
+        submitted_at = self._submitted_at()
         return {
             "name": self.job_name or None,
             "task_type": self._instance_task_type(),
@@ -246,19 +239,16 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
         }
 
     def wait(self, context: Context, instance_id: str) -> dict[str, Any]:
-        from airflow_provider_dataarts.waiting import quality_instance_check, wait_in_worker
+        from airflow_provider_dataarts.waiting import quality_instance_check
 
         assert self._state is not None
-        return wait_in_worker(
+        return self.worker_wait(
             quality_instance_check(
                 self.hook, self._state, instance_id, self._hints(), self.log, poll_interval=self.poll_interval
             ),
             lambda instance: instance.get("run_status"),
             is_quality_terminal,
-            what=f"quality instance {instance_id}",
-            poll_interval=self.poll_interval,
-            deadline=self.hook.deadline,
-            log=self.log,
+            f"quality instance {instance_id}",
         )
 
     def make_trigger(self, instance_id: str, end_time: float | None) -> DataArtsQualityInstanceTrigger:
@@ -267,13 +257,10 @@ class RerunQualityJobOperator(QualityLineageMixin, DataArtsRunOperator):
         hints = self._hints()
         return DataArtsQualityInstanceTrigger(
             instance_id=instance_id,
-            dataarts_conn_id=self.dataarts_conn_id,
-            poll_interval=self.poll_interval,
-            end_time=end_time,
             job_name=hints["name"],
             task_type=hints["task_type"],
             started_after=hints["started_after"],
-            cancel_on_kill=self.cancel_on_kill,
+            **self.trigger_arguments(end_time),
         )
 
     def deliver(self, context: Context, instance_id: str, answer: dict[str, Any]) -> str:

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
-from airflow_provider_dataarts.operators.base import DataArtsRunOperator
+from airflow_provider_dataarts.operators.base import DEFAULT_DEFERRABLE, DataArtsRunOperator, dict_argument
 from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID, Verdict, script_verdict
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ class DataArtsExecuteScriptOperator(DataArtsRunOperator):
     :param cancel_on_kill: Stop the instance when a user kills the waiting task.
     """
 
-    template_fields: Sequence[str] = ("script_name", "script_params", "dataarts_conn_id")
+    template_fields: Sequence[str] = ("script_name", "script_params", *DataArtsRunOperator.template_fields)
     template_fields_renderers = {"script_params": "json"}
     ui_color = "#d5e8f9"
     state_key = "dataarts_script_run"
@@ -62,7 +62,7 @@ class DataArtsExecuteScriptOperator(DataArtsRunOperator):
         script_params: dict[str, Any] | None = None,
         dataarts_conn_id: str = DEFAULT_CONN_ID,
         wait_for_completion: bool = True,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool = DEFAULT_DEFERRABLE,
         poll_interval: float = 10.0,
         timeout: float | timedelta | None = None,
         max_rows: int = 1000,
@@ -80,10 +80,7 @@ class DataArtsExecuteScriptOperator(DataArtsRunOperator):
             cancel_on_kill=cancel_on_kill,
             **kwargs,
         )
-        if not isinstance(script_params, dict | str | type(None)):
-            raise ValueError(
-                f"{self.task_id}: script_params must be a dict, not {type(script_params).__name__}."
-            )
+        dict_argument(script_params, "script_params", self.task_id)
         if max_rows < 0:
             raise ValueError(f"{self.task_id}: max_rows must be 0 or more, not {max_rows!r}.")
         if max_xcom_bytes is not None and max_xcom_bytes <= 0:
@@ -144,10 +141,10 @@ class DataArtsExecuteScriptOperator(DataArtsRunOperator):
         context["ti"].xcom_push(key=INSTANCE_ID_KEY, value=instance_id)
 
     def wait(self, context: Context, instance_id: str) -> dict[str, Any]:
-        from airflow_provider_dataarts.waiting import script_instance_check, wait_in_worker
+        from airflow_provider_dataarts.waiting import script_instance_check
 
         assert self._state is not None
-        return wait_in_worker(
+        return self.worker_wait(
             script_instance_check(
                 self.hook,
                 self._state,
@@ -158,10 +155,7 @@ class DataArtsExecuteScriptOperator(DataArtsRunOperator):
             ),
             lambda answer: answer.get("status"),
             lambda status: script_verdict(status) is not Verdict.WAIT,
-            what=f"script {self.script_name} instance {instance_id}",
-            poll_interval=self.poll_interval,
-            deadline=self.hook.deadline,
-            log=self.log,
+            f"script {self.script_name} instance {instance_id}",
         )
 
     def make_trigger(self, instance_id: str, end_time: float | None) -> DataArtsScriptInstanceTrigger:
@@ -170,10 +164,7 @@ class DataArtsExecuteScriptOperator(DataArtsRunOperator):
         return DataArtsScriptInstanceTrigger(
             instance_id=instance_id,
             script_name=self.script_name,
-            dataarts_conn_id=self.dataarts_conn_id,
-            poll_interval=self.poll_interval,
-            end_time=end_time,
-            cancel_on_kill=self.cancel_on_kill,
+            **self.trigger_arguments(end_time),
         )
 
     def deliver(self, context: Context, instance_id: str, answer: dict[str, Any]) -> dict[str, Any]:

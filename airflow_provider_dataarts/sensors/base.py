@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 from abc import abstractmethod
+from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowSkipException, BaseSensorOperator, conf
+from airflow.providers.common.compat.sdk import AirflowSkipException, BaseSensorOperator
 
-from airflow_provider_dataarts.operators.base import BACKSTOP
+from airflow_provider_dataarts.operators.base import BACKSTOP, DEFAULT_DEFERRABLE
 from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID, positive_seconds
 
 if TYPE_CHECKING:
@@ -29,13 +30,15 @@ class DataArtsSensor(BaseSensorOperator):
     A sensor only watches: nothing it does, and nothing done to it (clear, mark, kill), stops the
     instance it waits for.
 
-    :param dataarts_conn_id: The Airflow connection of type ``dataarts``.
+    :param dataarts_conn_id: The Airflow connection of type ``dataarts``. (templated)
     :param deferrable: Wait in the triggerer instead of a worker slot.
     :param triggerer_queue: The triggerer queue the deferred wait goes to (Airflow 3.2+ with
         ``[triggerer] queues_enabled``; default ``[dataarts] triggerer_queue``), so one triggerer
         can own every DataArts wait; ignored, with a warning, below 3.2.
     """
 
+    # Every sensor's own fields come first: ``(..., *DataArtsSensor.template_fields)``.
+    template_fields: Sequence[str] = ("dataarts_conn_id",)
     # task_state_store key of what waiting has learnt (not-listed grace, an outage's start).
     state_key: str
 
@@ -43,7 +46,7 @@ class DataArtsSensor(BaseSensorOperator):
         self,
         *,
         dataarts_conn_id: str = DEFAULT_CONN_ID,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool = DEFAULT_DEFERRABLE,
         triggerer_queue: str | None = None,
         **kwargs: Any,
     ) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import PokeReturnValue, conf
+from airflow.providers.common.compat.sdk import PokeReturnValue
 
+from airflow_provider_dataarts.operators.base import DEFAULT_DEFERRABLE
 from airflow_provider_dataarts.sensors.base import DataArtsSensor
 from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID
 
@@ -38,7 +39,7 @@ class DataArtsJobInstanceSensor(DataArtsSensor):
     :param deferrable: Wait in the triggerer instead of a worker slot.
     """
 
-    template_fields: Sequence[str] = ("job_name", "instance_id", "plan_time", "dataarts_conn_id")
+    template_fields: Sequence[str] = ("job_name", "instance_id", "plan_time", *DataArtsSensor.template_fields)
     ui_color = "#d9ecd0"
     state_key = "dataarts_job_wait"
 
@@ -49,7 +50,7 @@ class DataArtsJobInstanceSensor(DataArtsSensor):
         instance_id: str | int | None = None,
         plan_time: Any = None,
         dataarts_conn_id: str = DEFAULT_CONN_ID,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool = DEFAULT_DEFERRABLE,
         **kwargs: Any,
     ) -> None:
         super().__init__(dataarts_conn_id=dataarts_conn_id, deferrable=deferrable, **kwargs)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import PokeReturnValue, conf
+from airflow.providers.common.compat.sdk import PokeReturnValue
 
 from airflow_provider_dataarts.openlineage_migration import MigrationLineageMixin
+from airflow_provider_dataarts.operators.base import DEFAULT_DEFERRABLE
 from airflow_provider_dataarts.sensors.base import DataArtsSensor
 from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID
 
@@ -37,7 +38,12 @@ class DataArtsMigrationJobSensor(MigrationLineageMixin, DataArtsSensor):
     :param deferrable: Wait in the triggerer instead of a worker slot.
     """
 
-    template_fields: Sequence[str] = ("cluster_id", "job_name", "submission_id", "dataarts_conn_id")
+    template_fields: Sequence[str] = (
+        "cluster_id",
+        "job_name",
+        "submission_id",
+        *DataArtsSensor.template_fields,
+    )
     ui_color = "#d0e4f5"
     state_key = "dataarts_migration_wait"
 
@@ -48,7 +54,7 @@ class DataArtsMigrationJobSensor(MigrationLineageMixin, DataArtsSensor):
         job_name: str,
         submission_id: str | int | None = None,
         dataarts_conn_id: str = DEFAULT_CONN_ID,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool = DEFAULT_DEFERRABLE,
         **kwargs: Any,
     ) -> None:
         super().__init__(dataarts_conn_id=dataarts_conn_id, deferrable=deferrable, **kwargs)

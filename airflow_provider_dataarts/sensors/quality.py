@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import (
-    PokeReturnValue,
-    conf,
-)
+from airflow.providers.common.compat.sdk import PokeReturnValue
 
 from airflow_provider_dataarts.openlineage import QualityLineageMixin
+from airflow_provider_dataarts.operators.base import DEFAULT_DEFERRABLE
 from airflow_provider_dataarts.quality_policy import check_warn_only_at_parse, warn_only_patterns
 from airflow_provider_dataarts.sensors.base import DataArtsSensor
 from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID, is_quality_terminal
@@ -48,7 +46,7 @@ class DataArtsQualityInstanceSensor(QualityLineageMixin, DataArtsSensor):
         "job_name",
         "started_after",
         "warn_only",
-        "dataarts_conn_id",
+        *DataArtsSensor.template_fields,
     )
     ui_color = "#c7e6f9"
     state_key = "dataarts_quality_wait"
@@ -62,7 +60,7 @@ class DataArtsQualityInstanceSensor(QualityLineageMixin, DataArtsSensor):
         dataarts_conn_id: str = DEFAULT_CONN_ID,
         fail_on_alarm: bool = True,
         warn_only: list[str] | str | None = None,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool = DEFAULT_DEFERRABLE,
         **kwargs: Any,
     ) -> None:
         super().__init__(dataarts_conn_id=dataarts_conn_id, deferrable=deferrable, **kwargs)

@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import (
-    PokeReturnValue,
-    conf,
-)
+from airflow.providers.common.compat.sdk import PokeReturnValue
 
+from airflow_provider_dataarts.operators.base import DEFAULT_DEFERRABLE
 from airflow_provider_dataarts.sensors.base import DataArtsSensor
 from airflow_provider_dataarts.statuses import DEFAULT_CONN_ID, Verdict, script_verdict
 
@@ -40,7 +38,7 @@ class DataArtsScriptInstanceSensor(DataArtsSensor):
     :param deferrable: Wait in the triggerer instead of a worker slot.
     """
 
-    template_fields: Sequence[str] = ("script_name", "instance_id", "dataarts_conn_id")
+    template_fields: Sequence[str] = ("script_name", "instance_id", *DataArtsSensor.template_fields)
     ui_color = "#d5e8f9"
     state_key = "dataarts_script_wait"
 
@@ -53,7 +51,7 @@ class DataArtsScriptInstanceSensor(DataArtsSensor):
         max_rows: int = 1000,
         include_rows: bool = False,
         max_xcom_bytes: int | None = 512 * 1024,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool = DEFAULT_DEFERRABLE,
         **kwargs: Any,
     ) -> None:
         super().__init__(dataarts_conn_id=dataarts_conn_id, deferrable=deferrable, **kwargs)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_dataarts.statuses import positive_seconds
+from airflow_provider_dataarts.statuses import not_listed_too_long, positive_seconds
 
 # The triggerer gives on_kill() 30 s by default ([triggerer] on_kill_timeout); we stop sooner.
 ON_KILL_TIMEOUT = 25.0
@@ -113,6 +113,9 @@ class DataArtsPollingTrigger(BaseTrigger):
         self.end_time = float(end_time) if end_time is not None else None
         self.cancel_on_kill = bool(cancel_on_kill)
         self.stop_at = float(stop_at) if stop_at is not None else None
+        self._status: Any = None  # the last status seen (``_saw``)
+        self._polled = False  # ``_paced``
+        self._waiting_since = time.time()  # ``_not_listed``
 
     def _base_kwargs(self) -> dict[str, Any]:
         return {
@@ -304,6 +307,34 @@ class DataArtsPollingTrigger(BaseTrigger):
 
     def _what(self) -> str:
         return f"instance {self.instance_id}"
+
+    # --- what the polls share -----------------------------------------------------------------
+
+    async def _paced(self) -> None:
+        """Before a poll of this trigger's own (no shared poller): the first at once, then every interval."""
+        if self._polled:  # short runs end before the first interval
+            await asyncio.sleep(self.poll_interval)
+        self._polled = True
+
+    def _saw(self, status: Any) -> bool:
+        """Log the instance's status when it changes; whether it did."""
+        if status == self._status:
+            return False
+        self.log.info("DataArts %s is %s", self._what(), status)
+        self._status = status
+        return True
+
+    def _not_listed(
+        self, counted_from: int | None, grace: float, message: str, **fields: Any
+    ) -> TriggerEvent | None:
+        """
+        The instance is not listed (yet): None while ``not_listed_grace`` has not passed since
+        ``counted_from`` (epoch ms: its start) or this trigger's start (``statuses.not_listed_too_long``,
+        the rule of the worker's waits too), then the "error" event that says ``not_listed``.
+        """
+        if not not_listed_too_long(self._waiting_since, counted_from, time.time(), grace):
+            return None
+        return self._event("error", message, not_listed=True, **fields)
 
     @abstractmethod
     async def poll(self, transport: AsyncTransport) -> TriggerEvent | None:

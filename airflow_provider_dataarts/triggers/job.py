@@ -73,9 +73,7 @@ class DataArtsJobInstanceTrigger(DataArtsPollingTrigger):
         self.plan_time = int(plan_time) if plan_time is not None else None
         self.planned_after = int(planned_after) if planned_after is not None else None
         self.repaired_after = int(repaired_after) if repaired_after is not None else None
-        self._status: str | None = None
         self._noted: set[str] = set()
-        self._waiting_since = time.time()
         self._told_absent = False
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -153,9 +151,7 @@ class DataArtsJobInstanceTrigger(DataArtsPollingTrigger):
             self.instance_id = str(instance.get("instanceId"))
             self.log.info("DataArts job %s instance %s is the one planned at %s", *self._found())
         status = instance.get("status")
-        if status != self._status:
-            self.log.info("DataArts job %s instance %s is %s", self.job_name, self.instance_id, status)
-            self._status = status
+        if self._saw(status):
             note = job_status_note(status)
             if note and status not in self._noted:
                 self._noted.add(str(status))
@@ -256,9 +252,6 @@ class DataArtsPatchDataTrigger(DataArtsPollingTrigger):
         )
         self.job_name = job_name
         self.submitted_at = int(submitted_at) if submitted_at is not None else None
-        self._status: str | None = None
-        self._polled = False
-        self._waiting_since = time.time()
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -279,30 +272,22 @@ class DataArtsPatchDataTrigger(DataArtsPollingTrigger):
         config.require_workspace()
 
     async def poll(self, transport: AsyncTransport) -> TriggerEvent | None:
-        import asyncio
-
         from airflow_provider_dataarts.client import patchdata
 
-        if self._polled:  # the first check is at once
-            await asyncio.sleep(self.poll_interval)
-        self._polled = True
+        await self._paced()
         row = await transport.run(
             patchdata.find_patch_data(transport.config.project_id, self.instance_id), deadline=self.end_time
         )
         if row is None:
             grace = transport.config.not_listed_grace
-            if not not_listed_too_long(self._waiting_since, self.submitted_at, time.time(), grace):
-                return None
-            return self._event(
-                "error",
+            return self._not_listed(
+                self.submitted_at,
+                grace,
                 f"{self._what()} is not listed {grace:g} s after its submission (extra.not_listed_grace)",
-                not_listed=True,
                 **self._last_seen(),
             )
         status = row.get("status")
-        if status != self._status:
-            self.log.info("DataArts %s is %s", self._what(), status)
-            self._status = status
+        self._saw(status)
         if not patchdata.is_terminal(status):
             return None
         return self._event(

@@ -5,10 +5,9 @@ read with every other migration wait of the triggerer (``triggers.migration_poll
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_dataarts.statuses import is_migration_terminal, not_listed_too_long
+from airflow_provider_dataarts.statuses import is_migration_terminal
 from airflow_provider_dataarts.triggers.base import DataArtsPollingTrigger
 
 if TYPE_CHECKING:
@@ -85,8 +84,6 @@ class DataArtsMigrationJobTrigger(DataArtsPollingTrigger):
         self.cluster_id = cluster_id
         self.job_name = job_name
         self.started_after = int(started_after) if started_after is not None else None
-        self._status: str | None = None
-        self._waiting_since = time.time()
         self._told_absent = False
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -183,15 +180,11 @@ class DataArtsMigrationJobTrigger(DataArtsPollingTrigger):
                 )
                 self._told_absent = True
             return None
-        if not not_listed_too_long(
-            self._waiting_since, self.started_after, time.time(), config.not_listed_grace
-        ):
-            return None
-        return self._event(
-            "error",
+        return self._not_listed(
+            self.started_after,
+            config.not_listed_grace,
             f"migration job {self.job_name} submission {self.instance_id} is not in the job's history "
             f"{config.not_listed_grace:g} s after its start (extra.not_listed_grace)",
-            not_listed=True,
             **self._last_seen(),
         )
 

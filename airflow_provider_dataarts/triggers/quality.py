@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_dataarts.statuses import is_quality_terminal, not_listed_too_long
+from airflow_provider_dataarts.statuses import is_quality_terminal
 from airflow_provider_dataarts.triggers.base import DataArtsPollingTrigger
 
 if TYPE_CHECKING:
@@ -61,8 +60,6 @@ class DataArtsQualityInstanceTrigger(DataArtsPollingTrigger):
         self.job_name = job_name
         self.task_type = task_type
         self.started_after = int(started_after) if started_after is not None else None
-        self._run_status: str | None = None
-        self._waiting_since = time.time()
         self._wanted: Wanted | None = None
         self._poller_key: Any = None
         self._told_stretched = False
@@ -79,7 +76,7 @@ class DataArtsQualityInstanceTrigger(DataArtsPollingTrigger):
         )
 
     def _last_seen(self) -> dict[str, Any]:
-        return {"run_status": self._run_status}
+        return {"run_status": self._status}
 
     def validate(self, config: DataArtsConfig) -> None:
         config.require_workspace()
@@ -114,9 +111,7 @@ class DataArtsQualityInstanceTrigger(DataArtsPollingTrigger):
         if instance is None:
             return self._not_found(config)
         status = instance.get("run_status")
-        if status != self._run_status:
-            self.log.info("DataArts quality instance %s is %s", self.instance_id, status)
-            self._run_status = status
+        self._saw(status)
         if is_quality_terminal(status):
             return self._event(
                 "success",
@@ -140,13 +135,13 @@ class DataArtsQualityInstanceTrigger(DataArtsPollingTrigger):
             self._wanted = Wanted(self.instance_id, None, self.job_name, self.task_type)
             return None
         hinted_start = self._wanted.started_after if self._wanted is not None else self.started_after
-        if not not_listed_too_long(self._waiting_since, hinted_start, time.time(), config.not_listed_grace):
-            self.log.info("DataArts quality instance %s is not listed yet", self.instance_id)
-            return None
-        return self._event(
-            "error",
+        event = self._not_listed(
+            hinted_start,
+            config.not_listed_grace,
             f"quality instance {self.instance_id} is not in the instance list of workspace "
             f"{config.workspace}",
             run_status=None,
-            not_listed=True,
         )
+        if event is None:
+            self.log.info("DataArts quality instance %s is not listed yet", self.instance_id)
+        return event

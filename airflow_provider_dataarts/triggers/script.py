@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_dataarts.statuses import Verdict, script_verdict
@@ -52,8 +51,6 @@ class DataArtsScriptInstanceTrigger(DataArtsPollingTrigger):
             stop_at=stop_at,
         )
         self.script_name = script_name
-        self._status: str | None = None
-        self._polled = False
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -68,9 +65,7 @@ class DataArtsScriptInstanceTrigger(DataArtsPollingTrigger):
         return {"script_status": self._status}
 
     async def poll(self, transport: AsyncTransport) -> TriggerEvent | None:
-        if self._polled:  # the first check is at once: short scripts end before the first interval
-            await asyncio.sleep(self.poll_interval)
-        self._polled = True
+        await self._paced()
         from airflow_provider_dataarts.client import operations as ops
 
         answer = await transport.run(
@@ -78,9 +73,7 @@ class DataArtsScriptInstanceTrigger(DataArtsPollingTrigger):
             deadline=self.end_time,
         )
         status = answer.get("status")
-        if status != self._status:
-            self.log.info("DataArts script %s instance %s is %s", self.script_name, self.instance_id, status)
-            self._status = status
+        self._saw(status)
         if script_verdict(status) is Verdict.WAIT:
             return None
         return self._event(
