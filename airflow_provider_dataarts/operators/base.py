@@ -346,7 +346,27 @@ class DataArtsRunOperator(BaseOperator):
                 instance_id,
             )
             return
-        self._stop(instance_id, "this task was cleared while it ran", time.time() + STOP_TIMEOUT)
+        if self._stop(instance_id, "this task was cleared while it ran", time.time() + STOP_TIMEOUT):
+            return
+        from airflow.providers.common.compat.sdk import AirflowException
+
+        from airflow_provider_dataarts.exceptions import DataArtsAPIError
+
+        try:
+            running = self.is_running(instance_id)
+        except DataArtsAPIError as error:
+            self.log.warning("Could not read DataArts %s %s: %s", self.what, instance_id, error)
+            running = None
+        if running is False:
+            self.log.info(
+                "DataArts %s %s of before the clear has ended: nothing to stop", self.what, instance_id
+            )
+            return
+        raise AirflowException(
+            f"DataArts {self.what} {instance_id}, started before this task was cleared, could not be "
+            f"stopped and {'still runs' if running else 'may still run'}: no second run is started beside "
+            "it. The retry asks again; stop it in DataArts, or set cancel_on_kill=False to leave it running."
+        )
 
     def _stop_earlier_unanswered(self, context: Context, record: RunRecord) -> None:
         """

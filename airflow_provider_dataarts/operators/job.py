@@ -279,6 +279,9 @@ class DataArtsRunJobOperator(DataArtsRunOperator):
     def stop(self, instance_id: str) -> None:
         self.hook.stop_job_instance(self.job_name, instance_id)
 
+    def is_running(self, instance_id: str) -> bool | None:
+        return not is_job_terminal(self.hook.get_job_instance(self.job_name, instance_id))
+
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
         """Resume after the trigger: validate its event, then decide on the instance's nodes."""
         instance_id, event = self.resume(context, event)
@@ -678,6 +681,12 @@ class DataArtsPatchDataOperator(DataArtsRunOperator):
 
     def stop(self, instance_id: str) -> None:
         self.hook.stop_patch_data(instance_id)
+
+    def is_running(self, instance_id: str) -> bool | None:
+        from airflow_provider_dataarts.client.patchdata import is_terminal
+
+        row = self.hook.find_patch_data(instance_id)
+        return None if not row else not is_terminal(row.get("status"))
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
         """Resume after the trigger: validate its event, then read the job instances and decide."""

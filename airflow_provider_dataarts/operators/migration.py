@@ -296,6 +296,14 @@ class DataArtsRunMigrationJobOperator(MigrationLineageMixin, DataArtsRunOperator
         )
         return instance_id
 
+    def is_running(self, instance_id: str) -> bool | None:
+        latest = self.hook.get_migration_job_status(self.cluster_id, self.job_name)
+        if latest is None:
+            return None
+        if str(latest.get("submission-id")) != str(instance_id):
+            return False  # a later submission is the job's latest: CDM runs one at a time
+        return not is_migration_terminal(latest.get("status"))
+
     def stop(self, instance_id: str) -> None:
         """Stop the job only while the submission it runs is this task's (CDM's stop acts on the job)."""
         latest = self.hook.get_migration_job_status(self.cluster_id, self.job_name)

@@ -544,3 +544,33 @@ def test_a_clear_while_a_run_immediate_was_unanswered_stops_that_run_first(
     assert second != first
     assert emulator.job_instance(first)["stopped"], "the first run still runs beside the new one"
     assert not emulator.job_instance(second)["stopped"]
+
+
+def test_a_clear_whose_earlier_run_refuses_to_stop_starts_no_second_run(
+    emulator: DataArtsEmulator, dataarts_conn: str
+) -> None:
+    """
+    The user cleared the task while its run went on, and DataArts refuses to stop that run: the
+    cleared try does not start a second run beside it; it fails (retryably, naming the run) and its
+    retry asks again. Once the earlier run has ended, the new run starts.
+    """
+    from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+
+    from airflow_provider_dataarts.hooks.dataarts import DataArtsHook
+    from airflow_provider_dataarts.lifecycle import Phase
+
+    emulator.add_factory_job("held_job", nodes=SLOW_NODES)
+    first = DataArtsHook(dataarts_conn).run_job("held_job")
+    store = Store()
+    store.values[KEY] = RunRecord(lease=1, phase=Phase.SUBMITTED, instance_id=str(first)).to_json()
+    emulator.inject("status", status=503, count=50, method="POST", path="/stop")
+    op = DataArtsRunJobOperator(task_id="run", job_name="held_job", wait_for_completion=False)
+    with pytest.raises(AirflowException, match=str(first)) as refused:
+        op.execute({"ti": task_instance("running", max_tries=3), "task_state_store": store})  # type: ignore[arg-type]
+    assert not isinstance(refused.value, AirflowFailException), "the retry asks again"
+    assert len(emulator.job_instances("held_job")) == 1, "no second run beside the one still going"
+    emulator.clear_faults()
+    emulator.finish_job_instance(first)
+    again = DataArtsRunJobOperator(task_id="run", job_name="held_job", wait_for_completion=False)
+    second = again.execute({"ti": task_instance("running", max_tries=3), "task_state_store": store})  # type: ignore[arg-type]
+    assert second != first and len(emulator.job_instances("held_job")) == 2
