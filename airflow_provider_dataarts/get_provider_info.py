@@ -12,7 +12,11 @@ def _field(label: str, description: str, **schema: Any) -> dict[str, Any]:
 
 
 CONN_FIELDS = {
-    "project_id": _field("Project ID", "Huawei Cloud project id (required)."),
+    "project_id": _field(
+        "Project ID",
+        "Huawei Cloud project id (required): console, My Credentials, Projects, the id of the "
+        "project in this region (32 hex characters).",
+    ),
     "workspace": _field(
         "Workspace ID",
         "DataArts Studio workspace id; required by DataArts Quality, sent as header workspace.",
@@ -92,14 +96,18 @@ CONN_FIELDS = {
     "migration_console_url": _field(
         "Migration console URL template",
         "Link to a DataArts Migration (CDM) submission in the console; placeholders {region}, "
-        "{project_id}, {workspace}, {cluster_id}, {job_name}, {submission_id}.",
+        "{project_id}, {workspace}, {cluster_id}, {job_name}, {submission_id}. Empty: the CDM page of "
+        "console.huaweicloud.com; set it for another console, e.g. Huawei Cloud Europe's.",
     ),
-    "rate_limits": _field(
-        "Request ceilings (JSON)",
-        'Requests/s per API family, e.g. {"quality": 4, "factory": 30}; unset families keep DataArts\' '
-        "documented per-user limits (quality 4, factory 30, factory_detail 10, factory_v2 10, "
-        "migration 2, migration_control 20).",
-    ),
+    # An object, not text: Airflow 3's form shows a text field's stored object as "[object Object]";
+    # an object field is a JSON editor that shows the object, checks the JSON and saves an object.
+    "rate_limits": {
+        "label": "Request ceilings (JSON)",
+        "description": 'Requests/s per API family, e.g. {"quality": 2, "factory": 15}; a family not named '
+        "keeps DataArts' documented per-user limit (quality 4, factory 30, factory_detail 10, "
+        "factory_v2 10, migration 2, migration_control 20).",
+        "schema": {"type": ["object", "null"], "default": {}},
+    },
     "migration_endpoint": _field(
         "DataArts Migration (CDM) endpoint",
         "e.g. https://cdm.cn-north-4.myhuaweicloud.com; default derived from the region, else the host.",

@@ -61,3 +61,20 @@ def test_every_listed_module_and_link_imports() -> None:
         "DataArts PatchData",
         "DataArts Migration job",
     ]
+
+
+def test_the_form_edits_rate_limits_as_a_json_object() -> None:
+    """
+    Airflow 3's connection form picks each extra field's widget from the first non-null type of the
+    schema it is served (``/ui/connections/hook_meta``, built by Airflow's ``HookMetaService``). A
+    "string" field is a text input: a connection whose ``rate_limits`` is an object, as DESIGN and the
+    docs write it (CLI, REST API, environment), showed ``[object Object]`` in the 3.3.2 edit form. An
+    "object" field is a JSON editor that shows the object, checks the JSON and saves an object.
+    """
+    from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+
+    (meta,) = [m for m in HookMetaService.hook_meta_data() if m.connection_type == "dataarts"]
+    assert meta.extra_fields is not None
+    field = meta.extra_fields["rate_limits"]
+    assert [kind for kind in field["schema"]["type"] if kind != "null"] == ["object"]
+    assert field["schema"]["title"] == "Request ceilings (JSON)"

@@ -105,3 +105,25 @@ def test_connections_of_one_user_share_its_budget_at_the_lowest_ceiling() -> Non
     assert again is not None and again.ceiling == 2.0, "the lowest ceiling of the user's connections"
     another_user = dataclasses.replace(first, login="ANOTHERAK")
     assert registry.get(another_user, "quality") is not shared
+
+
+# The extra Airflow 3.3.2's connection form saved (Add Connection, every field left as it was but
+# project, workspace and the ceilings): every field, empty ones as null, numbers at their defaults.
+FORM_SAVED = {
+    "project_id": "p", "workspace": "w1", "auth_type": "aksk", "domain_name": None, "region": None,
+    "factory_endpoint": None, "iam_endpoint": None, "security_token": None, "verify": None,
+    "timeout": 60, "max_retries": 5, "retry_wait": 1, "not_listed_grace": 120, "outage_tolerance": 600,
+    "max_requests_per_minute": None, "console_url": None, "job_console_url": None,
+    "patch_data_console_url": None, "migration_console_url": None, "migration_endpoint": None,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "saved",
+    [{"quality": 2}, '{"quality": 2}', {}],
+    ids=["the form's JSON editor", "text (the form before the editor, or the CLI)", "left empty"],
+)
+def test_the_ceilings_the_connection_form_saves_are_read(saved: Any) -> None:
+    cfg = config(**{**FORM_SAVED, "rate_limits": saved})
+    expected = 2.0 if saved else 4.0
+    assert ceilings(cfg)["quality"] == expected and ceilings(cfg)["factory"] == 30.0
