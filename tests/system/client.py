@@ -17,6 +17,8 @@ from urllib.parse import quote
 import psutil
 import requests
 
+from tests.system.database import BUSY_TIMEOUT_SECONDS
+
 if TYPE_CHECKING:
     from tests.system.deployment import Deployment
 
@@ -77,7 +79,9 @@ class AirflowClient:
     def request(self, method: str, path: str, *, expect: Iterable[int] = (200,), **kwargs: Any) -> Any:
         """``method /api/v2/{path}``; the decoded JSON answer (``None`` when empty)."""
         url = f"{self.base_url}/api/v2/{path.lstrip('/')}"
-        kwargs.setdefault("timeout", 30)
+        # Longer than the deployment's SQLite busy timeout (tests/system/database.py): a write that
+        # waits that long for another process's lock still answers, as a user's click would.
+        kwargs.setdefault("timeout", BUSY_TIMEOUT_SECONDS + 30)
         answer = self._session.request(method, url, **kwargs)
         if answer.status_code == 401:  # the token expired: log in again, once
             self.login()
