@@ -998,6 +998,10 @@ def profile() -> settings:
 def test_the_lifecycle_keeps_its_promises_through_random_events(
     emulator: DataArtsEmulator, connect: Any
 ) -> None:
-    connect("aksk", not_listed_grace=GRACE, max_retries=0, retry_wait=0.01, timeout=1.0)
+    # The lifecycle, not the request ceilings (tests/triggers/test_request_budget.py): no gateway
+    # limits and no client budget, or thousands of examples wait on DataArts' 4 requests/s.
+    emulator.set_limits(False)
+    ceilings = dict.fromkeys(("quality", "factory", "factory_detail", "factory_v2"), 1000)
+    connect("aksk", not_listed_grace=GRACE, max_retries=0, retry_wait=0.01, timeout=1.0, rate_limits=ceilings)
     LifecycleModel.emulator = emulator
     run_state_machine_as_test(LifecycleModel, settings=profile())
