@@ -182,7 +182,7 @@ class DataArtsRunMigrationJobOperator(MigrationLineageMixin, DataArtsRunOperator
         give_up = time.time() + OWN_STOP_WAIT
         if self.hook.deadline is not None:
             give_up = min(give_up, self.hook.deadline)
-        while not is_migration_terminal(latest.get("status")):
+        while self.is_running(own):
             if time.time() >= give_up:
                 raise AirflowException(
                     f"DataArts Migration job {self.job_name}: this task's earlier submission {own} was "
@@ -190,9 +190,6 @@ class DataArtsRunMigrationJobOperator(MigrationLineageMixin, DataArtsRunOperator
                     f"the job again ({error}). The retry starts it once that submission has ended."
                 ) from error
             time.sleep(min(self.poll_interval, OWN_STOP_POLL))
-            latest = self.hook.get_migration_job_status(self.cluster_id, self.job_name) or {}
-            if str(latest.get("submission-id")) != own:
-                break
         self.log.info("This task's stopped submission %s has ended; starting the job", own)
         return True
 
